@@ -1,0 +1,248 @@
+#include "app/flags.h"
+
+#include "common/strings.h"
+
+#include <functional>
+#include <map>
+#include <thread>
+
+namespace portico::app {
+
+namespace {
+
+struct FlagSpec {
+  const char* name;
+  const char* value_name;  // nullptr for booleans
+  const char* default_text;
+  const char* help;
+  std::function<std::optional<std::string>(Flags&, const std::string&)> set;
+};
+
+std::optional<std::string> setPort(std::uint16_t* out, const std::string& v) {
+  auto n = parseUint(v);
+  if (!n || *n > 65535) {
+    return "expected a port number from 0 to 65535";
+  }
+  *out = static_cast<std::uint16_t>(*n);
+  return std::nullopt;
+}
+
+std::optional<std::string> setDuration(std::chrono::milliseconds* out, const std::string& v) {
+  auto d = parseDuration(v);
+  if (!d) {
+    return "expected a duration such as 500ms, 30s, 5m";
+  }
+  *out = *d;
+  return std::nullopt;
+}
+
+std::optional<std::string> setBool(bool* out, const std::string& v) {
+  if (v == "true" || v == "1") {
+    *out = true;
+  } else if (v == "false" || v == "0") {
+    *out = false;
+  } else {
+    return "expected true or false";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> setString(std::string* out, const std::string& v) {
+  *out = v;
+  return std::nullopt;
+}
+
+const std::vector<FlagSpec>& specs() {
+  static const std::vector<FlagSpec> kSpecs = {
+      {"help", nullptr, "", "print this help and exit",
+       [](Flags& f, const std::string& v) { return setBool(&f.help, v); }},
+      {"manifests", "DIR", "", "read objects from a directory of YAML/JSON manifests instead of the API server",
+       [](Flags& f, const std::string& v) { return setString(&f.manifests, v); }},
+      {"kubeconfig", "PATH", "$KUBECONFIG, else in-cluster", "API server access",
+       [](Flags& f, const std::string& v) { return setString(&f.kubeconfig, v); }},
+      {"context", "NAME", "the kubeconfig's current-context", "kubeconfig context to use",
+       [](Flags& f, const std::string& v) { return setString(&f.context, v); }},
+      {"http-port", "PORT", "8080", "HTTP listener port (0 picks a free one)",
+       [](Flags& f, const std::string& v) { return setPort(&f.proxy.http_port, v); }},
+      {"https-port", "PORT", "8443", "HTTPS listener port (reserved for TLS termination)",
+       [](Flags& f, const std::string& v) { return setPort(&f.https_port, v); }},
+      {"admin-port", "PORT", "9090", "admin listener: /metrics, /healthz, /readyz",
+       [](Flags& f, const std::string& v) { return setPort(&f.admin_port, v); }},
+      {"bind", "ADDR", "0.0.0.0", "address of all listeners",
+       [](Flags& f, const std::string& v) { return setString(&f.proxy.bind, v); }},
+      {"workers", "N", "number of cores", "proxy worker threads",
+       [](Flags& f, const std::string& v) -> std::optional<std::string> {
+         auto n = parseUint(v);
+         if (!n || *n < 1 || *n > 1024) {
+           return "expected a number from 1 to 1024";
+         }
+         f.proxy.workers = static_cast<int>(*n);
+         return std::nullopt;
+       }},
+      {"ingress-class", "NAME", "portico", "the IngressClass name that is ours",
+       [](Flags& f, const std::string& v) { return setString(&f.compiler.ingress_class, v); }},
+      {"controller-name", "NAME", "portico.dev/ingress-controller",
+       "IngressClass spec.controller that is ours",
+       [](Flags& f, const std::string& v) { return setString(&f.compiler.controller_name, v); }},
+      {"watch-ingress-without-class", nullptr, "false", "also take Ingresses without any class",
+       [](Flags& f, const std::string& v) {
+         return setBool(&f.compiler.watch_ingress_without_class, v);
+       }},
+      {"watch-namespace", "NS", "all", "only read namespaced objects of this namespace",
+       [](Flags& f, const std::string& v) { return setString(&f.watch_namespace, v); }},
+      {"default-backend-service", "NS/NAME", "none",
+       "the controller's default backend (its first port), for requests no rule matches",
+       [](Flags& f, const std::string& v) -> std::optional<std::string> {
+         if (!v.empty() && (v.find('/') == std::string::npos || v.front() == '/' ||
+                            v.back() == '/')) {
+           return "expected NAMESPACE/NAME";
+         }
+         f.compiler.default_backend_service = v;
+         return std::nullopt;
+       }},
+      {"publish-service", "NS/NAME", "none", "Service whose addresses go into Ingress status",
+       [](Flags& f, const std::string& v) { return setString(&f.publish_service, v); }},
+      {"publish-status-address", "A[,B]", "none", "addresses to put into Ingress status",
+       [](Flags& f, const std::string& v) { return setString(&f.publish_status_address, v); }},
+      {"election-id", "NAME", "portico-leader", "leader-election Lease name",
+       [](Flags& f, const std::string& v) { return setString(&f.election_id, v); }},
+      {"election-namespace", "NS", "the pod's", "leader-election Lease namespace",
+       [](Flags& f, const std::string& v) { return setString(&f.election_namespace, v); }},
+      {"leader-elect", nullptr, "true", "elect a leader to write status and Events",
+       [](Flags& f, const std::string& v) { return setBool(&f.leader_elect, v); }},
+      {"max-header-bytes", "SIZE", "64Ki", "request headers in total; over it: 431",
+       [](Flags& f, const std::string& v) -> std::optional<std::string> {
+         auto n = parseSize(v);
+         if (!n || *n < 1024 || *n > (64ULL << 20)) {
+           return "expected a size from 1Ki to 64Mi, such as 64Ki";
+         }
+         f.proxy.max_header_bytes = static_cast<std::size_t>(*n);
+         return std::nullopt;
+       }},
+      {"max-body-size", "SIZE", "0 (unlimited)", "request body limit; over it: 413",
+       [](Flags& f, const std::string& v) -> std::optional<std::string> {
+         auto n = parseSize(v);
+         if (!n) {
+           return "expected a size such as 0, 10Mi, 1g";
+         }
+         f.proxy.max_body_size = *n;
+         return std::nullopt;
+       }},
+      {"shutdown-grace", "DURATION", "30s", "on SIGTERM, time for in-flight requests to finish",
+       [](Flags& f, const std::string& v) { return setDuration(&f.shutdown_grace, v); }},
+      {"client-header-timeout", "DURATION", "60s", "to receive a whole request header; then 408",
+       [](Flags& f, const std::string& v) {
+         return setDuration(&f.proxy.client_header_timeout, v);
+       }},
+      {"client-body-timeout", "DURATION", "60s", "between two reads of a request body; then 408",
+       [](Flags& f, const std::string& v) { return setDuration(&f.proxy.client_body_timeout, v); }},
+      {"keepalive-timeout", "DURATION", "75s", "idle client connection between requests",
+       [](Flags& f, const std::string& v) { return setDuration(&f.proxy.keepalive_timeout, v); }},
+      {"upstream-connect-timeout", "DURATION", "5s",
+       "to connect to an endpoint; then the next one, or 504",
+       [](Flags& f, const std::string& v) {
+         return setDuration(&f.proxy.upstream_connect_timeout, v);
+       }},
+      {"upstream-response-timeout", "DURATION", "60s",
+       "between two reads or writes upstream; then 504",
+       [](Flags& f, const std::string& v) {
+         return setDuration(&f.proxy.upstream_response_timeout, v);
+       }},
+      {"upstream-keepalive-timeout", "DURATION", "60s", "idle pooled upstream connection lifetime",
+       [](Flags& f, const std::string& v) {
+         return setDuration(&f.proxy.upstream_idle_timeout, v);
+       }},
+      {"tunnel-idle-timeout", "DURATION", "1h", "websocket/Upgrade tunnel without traffic",
+       [](Flags& f, const std::string& v) { return setDuration(&f.proxy.tunnel_idle_timeout, v); }},
+      {"upstream-max-attempts", "N", "3", "tries of one request across endpoints, when safe",
+       [](Flags& f, const std::string& v) -> std::optional<std::string> {
+         auto n = parseUint(v);
+         if (!n || *n < 1 || *n > 10) {
+           return "expected a number from 1 to 10";
+         }
+         f.proxy.max_attempts = static_cast<int>(*n);
+         return std::nullopt;
+       }},
+      {"log-level", "LEVEL", "info", "debug, info, warn or error",
+       [](Flags& f, const std::string& v) -> std::optional<std::string> {
+         if (!log::parseLevel(v, &f.log_level)) {
+           return "expected debug, info, warn or error";
+         }
+         return std::nullopt;
+       }},
+      {"log-format", "FORMAT", "json", "json or text",
+       [](Flags& f, const std::string& v) -> std::optional<std::string> {
+         if (!log::parseFormat(v, &f.log_format)) {
+           return "expected json or text";
+         }
+         return std::nullopt;
+       }},
+  };
+  return kSpecs;
+}
+
+}  // namespace
+
+Result<Flags> parseFlags(const std::vector<std::string>& args) {
+  Flags flags;
+  flags.proxy.workers = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (!startsWith(arg, "--")) {
+      return Error{"unexpected argument \"" + arg + "\" (flags start with --; see --help)"};
+    }
+    std::string name = arg.substr(2);
+    std::optional<std::string> value;
+    if (const auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    const FlagSpec* spec = nullptr;
+    for (const auto& s : specs()) {
+      if (name == s.name) {
+        spec = &s;
+      }
+    }
+    if (spec == nullptr) {
+      return Error{"unknown flag --" + name + " (see --help)"};
+    }
+    if (!value) {
+      if (spec->value_name == nullptr) {
+        value = "true";
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return Error{"--" + name + " needs a value (" + spec->value_name + ")"};
+      }
+    }
+    if (auto err = spec->set(flags, *value)) {
+      return Error{"--" + name + "=" + *value + ": " + *err};
+    }
+  }
+  return flags;
+}
+
+std::string usage() {
+  std::string out =
+      "portico: a Kubernetes ingress controller with an embedded HTTP proxy.\n\n"
+      "Usage: portico [--manifests DIR | --kubeconfig PATH] [flags]\n\nFlags:\n";
+  for (const auto& s : specs()) {
+    std::string left = std::string("  --") + s.name;
+    if (s.value_name != nullptr) {
+      left += std::string(" ") + s.value_name;
+    }
+    if (left.size() < 36) {
+      left.resize(36, ' ');
+    } else {
+      left += "\n" + std::string(36, ' ');
+    }
+    out += left + s.help;
+    if (s.default_text[0] != '\0') {
+      out += std::string(" (default: ") + s.default_text + ")";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace portico::app

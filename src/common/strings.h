@@ -1,0 +1,30 @@
+#pragma once
+// Small string and value-parsing helpers shared by every module. Pure; any thread.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portico {
+
+std::string toLower(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+std::string_view trim(std::string_view s);
+std::vector<std::string_view> split(std::string_view s, char sep);
+bool startsWith(std::string_view s, std::string_view prefix);
+bool endsWith(std::string_view s, std::string_view suffix);
+
+// "250ms", "30s", "5m", "1h", or a bare number of seconds ("30"). nullopt when malformed.
+std::optional<std::chrono::milliseconds> parseDuration(std::string_view s);
+
+// Byte sizes as Kubernetes quantities or nginx sizes: "64Ki", "1Mi", "2Gi", "10k", "10m", "1g",
+// "1024". nullopt when malformed or overflowing.
+std::optional<std::uint64_t> parseSize(std::string_view s);
+
+// A non-negative decimal integer that fits in T's range of uint64; nullopt otherwise.
+std::optional<std::uint64_t> parseUint(std::string_view s);
+
+}  // namespace portico

@@ -1,0 +1,45 @@
+#pragma once
+// The compiler: ClusterState in, routing Snapshot and diagnostics out.
+//
+// A pure function (DESIGN.md, "The pipeline"): no I/O, no clock, no logging, no globals. The
+// same state always gives the same result, whatever order the objects arrived in: inputs are
+// read from sorted maps and every output list is sorted. A user's mistake is a Diagnostic and
+// leaves out only what it touches; everything else keeps routing.
+
+#include "model/cluster_state.h"
+#include "snapshot/snapshot.h"
+
+#include <string>
+#include <vector>
+
+namespace portico::config {
+
+struct Options {
+  std::string ingress_class = "portico";
+  std::string controller_name = "portico.dev/ingress-controller";
+  bool watch_ingress_without_class = false;
+  std::string default_backend_service;  // "namespace/name", or empty
+};
+
+struct Diagnostic {
+  enum class Severity { kWarning, kError };
+  Severity severity = Severity::kError;
+  std::string kind;    // "Ingress", "Service", ... ("Controller" for flags)
+  std::string object;  // "namespace/name"
+  std::string field;   // "spec.rules[0].http.paths[1].path", or empty
+  std::string message;
+
+  std::string toString() const;
+  bool operator==(const Diagnostic&) const = default;
+  auto operator<=>(const Diagnostic&) const = default;
+};
+
+struct CompileResult {
+  snapshot::Snapshot snapshot;
+  std::vector<Diagnostic> diagnostics;  // sorted
+  std::vector<std::string> ingresses;   // keys of the Ingresses that are ours, sorted
+};
+
+CompileResult compile(const model::ClusterState& state, const Options& options);
+
+}  // namespace portico::config

@@ -1,0 +1,151 @@
+#include "controller/controller.h"
+
+#include "common/log.h"
+
+namespace portico::controller {
+
+Controller::Controller(config::Options options, Publish publish, metrics::Registry& registry,
+                       Debounce debounce)
+    : options_(std::move(options)),
+      publish_(std::move(publish)),
+      debounce_(debounce),
+      diagnostics_gauge_(registry.gauge("portico_config_diagnostics",
+                                        "Problems found by the last compile (rules left out).")),
+      source_errors_gauge_(registry.gauge("portico_source_errors",
+                                          "Manifest files or objects that could not be read.")),
+      generation_gauge_(registry.gauge("portico_snapshot_generation",
+                                       "Snapshots published since start.")),
+      compile_micros_(registry.gauge("portico_config_last_compile_microseconds",
+                                     "Duration of the last compile.")),
+      compiles_(registry.counter("portico_config_compiles_total", "Compiles run.")) {}
+
+Controller::~Controller() { stop(); }
+
+void Controller::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Controller::stop() {
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void Controller::setState(model::ClusterState state, std::vector<std::string> source_errors) {
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    pending_ = std::move(state);
+    pending_errors_ = std::move(source_errors);
+    const auto now = std::chrono::steady_clock::now();
+    if (!dirty_) {
+      first_change_ = now;
+    }
+    last_change_ = now;
+    dirty_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Controller::markSynced() {
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    synced_ = true;
+  }
+  cv_.notify_all();
+}
+
+std::uint64_t Controller::generation() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return generation_;
+}
+
+std::vector<config::Diagnostic> Controller::diagnostics() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return diagnostics_;
+}
+
+void Controller::run() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    cv_.wait(lock, [this] { return stopping_ || (dirty_ && synced_); });
+    if (stopping_) {
+      return;
+    }
+    // Holdoff: wait for a quiet period, bounded by max_delay from the first change.
+    while (!stopping_) {
+      const auto deadline =
+          std::min(last_change_ + debounce_.quiet, first_change_ + debounce_.max_delay);
+      if (std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+      cv_.wait_until(lock, deadline);
+    }
+    if (stopping_) {
+      return;
+    }
+    model::ClusterState state = std::move(pending_);
+    std::vector<std::string> errors = std::move(pending_errors_);
+    dirty_ = false;
+    lock.unlock();
+    compileAndPublish(state, errors);
+    lock.lock();
+  }
+}
+
+void Controller::compileAndPublish(const model::ClusterState& state,
+                                   const std::vector<std::string>& errors) {
+  std::set<std::string> now_logged;
+  for (const auto& e : errors) {
+    if (logged_.count("source:" + e) == 0) {
+      log::warn("manifest problem", {{"error", e}});
+    }
+    now_logged.insert("source:" + e);
+  }
+  source_errors_gauge_.set(static_cast<std::int64_t>(errors.size()));
+  if (compiled_once_ && state == compiled_state_) {
+    for (const auto& d : diagnostics()) {
+      now_logged.insert(d.toString());
+    }
+    logged_ = std::move(now_logged);
+    return;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  config::CompileResult result = config::compile(state, options_);
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
+  compiles_.inc();
+  compile_micros_.set(micros);
+  for (const auto& d : result.diagnostics) {
+    const std::string line = d.toString();
+    if (logged_.count(line) == 0) {
+      log::warn("configuration problem", {{"kind", d.kind},
+                                          {"object", d.object},
+                                          {"field", d.field},
+                                          {"error", d.message}});
+    }
+    now_logged.insert(line);
+  }
+  logged_ = std::move(now_logged);
+  diagnostics_gauge_.set(static_cast<std::int64_t>(result.diagnostics.size()));
+  auto snapshot = std::make_shared<const snapshot::Snapshot>(std::move(result.snapshot));
+  log::info("snapshot compiled", {{"ingresses", result.ingresses.size()},
+                                  {"routes", snapshot->routeCount()},
+                                  {"targetGroups", snapshot->targetGroups().size()},
+                                  {"diagnostics", result.diagnostics.size()},
+                                  {"compileMicroseconds", micros}});
+  publish_(snapshot);
+  compiled_state_ = state;
+  compiled_once_ = true;
+  const std::lock_guard<std::mutex> lock(mutex_);
+  diagnostics_ = std::move(result.diagnostics);
+  ++generation_;
+  generation_gauge_.set(static_cast<std::int64_t>(generation_));
+}
+
+}  // namespace portico::controller

@@ -1,0 +1,89 @@
+#pragma once
+// The control loop: owns the ClusterState on its own thread, compiles the *whole* state after a
+// short holdoff (level-triggered, never deltas) and publishes the snapshot.
+//
+// Guarantees:
+// - nothing is compiled before markSynced() (every source has delivered its initial state);
+// - after a change, compile waits for `quiet` without further changes, but never longer than
+//   `max_delay` after the first one (DESIGN.md: 100 ms, max 1 s);
+// - a state equal to the last compiled one is not compiled again;
+// - each new diagnostic is logged at warn once, and counted in portico_config_diagnostics.
+// Threads: setState()/markSynced() from any thread; publish runs on the controller's thread.
+
+#include "config/compiler.h"
+#include "metrics/registry.h"
+#include "model/cluster_state.h"
+#include "snapshot/snapshot.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace portico::controller {
+
+struct Debounce {
+  std::chrono::milliseconds quiet{100};
+  std::chrono::milliseconds max_delay{1000};
+};
+
+class Controller final {
+ public:
+  using Publish = std::function<void(std::shared_ptr<const snapshot::Snapshot>)>;
+
+  Controller(config::Options options, Publish publish, metrics::Registry& registry,
+             Debounce debounce = {});
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  void start();
+  void stop();
+
+  // The whole state as the source sees it now, and the source's own problems (files that do
+  // not parse, invalid objects), which are logged and counted like diagnostics.
+  void setState(model::ClusterState state, std::vector<std::string> source_errors);
+  void markSynced();
+
+  // Snapshots published so far.
+  std::uint64_t generation() const;
+  std::vector<config::Diagnostic> diagnostics() const;
+
+ private:
+  void run();
+  void compileAndPublish(const model::ClusterState& state, const std::vector<std::string>& errors);
+
+  const config::Options options_;
+  const Publish publish_;
+  const Debounce debounce_;
+  metrics::Gauge& diagnostics_gauge_;
+  metrics::Gauge& source_errors_gauge_;
+  metrics::Gauge& generation_gauge_;
+  metrics::Gauge& compile_micros_;
+  metrics::Counter& compiles_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  model::ClusterState pending_;
+  std::vector<std::string> pending_errors_;
+  bool dirty_ = false;
+  bool synced_ = false;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point first_change_{};
+  std::chrono::steady_clock::time_point last_change_{};
+  std::uint64_t generation_ = 0;
+  std::vector<config::Diagnostic> diagnostics_;
+
+  // Controller thread only.
+  std::set<std::string> logged_;
+  bool compiled_once_ = false;
+  model::ClusterState compiled_state_;
+  std::thread thread_;
+};
+
+}  // namespace portico::controller

@@ -1,0 +1,267 @@
+#include "proxy/server.h"
+
+#include "common/log.h"
+#include "proxy/http_util.h"
+#include "proxy/session.h"
+#include "proxy/worker.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace portico::proxy {
+
+ProxyMetrics::ProxyMetrics(metrics::Registry& r)
+    : registry(r),
+      connections_accepted(r.counter("portico_connections_accepted_total",
+                                     "Client connections accepted.")),
+      accept_errors(r.counter("portico_accept_errors_total",
+                              "Failed accepts (EMFILE and others); the listener backs off.")),
+      upstream_connect_errors(r.counter("portico_upstream_connect_errors_total",
+                                        "Upstream connection attempts that failed.")),
+      upstream_retries(r.counter("portico_upstream_retries_total",
+                                 "Requests sent again to another endpoint after a safe failure.")),
+      upstream_reuses(r.counter("portico_upstream_connection_reuses_total",
+                                "Requests sent on a pooled keep-alive upstream connection.")),
+      snapshot_swaps(r.counter("portico_snapshot_swaps_total",
+                               "Snapshots installed, counted once per worker.")),
+      connections_active(r.gauge("portico_connections_active", "Open client connections.")) {
+  static constexpr const char* kClasses[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+  for (std::size_t i = 0; i < requests_by_class.size(); ++i) {
+    requests_by_class[i] = &r.counter("portico_requests_total",
+                                      "Requests answered, by status class.",
+                                      {{"status_class", kClasses[i]}});
+  }
+}
+
+metrics::Counter& ProxyMetrics::requestsFor(unsigned status) {
+  const unsigned cls = status / 100;
+  return *requests_by_class[cls >= 1 && cls <= 5 ? cls : 0];
+}
+
+Worker::Worker(const ProxyConfig& cfg, ProxyMetrics& m, int idx)
+    : config(cfg),
+      metrics(m),
+      index(idx),
+      pool(ioc, cfg.max_idle_per_endpoint, cfg.upstream_idle_timeout),
+      accept_backoff(ioc),
+      rng(std::random_device{}()) {}
+
+const std::string& Worker::date() {
+  const std::time_t now = std::time(nullptr);
+  if (now != date_second) {
+    date_second = now;
+    date_value = httpDate(now);
+  }
+  return date_value;
+}
+
+std::string Worker::newRequestId() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t v = rng();
+    for (int i = 0; i < 16; ++i) {
+      id[static_cast<std::size_t>(half * 16 + i)] = kHex[v & 0xF];
+      v >>= 4;
+    }
+  }
+  return id;
+}
+
+namespace {
+// How long the accept loop waits after running out of descriptors or memory before trying
+// again: long enough for connections to close, short enough to be unnoticeable.
+constexpr std::chrono::milliseconds kAcceptBackoff{50};
+
+void doAccept(Worker& w);
+
+void onAccept(Worker& w, error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !w.acceptor || !w.acceptor->is_open()) {
+    return;  // the listener was closed (drain)
+  }
+  if (ec) {
+    w.metrics.accept_errors.inc();
+    log::warn("accept failed", {{"worker", w.index}, {"error", ec.message()}});
+    if (ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
+        ec == net::error::no_memory || ec.value() == ENFILE) {
+      w.accept_backoff.expires_after(kAcceptBackoff);
+      w.accept_backoff.async_wait([&w](error_code tec) {
+        if (!tec) {
+          doAccept(w);
+        }
+      });
+      return;
+    }
+    doAccept(w);
+    return;
+  }
+  w.metrics.connections_accepted.inc();
+  std::make_shared<Session>(w, std::move(socket))->start();
+  doAccept(w);
+}
+
+void doAccept(Worker& w) {
+  w.acceptor->async_accept(w.ioc, [&w](error_code ec, tcp::socket socket) {
+    onAccept(w, ec, std::move(socket));
+  });
+}
+}  // namespace
+
+struct Server::Impl {
+  Impl(ProxyConfig c, metrics::Registry& r) : config(std::move(c)), metrics(r) {}
+  ProxyConfig config;
+  ProxyMetrics metrics;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::uint16_t port = 0;
+  bool started = false;
+  bool stopped = false;
+};
+
+Server::Server(ProxyConfig config, metrics::Registry& registry)
+    : impl_(std::make_unique<Impl>(std::move(config), registry)) {}
+
+Server::~Server() { stop(); }
+
+Result<std::uint16_t> Server::start() {
+  auto& cfg = impl_->config;
+  error_code ec;
+  const auto address = net::ip::make_address(cfg.bind, ec);
+  if (ec) {
+    return Error{"--bind " + cfg.bind + ": not an IP address"};
+  }
+  std::uint16_t port = cfg.http_port;
+  const int n = std::max(1, cfg.workers);
+  for (int i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>(cfg, impl_->metrics, i);
+    tcp::acceptor acceptor(w->ioc);
+    const tcp::endpoint ep(address, port);
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) {
+      acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) {
+      const int one = 1;
+      if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+        ec = error_code(errno, boost::system::system_category());
+      }
+    }
+    if (!ec) {
+      acceptor.bind(ep, ec);
+    }
+    if (!ec) {
+      acceptor.listen(net::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+      impl_->workers.clear();
+      return Error{"listen on " + cfg.bind + ":" + std::to_string(port) + ": " + ec.message()};
+    }
+    port = acceptor.local_endpoint().port();  // port 0 binds once; the others share it
+    w->listen_port = port;
+    w->acceptor.emplace(std::move(acceptor));
+    impl_->workers.push_back(std::move(w));
+  }
+  impl_->port = port;
+  for (auto& w : impl_->workers) {
+    Worker* wp = w.get();
+    doAccept(*wp);
+    wp->thread = std::thread([wp] {
+      // Handlers do not throw (CONVENTIONS.md rule 2); if one does, it is a bug worth a crash.
+      wp->ioc.run();
+    });
+  }
+  impl_->started = true;
+  return port;
+}
+
+std::uint16_t Server::port() const { return impl_->port; }
+
+void Server::publish(std::shared_ptr<const snapshot::Snapshot> snapshot) {
+  // The set of endpoints this snapshot wants, computed once on the control thread.
+  auto wanted = std::make_shared<std::unordered_set<std::string>>();
+  for (const auto& tg : snapshot->targetGroups()) {
+    for (const auto& e : tg.endpoints) {
+      wanted->insert(endpointKey(e.address, e.port));
+    }
+  }
+  for (auto& w : impl_->workers) {
+    Worker* wp = w.get();
+    net::post(wp->ioc, [wp, snapshot, wanted] {
+      wp->snapshot = snapshot;
+      wp->balancer.retain(*snapshot);
+      wp->pool.retain(*wanted);
+      wp->metrics.snapshot_swaps.inc();
+      wp->installed_generation.fetch_add(1, std::memory_order_release);
+    });
+  }
+}
+
+std::uint64_t Server::installedGeneration() const {
+  std::uint64_t g = UINT64_MAX;
+  for (const auto& w : impl_->workers) {
+    g = std::min(g, w->installed_generation.load(std::memory_order_acquire));
+  }
+  return impl_->workers.empty() ? 0 : g;
+}
+
+void Server::drain() {
+  for (auto& w : impl_->workers) {
+    Worker* wp = w.get();
+    net::post(wp->ioc, [wp] {
+      wp->draining = true;
+      error_code ignored;
+      if (wp->acceptor) {
+        wp->acceptor->close(ignored);
+      }
+      wp->accept_backoff.cancel();
+      // Copy: drain() closes sockets, whose handlers may end sessions later.
+      const std::vector<Session*> sessions(wp->sessions.begin(), wp->sessions.end());
+      for (Session* s : sessions) {
+        s->drain();
+      }
+      wp->pool.clear();
+    });
+  }
+}
+
+bool Server::waitIdle(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (activeConnections() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+    // Poll: the control thread has nothing else to do while draining.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+void Server::stop() {
+  if (impl_->stopped) {
+    return;
+  }
+  impl_->stopped = true;
+  for (auto& w : impl_->workers) {
+    w->ioc.stop();
+  }
+  for (auto& w : impl_->workers) {
+    if (w->thread.joinable()) {
+      w->thread.join();
+    }
+  }
+  for (auto& w : impl_->workers) {
+    w->pool.clear();
+    w->acceptor.reset();
+  }
+  impl_->workers.clear();
+}
+
+std::size_t Server::activeConnections() const {
+  std::size_t n = 0;
+  for (const auto& w : impl_->workers) {
+    n += w->session_count.load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
+}  // namespace portico::proxy

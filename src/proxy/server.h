@@ -1,0 +1,52 @@
+#pragma once
+// The proxy: N workers, each with its own io_context, thread and SO_REUSEPORT acceptor on the
+// HTTP port. A connection lives on the worker that accepted it; worker state (snapshot pointer,
+// balancer cursors, upstream pool) is touched only from that worker's thread.
+//
+// Threads: every public method may be called from any one control thread. publish() posts the
+// snapshot to each worker; a request keeps the snapshot it started with until it ends.
+// Lifetime: start() once; stop() (or the destructor) joins the workers.
+
+#include "common/result.h"
+#include "metrics/registry.h"
+#include "proxy/config.h"
+#include "snapshot/snapshot.h"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+namespace portico::proxy {
+
+class Server final {
+ public:
+  Server(ProxyConfig config, metrics::Registry& registry);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the listeners and starts the workers; returns the bound HTTP port.
+  Result<std::uint16_t> start();
+  std::uint16_t port() const;
+
+  // Swaps `snapshot` into every worker. Never closes a listener or a wanted upstream connection.
+  void publish(std::shared_ptr<const snapshot::Snapshot> snapshot);
+  // Generation of snapshots every worker has installed (counts publish() calls).
+  std::uint64_t installedGeneration() const;
+
+  // Stops accepting, closes idle client connections, and lets in-flight requests finish
+  // (their connections close after the response).
+  void drain();
+  // Waits until no client connection is left, or the timeout passes; true when none is left.
+  bool waitIdle(std::chrono::milliseconds timeout);
+  // Stops the workers (connections still open are cut) and joins their threads.
+  void stop();
+
+  std::size_t activeConnections() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace portico::proxy

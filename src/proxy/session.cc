@@ -1,0 +1,796 @@
+#include "proxy/session.h"
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "proxy/http_util.h"
+
+namespace portico::proxy {
+
+namespace {
+constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
+// After an error response, how long unread request bytes are drained before the socket closes,
+// so that a client still sending does not get a reset that destroys the response (nginx's
+// lingering close).
+constexpr std::chrono::seconds kLingerTimeout{2};
+constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+bool isTimeout(error_code ec) { return ec == beast::error::timeout; }
+}  // namespace
+
+unsigned proxyErrorStatus(const ProxyError& error) {
+  switch (error.cause) {
+    case Cause::kMalformed:
+      return 400;
+    case Cause::kHeadersTooLarge:
+      return 431;
+    case Cause::kBodyTooLarge:
+      return 413;
+    case Cause::kClientTimeout:
+      return 408;
+    case Cause::kNoRoute:
+      return 404;
+    case Cause::kNoEndpoint:
+      return 503;
+    case Cause::kTimeout:
+      return 504;
+    case Cause::kRefused:
+    case Cause::kInvalidResponse:
+      return 502;
+  }
+  return 500;
+}
+
+const char* phaseName(Phase phase) {
+  switch (phase) {
+    case Phase::kReadHeader:
+      return "readHeader";
+    case Phase::kRoute:
+      return "route";
+    case Phase::kSelectUpstream:
+      return "selectUpstream";
+    case Phase::kConnect:
+      return "connect";
+    case Phase::kForwardRequest:
+      return "forwardRequest";
+    case Phase::kUpstreamHeaders:
+      return "upstreamHeaders";
+    case Phase::kForwardBody:
+      return "forwardBody";
+  }
+  return "unknown";
+}
+
+Session::Session(Worker& worker, tcp::socket socket)
+    : worker_(worker), stream_(std::move(socket)) {
+  worker_.sessions.insert(this);
+  worker_.session_count.fetch_add(1, std::memory_order_relaxed);
+  worker_.metrics.connections_active.add(1);
+  error_code ec;
+  const auto remote = stream_.socket().remote_endpoint(ec);
+  if (!ec) {
+    client_address_ = remote.address().to_string();
+  }
+  stream_.socket().set_option(tcp::no_delay(true), ec);
+}
+
+Session::~Session() {
+  worker_.sessions.erase(this);
+  worker_.metrics.connections_active.add(-1);
+  worker_.session_count.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Session::start() { doReadRequest(); }
+
+void Session::drain() {
+  if (idle_) {
+    close();
+  }
+}
+
+// ---- readHeader ---------------------------------------------------------------------------
+
+void Session::doReadRequest() {
+  if (worker_.draining && !first_request_) {
+    close();
+    return;
+  }
+  if (first_request_ || buffer_.size() > 0) {
+    doReadHeader();
+    return;
+  }
+  // Between requests: wait for the first byte under the keep-alive timeout.
+  idle_ = true;
+  stream_.expires_after(worker_.config.keepalive_timeout);
+  stream_.async_read_some(buffer_.prepare(4096),
+                          beast::bind_front_handler(&Session::onIdleRead, shared_from_this()));
+}
+
+void Session::onIdleRead(error_code ec, std::size_t n) {
+  idle_ = false;
+  if (ec) {
+    close();  // idle timeout, client closed, or drained: nothing to answer
+    return;
+  }
+  buffer_.commit(n);
+  doReadHeader();
+}
+
+void Session::doReadHeader() {
+  head_request_ = false;
+  response_started_ = false;
+  req_parser_.emplace();
+  req_parser_->header_limit(static_cast<std::uint32_t>(worker_.config.max_header_bytes));
+  if (worker_.config.max_body_size > 0) {
+    req_parser_->body_limit(worker_.config.max_body_size);
+  } else {
+    req_parser_->body_limit(boost::none);
+  }
+  stream_.expires_after(worker_.config.client_header_timeout);
+  http::async_read_header(stream_, buffer_, *req_parser_,
+                          beast::bind_front_handler(
+                              [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
+                                self->onReadHeader(ec);
+                              },
+                              shared_from_this()));
+}
+
+void Session::onReadHeader(error_code ec) {
+  const bool was_first = first_request_;
+  first_request_ = false;
+  if (ec == http::error::end_of_stream || ec == net::error::operation_aborted || closed_) {
+    close();
+    return;
+  }
+  if (isTimeout(ec)) {
+    if (was_first && buffer_.size() == 0 && !req_parser_->got_some()) {
+      close();  // a connection that never sent anything gets no answer
+      return;
+    }
+    fail({Phase::kReadHeader, Cause::kClientTimeout});
+    return;
+  }
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+    fail({Phase::kReadHeader, Cause::kHeadersTooLarge});
+    return;
+  }
+  if (ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+      ec == net::error::eof) {
+    close();
+    return;
+  }
+  if (ec) {
+    log::debug("malformed request", {{"error", ec.message()}, {"client", client_address_}});
+    fail({Phase::kReadHeader, Cause::kMalformed});
+    return;
+  }
+  route();
+}
+
+// ---- route --------------------------------------------------------------------------------
+
+void Session::route() {
+  auto& req = req_parser_->get();
+  client_keep_alive_ = req.keep_alive();
+  head_request_ = req.method() == http::verb::head;
+  response_started_ = false;
+  request_body_started_ = false;
+  attempts_ = 0;
+
+  // Request smuggling guards: Beast rejects Content-Length after Transfer-Encoding and
+  // conflicting lengths; reject the remaining ambiguous forms too (RFC 9112 6.1, 6.3).
+  const bool has_te = req.find(http::field::transfer_encoding) != req.end();
+  const bool has_cl = req.find(http::field::content_length) != req.end();
+  if ((has_te && has_cl) || (has_te && !req_parser_->chunked()) ||
+      (req.version() >= 11 && req.find(http::field::host) == req.end()) ||
+      req.method() == http::verb::unknown || req.version() < 10) {
+    fail({Phase::kRoute, Cause::kMalformed});
+    return;
+  }
+  if (worker_.config.max_body_size > 0 && req_parser_->content_length() &&
+      *req_parser_->content_length() > worker_.config.max_body_size) {
+    fail({Phase::kRoute, Cause::kBodyTooLarge});
+    return;
+  }
+
+  snapshot_ = worker_.snapshot;
+  std::string_view authority;
+  const std::string_view target(req.target().data(), req.target().size());
+  const std::string_view path = requestPath(target, &authority);
+  std::string_view host = authority;
+  if (host.empty()) {
+    const auto h = req[http::field::host];
+    host = std::string_view(h.data(), h.size());
+  }
+  if (snapshot_ == nullptr) {
+    fail({Phase::kRoute, Cause::kNoRoute});
+    return;
+  }
+  const snapshot::RouteMatch match = snapshot_->lookup(host, path);
+  if (match.target_group == nullptr) {
+    fail({Phase::kRoute, Cause::kNoRoute});
+    return;
+  }
+  target_group_ = match.target_group;
+
+  // The request as the upstream sees it (DESIGN.md, "What the proxy promises").
+  upgrade_request_ = req.find(http::field::upgrade) != req.end() &&
+                     beast::http::token_list(req[http::field::connection]).exists("upgrade");
+  const std::string upgrade = upgrade_request_ ? std::string(req[http::field::upgrade]) : "";
+  expect_continue_ = iequals(std::string_view(req[http::field::expect].data(),
+                                              req[http::field::expect].size()),
+                             "100-continue");
+  const bool chunked = req_parser_->chunked();
+  removeHopByHop(req);
+  req.erase(http::field::expect);
+  if (chunked) {
+    req.chunked(true);
+  }
+  if (upgrade_request_) {
+    req.set(http::field::connection, "upgrade");
+    req.set(http::field::upgrade, upgrade);
+  }
+  req.version(11);
+  appendForwardedFor(req, client_address_);
+  req.set("X-Forwarded-Proto", "http");
+  req.set("X-Forwarded-Host", host);
+  req.set("X-Forwarded-Port", std::to_string(worker_.listen_port));
+  if (req.find("X-Request-Id") == req.end()) {
+    req.set("X-Request-Id", worker_.newRequestId());
+  }
+  selectUpstream();
+}
+
+// ---- selectUpstream / connect -------------------------------------------------------------
+
+void Session::selectUpstream() {
+  ++attempts_;
+  const snapshot::Endpoint* endpoint = worker_.balancer.pick(*target_group_);
+  if (endpoint == nullptr) {
+    fail({Phase::kSelectUpstream, Cause::kNoEndpoint});
+    return;
+  }
+  const std::string key = endpointKey(endpoint->address, endpoint->port);
+  upstream_ = worker_.pool.take(key);
+  if (upstream_ != nullptr) {
+    worker_.metrics.upstream_reuses.inc();
+    forwardRequest();
+    return;
+  }
+  doConnect(*endpoint);
+}
+
+void Session::doConnect(const snapshot::Endpoint& endpoint) {
+  upstream_ = std::make_unique<UpstreamConn>(worker_.ioc);
+  upstream_->key = endpointKey(endpoint.address, endpoint.port);
+  error_code ec;
+  const auto address = net::ip::make_address(endpoint.address, ec);
+  if (ec) {
+    onConnect(ec);
+    return;
+  }
+  upstream_->stream.expires_after(worker_.config.upstream_connect_timeout);
+  upstream_->stream.async_connect(tcp::endpoint(address, endpoint.port),
+                                  beast::bind_front_handler(&Session::onConnect, shared_from_this()));
+}
+
+void Session::onConnect(error_code ec) {
+  if (closed_) {
+    return;
+  }
+  if (ec) {
+    worker_.metrics.upstream_connect_errors.inc();
+    log::warn("upstream connect failed",
+              {{"endpoint", upstream_->key}, {"error", ec.message()}, {"attempt", attempts_}});
+    upstreamFailed(Phase::kConnect, ec);
+    return;
+  }
+  error_code ignored;
+  upstream_->stream.socket().set_option(tcp::no_delay(true), ignored);
+  forwardRequest();
+}
+
+// ---- forwardRequest -----------------------------------------------------------------------
+
+void Session::forwardRequest() {
+  req_serializer_.emplace(req_parser_->get());
+  if (expect_continue_ && !req_parser_->is_done()) {
+    // The client waits for this before sending its body; answer it ourselves, as nginx does.
+    expect_continue_ = false;
+    stream_.expires_after(worker_.config.client_body_timeout);
+    net::async_write(stream_, net::buffer(kContinue, sizeof(kContinue) - 1),
+                     beast::bind_front_handler(
+                         [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
+                           self->onWriteContinue(ec);
+                         },
+                         shared_from_this()));
+    return;
+  }
+  doReadRequestBody();
+}
+
+void Session::onWriteContinue(error_code ec) {
+  if (ec) {
+    close();
+    return;
+  }
+  doReadRequestBody();
+}
+
+void Session::doReadRequestBody() {
+  auto& body = req_parser_->get().body();
+  if (req_parser_->is_done()) {
+    body.data = nullptr;
+    body.size = 0;
+    body.more = false;
+    doWriteRequest();
+    return;
+  }
+  body.data = request_buf_.data();
+  body.size = request_buf_.size();
+  stream_.expires_after(worker_.config.client_body_timeout);
+  http::async_read_some(stream_, buffer_, *req_parser_,
+                        beast::bind_front_handler(
+                            [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
+                              self->onReadRequestBody(ec);
+                            },
+                            shared_from_this()));
+}
+
+void Session::onReadRequestBody(error_code ec) {
+  if (ec == http::error::need_buffer) {
+    ec = {};
+  }
+  if (ec) {
+    upstream_.reset();  // a half-sent request: that connection cannot be reused
+    if (ec == http::error::body_limit) {
+      fail({Phase::kForwardRequest, Cause::kBodyTooLarge});
+    } else if (isTimeout(ec)) {
+      fail({Phase::kForwardRequest, Cause::kClientTimeout});
+    } else if (ec == http::error::partial_message || ec == net::error::eof ||
+               ec == net::error::connection_reset || ec == net::error::operation_aborted) {
+      close();  // the client went away
+    } else {
+      fail({Phase::kForwardRequest, Cause::kMalformed});
+    }
+    return;
+  }
+  auto& body = req_parser_->get().body();
+  body.size = request_buf_.size() - body.size;
+  body.data = request_buf_.data();
+  body.more = !req_parser_->is_done();
+  request_body_started_ = request_body_started_ || body.size > 0;
+  doWriteRequest();
+}
+
+void Session::doWriteRequest() {
+  upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
+  http::async_write(upstream_->stream, *req_serializer_,
+                    beast::bind_front_handler(
+                        [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
+                          self->onWriteRequest(ec);
+                        },
+                        shared_from_this()));
+}
+
+void Session::onWriteRequest(error_code ec) {
+  if (ec == http::error::need_buffer) {
+    ec = {};
+  }
+  if (closed_) {
+    return;
+  }
+  if (ec) {
+    upstreamFailed(Phase::kForwardRequest, ec);
+    return;
+  }
+  if (req_serializer_->is_done()) {
+    doReadResponseHeader();
+  } else {
+    doReadRequestBody();
+  }
+}
+
+// ---- upstreamHeaders ----------------------------------------------------------------------
+
+void Session::doReadResponseHeader() {
+  res_parser_.emplace();
+  res_parser_->body_limit(boost::none);
+  res_parser_->header_limit(kMaxResponseHeaderBytes);
+  if (head_request_) {
+    res_parser_->skip(true);
+  }
+  upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
+  http::async_read_header(upstream_->stream, upstream_->buffer, *res_parser_,
+                          beast::bind_front_handler(
+                              [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
+                                self->onReadResponseHeader(ec);
+                              },
+                              shared_from_this()));
+}
+
+void Session::onReadResponseHeader(error_code ec) {
+  if (closed_) {
+    return;
+  }
+  if (ec) {
+    upstreamFailed(Phase::kUpstreamHeaders, ec);
+    return;
+  }
+  auto& res = res_parser_->get();
+  const unsigned status = res.result_int();
+  if (status >= 100 && status < 200 && status != 101) {
+    doReadResponseHeader();  // interim responses: the client already had its 100 from us
+    return;
+  }
+  if (status == 101 && !upgrade_request_) {
+    upstreamFailed(Phase::kUpstreamHeaders, http::error::bad_status);
+    return;
+  }
+  const bool upstream_chunked = res_parser_->chunked();
+  const bool upstream_keep_alive = res.keep_alive();
+  const std::string upgrade = status == 101 ? std::string(res[http::field::upgrade]) : "";
+  removeHopByHop(res);
+  res.version(11);
+  res.set(http::field::server, "portico");
+  res.set(http::field::date, worker_.date());
+  header_only_response_ = head_request_ || status < 200 || status == 204 || status == 304;
+  if (status == 101) {
+    res.set(http::field::connection, "upgrade");
+    res.set(http::field::upgrade, upgrade);
+  } else {
+    bool keep_alive = client_keep_alive_ && !worker_.draining;
+    const bool http10_client = req_parser_->get().version() < 11;
+    if (!header_only_response_ && !res_parser_->content_length()) {
+      if (http10_client) {
+        keep_alive = false;  // HTTP/1.0 has no chunked: the body ends when the connection does
+      } else {
+        res.chunked(true);  // chunked stays chunked; a close-delimited body becomes chunked
+      }
+    } else if (upstream_chunked && !http10_client) {
+      res.chunked(true);
+    }
+    if (http10_client) {
+      if (keep_alive) {
+        res.set(http::field::connection, "keep-alive");
+      }
+    } else if (!keep_alive) {
+      res.set(http::field::connection, "close");
+    }
+    client_keep_alive_ = keep_alive;
+  }
+  if (!upstream_keep_alive) {
+    upstream_->key.clear();  // not returned to the pool
+  }
+  res_serializer_.emplace(res);
+  response_started_ = true;
+  if (header_only_response_) {
+    stream_.expires_after(worker_.config.upstream_response_timeout);
+    http::async_write_header(stream_, *res_serializer_,
+                             beast::bind_front_handler(
+                                 [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
+                                   self->onWriteResponse(ec);
+                                 },
+                                 shared_from_this()));
+    return;
+  }
+  doReadResponseBody();
+}
+
+// ---- forwardBody --------------------------------------------------------------------------
+
+void Session::doReadResponseBody() {
+  auto& body = res_parser_->get().body();
+  if (res_parser_->is_done()) {
+    body.data = nullptr;
+    body.size = 0;
+    body.more = false;
+    doWriteResponse();
+    return;
+  }
+  body.data = response_buf_.data();
+  body.size = response_buf_.size();
+  upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
+  http::async_read_some(upstream_->stream, upstream_->buffer, *res_parser_,
+                        beast::bind_front_handler(
+                            [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
+                              self->onReadResponseBody(ec);
+                            },
+                            shared_from_this()));
+}
+
+void Session::onReadResponseBody(error_code ec) {
+  if (ec == http::error::need_buffer) {
+    ec = {};
+  }
+  if (closed_) {
+    return;
+  }
+  if (ec) {
+    // Part of the response already reached the client: the only honest signal left is to
+    // close the connection, so the client sees a truncated message.
+    log::warn("upstream failed mid-response",
+              {{"phase", phaseName(Phase::kForwardBody)}, {"endpoint", upstream_->key},
+               {"error", ec.message()}});
+    worker_.metrics.requestsFor(502);
+    upstream_.reset();
+    close();
+    return;
+  }
+  auto& body = res_parser_->get().body();
+  body.size = response_buf_.size() - body.size;
+  body.data = response_buf_.data();
+  body.more = !res_parser_->is_done();
+  doWriteResponse();
+}
+
+void Session::doWriteResponse() {
+  stream_.expires_after(worker_.config.upstream_response_timeout);
+  http::async_write(stream_, *res_serializer_,
+                    beast::bind_front_handler(
+                        [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
+                          self->onWriteResponse(ec);
+                        },
+                        shared_from_this()));
+}
+
+void Session::onWriteResponse(error_code ec) {
+  if (ec == http::error::need_buffer) {
+    ec = {};
+  }
+  if (ec) {
+    upstream_.reset();
+    close();  // the client went away
+    return;
+  }
+  if (res_parser_->get().result_int() == 101) {
+    startTunnel();
+    return;
+  }
+  if (header_only_response_ || res_serializer_->is_done()) {
+    finishRequest();
+  } else {
+    doReadResponseBody();
+  }
+}
+
+void Session::finishRequest() {
+  worker_.metrics.requestsFor(res_parser_->get().result_int()).inc();
+  if (upstream_ != nullptr && !upstream_->key.empty() && res_parser_->is_done() &&
+      req_serializer_->is_done() && upstream_->buffer.size() == 0) {
+    worker_.pool.put(std::move(upstream_));
+  }
+  upstream_.reset();
+  res_serializer_.reset();
+  req_serializer_.reset();
+  snapshot_.reset();
+  target_group_ = nullptr;
+  if (!client_keep_alive_ || worker_.draining) {
+    shutdownAndLinger();
+    return;
+  }
+  doReadRequest();
+}
+
+// ---- failures -----------------------------------------------------------------------------
+
+bool Session::retryable(Phase phase) const {
+  if (attempts_ >= worker_.config.max_attempts || request_body_started_ || response_started_) {
+    return false;
+  }
+  if (phase == Phase::kConnect) {
+    return true;  // nothing reached the upstream
+  }
+  // A pooled connection the upstream had closed: the request may not have been seen, but it
+  // may have: only idempotent requests go again.
+  return upstream_ != nullptr && upstream_->reused &&
+         isIdempotent(req_parser_->get().method());
+}
+
+void Session::upstreamFailed(Phase phase, error_code ec) {
+  const bool timeout = isTimeout(ec);
+  if (retryable(phase) && !timeout) {
+    worker_.metrics.upstream_retries.inc();
+    upstream_.reset();
+    selectUpstream();
+    return;
+  }
+  if (phase != Phase::kConnect) {
+    log::warn("upstream request failed", {{"phase", phaseName(phase)},
+                                          {"endpoint", upstream_ ? upstream_->key : ""},
+                                          {"error", ec.message()}});
+  }
+  upstream_.reset();
+  Cause cause = timeout ? Cause::kTimeout : Cause::kRefused;
+  if (ec == http::error::bad_status || ec.category() == http::make_error_code(http::error::bad_version).category()) {
+    cause = Cause::kInvalidResponse;
+  }
+  fail({phase, cause});
+}
+
+void Session::fail(const ProxyError& error) {
+  if (response_started_) {
+    close();
+    return;
+  }
+  const unsigned status = proxyErrorStatus(error);
+  // Keep the connection only when the request was read whole and the framing is trustworthy.
+  const bool keep_alive = client_keep_alive_ && req_parser_ && req_parser_->is_done() &&
+                          status != 400 && status != 408 && status != 413 && status != 431;
+  respondLocal(status, keep_alive);
+}
+
+void Session::respondLocal(unsigned status, bool keep_alive) {
+  keep_alive = keep_alive && !worker_.draining;
+  worker_.metrics.requestsFor(status).inc();
+  local_response_ = {};
+  local_response_.version(11);
+  local_response_.result(status);
+  local_response_.set(http::field::server, "portico");
+  local_response_.set(http::field::date, worker_.date());
+  local_response_.set(http::field::content_type, "text/plain; charset=utf-8");
+  if (!head_request_) {
+    local_response_.body() =
+        std::to_string(status) + " " + std::string(http::obsolete_reason(local_response_.result())) +
+        "\n";
+  }
+  local_response_.keep_alive(keep_alive);
+  local_response_.prepare_payload();
+  response_started_ = true;
+  stream_.expires_after(worker_.config.client_header_timeout);
+  http::async_write(stream_, local_response_,
+                    beast::bind_front_handler(
+                        [keep_alive](std::shared_ptr<Session> self, error_code ec, std::size_t) {
+                          self->onWriteLocal(ec, keep_alive);
+                        },
+                        shared_from_this()));
+}
+
+void Session::onWriteLocal(error_code ec, bool keep_alive) {
+  snapshot_.reset();
+  if (ec) {
+    close();
+    return;
+  }
+  if (!keep_alive) {
+    shutdownAndLinger();
+    return;
+  }
+  doReadRequest();
+}
+
+// ---- tunnel (Upgrade) ---------------------------------------------------------------------
+
+void Session::startTunnel() {
+  worker_.metrics.requestsFor(101).inc();
+  stream_.expires_never();
+  upstream_->stream.expires_never();
+  tunnel_open_directions_ = 2;
+  tunnel_timer_.emplace(worker_.ioc);
+  armTunnelIdle();
+  // Bytes that arrived behind the headers go first.
+  auto self = shared_from_this();
+  if (buffer_.size() > 0) {
+    net::async_write(upstream_->stream.socket(), buffer_.data(),
+                     [self](error_code ec, std::size_t n) {
+                       if (ec) {
+                         self->closeTunnel();
+                         return;
+                       }
+                       self->buffer_.consume(n);
+                       self->pumpTunnel(true);
+                     });
+  } else {
+    pumpTunnel(true);
+  }
+  if (upstream_->buffer.size() > 0) {
+    net::async_write(stream_.socket(), upstream_->buffer.data(),
+                     [self](error_code ec, std::size_t n) {
+                       if (ec) {
+                         self->closeTunnel();
+                         return;
+                       }
+                       self->upstream_->buffer.consume(n);
+                       self->pumpTunnel(false);
+                     });
+  } else {
+    pumpTunnel(false);
+  }
+}
+
+void Session::pumpTunnel(bool client_to_upstream) {
+  if (closed_ || upstream_ == nullptr) {
+    return;
+  }
+  tcp::socket& from = client_to_upstream ? stream_.socket() : upstream_->stream.socket();
+  auto& buf = client_to_upstream ? request_buf_ : response_buf_;
+  auto self = shared_from_this();
+  from.async_read_some(net::buffer(buf), [self, client_to_upstream](error_code ec, std::size_t n) {
+    if (self->closed_ || self->upstream_ == nullptr) {
+      return;
+    }
+    tcp::socket& to =
+        client_to_upstream ? self->upstream_->stream.socket() : self->stream_.socket();
+    if (ec) {
+      // One side finished: pass the end on, and close once both have.
+      error_code ignored;
+      to.shutdown(tcp::socket::shutdown_send, ignored);
+      if (--self->tunnel_open_directions_ == 0 || ec != net::error::eof) {
+        self->closeTunnel();
+      }
+      return;
+    }
+    self->tunnel_active_flag_ = true;
+    auto& b = client_to_upstream ? self->request_buf_ : self->response_buf_;
+    net::async_write(to, net::buffer(b.data(), n),
+                     [self, client_to_upstream](error_code wec, std::size_t) {
+                       if (wec) {
+                         self->closeTunnel();
+                         return;
+                       }
+                       self->pumpTunnel(client_to_upstream);
+                     });
+  });
+}
+
+void Session::armTunnelIdle() {
+  tunnel_timer_->expires_after(worker_.config.tunnel_idle_timeout);
+  tunnel_timer_->async_wait([self = shared_from_this()](error_code ec) {
+    if (ec || self->closed_) {
+      return;
+    }
+    if (!self->tunnel_active_flag_) {
+      self->closeTunnel();
+      return;
+    }
+    self->tunnel_active_flag_ = false;
+    self->armTunnelIdle();
+  });
+}
+
+void Session::closeTunnel() {
+  if (tunnel_timer_) {
+    tunnel_timer_->cancel();
+  }
+  if (upstream_ != nullptr) {
+    error_code ignored;
+    upstream_->stream.socket().close(ignored);
+    upstream_.reset();
+  }
+  close();
+}
+
+// ---- closing ------------------------------------------------------------------------------
+
+void Session::shutdownAndLinger() {
+  error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) {
+    close();
+    return;
+  }
+  doLinger();
+}
+
+void Session::doLinger() {
+  stream_.expires_after(kLingerTimeout);
+  stream_.async_read_some(net::buffer(request_buf_),
+                          [self = shared_from_this()](error_code ec, std::size_t) {
+                            if (ec) {
+                              self->close();
+                              return;
+                            }
+                            self->doLinger();
+                          });
+}
+
+void Session::close() {
+  if (closed_) {
+    return;
+  }
+  closed_ = true;
+  idle_ = false;
+  error_code ec;
+  stream_.socket().close(ec);
+}
+
+}  // namespace portico::proxy

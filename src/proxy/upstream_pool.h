@@ -1,0 +1,55 @@
+#pragma once
+// Per-worker pool of idle keep-alive upstream connections, keyed by endpoint.
+//
+// Thread: owned by one worker, used only on its thread. The pool is keyed by endpoint, not by
+// snapshot, so a snapshot swap keeps every idle connection whose endpoint is still wanted.
+
+#include "proxy/net.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace portico::proxy {
+
+struct UpstreamConn {
+  explicit UpstreamConn(net::io_context& ioc) : stream(ioc) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  std::string key;      // endpoint key, see endpointKey()
+  bool reused = false;  // came from the pool: may have been closed by the peer meanwhile
+  std::chrono::steady_clock::time_point idle_since;
+};
+
+std::string endpointKey(const std::string& address, std::uint16_t port);
+
+class UpstreamPool final {
+ public:
+  UpstreamPool(net::io_context& ioc, std::size_t max_idle_per_endpoint,
+               std::chrono::milliseconds idle_timeout);
+
+  // A pooled connection to `key` that still looks open, or nullptr.
+  std::unique_ptr<UpstreamConn> take(const std::string& key);
+  // Keeps `conn` for reuse (it must have finished a whole exchange, with nothing buffered).
+  void put(std::unique_ptr<UpstreamConn> conn);
+  // Closes idle connections to endpoints not in `keys`.
+  void retain(const std::unordered_set<std::string>& keys);
+  void clear();
+  std::size_t idleCount() const;
+
+ private:
+  void armSweep();
+  void sweep();
+
+  net::io_context& ioc_;
+  std::size_t max_idle_per_endpoint_;
+  std::chrono::milliseconds idle_timeout_;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
+  net::steady_timer sweep_timer_;
+  bool sweep_armed_ = false;
+};
+
+}  // namespace portico::proxy

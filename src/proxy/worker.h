@@ -1,0 +1,70 @@
+#pragma once
+// Internal to src/proxy: one worker's state. Everything here is touched only on the worker's
+// own thread, except the atomics.
+
+#include "lb/balancer.h"
+#include "metrics/registry.h"
+#include "proxy/config.h"
+#include "proxy/net.h"
+#include "proxy/upstream_pool.h"
+#include "snapshot/snapshot.h"
+
+#include <array>
+#include <atomic>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_set>
+
+namespace portico::proxy {
+
+class Session;
+
+// Proxy counters, registered once; updated lock-free from every worker.
+struct ProxyMetrics {
+  explicit ProxyMetrics(metrics::Registry& r);
+  metrics::Counter& requestsFor(unsigned status);
+
+  metrics::Registry& registry;
+  std::array<metrics::Counter*, 6> requests_by_class{};  // index status/100; 0 for "other"
+  metrics::Counter& connections_accepted;
+  metrics::Counter& accept_errors;
+  metrics::Counter& upstream_connect_errors;
+  metrics::Counter& upstream_retries;
+  metrics::Counter& upstream_reuses;
+  metrics::Counter& snapshot_swaps;
+  metrics::Gauge& connections_active;
+};
+
+struct Worker {
+  Worker(const ProxyConfig& config, ProxyMetrics& metrics, int index);
+
+  const std::string& date();  // the Date header value, refreshed once a second
+  std::string newRequestId();
+
+  const ProxyConfig& config;
+  ProxyMetrics& metrics;
+  const int index;
+  // Declared before the io_context: sessions that die while it is destroyed unregister here.
+  std::unordered_set<Session*> sessions;
+  bool draining = false;
+  std::atomic<std::size_t> session_count{0};
+  std::atomic<std::uint64_t> installed_generation{0};
+
+  net::io_context ioc{1};
+  std::shared_ptr<const snapshot::Snapshot> snapshot;
+  lb::RoundRobin balancer;
+  UpstreamPool pool;
+  std::optional<tcp::acceptor> acceptor;
+  net::steady_timer accept_backoff;
+  std::uint16_t listen_port = 0;
+  std::mt19937_64 rng;
+  std::time_t date_second = 0;
+  std::string date_value;
+  std::thread thread;
+};
+
+}  // namespace portico::proxy

@@ -1,0 +1,131 @@
+#include "snapshot/snapshot.h"
+
+#include <nlohmann/json.hpp>
+
+namespace portico::snapshot {
+
+bool Route::matches(std::string_view request_path) const {
+  if (match == PathMatch::kExact) {
+    return request_path == path;
+  }
+  // Element-wise prefix: "/foo" matches "/foo", "/foo/" and "/foo/bar", never "/foobar".
+  if (request_path.size() < path.size() || request_path.compare(0, path.size(), path) != 0) {
+    return false;
+  }
+  return request_path.size() == path.size() || request_path[path.size()] == '/';
+}
+
+Snapshot::Snapshot(std::vector<TargetGroup> target_groups, std::vector<VirtualHost> hosts,
+                   VirtualHost any_host)
+    : target_groups_(std::move(target_groups)),
+      hosts_(std::move(hosts)),
+      any_host_(std::move(any_host)) {
+  // Views point into hosts_, which never changes after construction.
+  for (std::uint32_t i = 0; i < hosts_.size(); ++i) {
+    const std::string& h = hosts_[i].host;
+    if (h.size() > 2 && h[0] == '*' && h[1] == '.') {
+      wildcard_.emplace(std::string_view(h).substr(2), i);
+    } else {
+      exact_.emplace(std::string_view(h), i);
+    }
+  }
+}
+
+std::size_t Snapshot::routeCount() const {
+  std::size_t n = any_host_.routes.size();
+  for (const auto& h : hosts_) {
+    n += h.routes.size();
+  }
+  return n;
+}
+
+RouteMatch Snapshot::lookupIn(const VirtualHost& vhost, std::string_view path) const {
+  RouteMatch m;
+  m.vhost = &vhost;
+  for (const Route& r : vhost.routes) {
+    if (r.matches(path)) {
+      m.route = &r;
+      m.target_group = &target_groups_[r.target_group];
+      return m;
+    }
+  }
+  if (vhost.default_target_group != kNoTargetGroup) {
+    m.target_group = &target_groups_[vhost.default_target_group];
+  }
+  return m;
+}
+
+RouteMatch Snapshot::lookup(std::string_view host, std::string_view path) const {
+  char buf[256];
+  const std::string_view h = normalizeHost(host, buf, sizeof(buf));
+  if (!h.empty()) {
+    if (auto it = exact_.find(h); it != exact_.end()) {
+      return lookupIn(hosts_[it->second], path);
+    }
+    // A wildcard covers exactly one more label: strip the first one and look again.
+    const std::size_t dot = h.find('.');
+    if (dot != std::string_view::npos && dot > 0) {
+      if (auto it = wildcard_.find(h.substr(dot + 1)); it != wildcard_.end()) {
+        return lookupIn(hosts_[it->second], path);
+      }
+    }
+  }
+  return lookupIn(any_host_, path);
+}
+
+std::string_view normalizeHost(std::string_view host, char* buf, std::size_t buf_size) {
+  if (!host.empty() && host.front() == '[') {
+    const std::size_t close = host.find(']');
+    if (close != std::string_view::npos) {
+      host = host.substr(0, close + 1);
+    }
+  } else if (const std::size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (!host.empty() && host.back() == '.') {
+    host.remove_suffix(1);  // "example.com." names the same host
+  }
+  if (host.size() > buf_size) {
+    return {};
+  }
+  for (std::size_t i = 0; i < host.size(); ++i) {
+    const char c = host[i];
+    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  return {buf, host.size()};
+}
+
+namespace {
+nlohmann::json vhostJson(const Snapshot& s, const VirtualHost& v) {
+  nlohmann::json routes = nlohmann::json::array();
+  for (const auto& r : v.routes) {
+    routes.push_back({{"match", r.match == PathMatch::kExact ? "Exact" : "Prefix"},
+                      {"path", r.path},
+                      {"targetGroup", s.targetGroups()[r.target_group].id},
+                      {"ingress", r.ingress}});
+  }
+  nlohmann::json out = {{"host", v.host}, {"routes", routes}};
+  if (v.default_target_group != kNoTargetGroup) {
+    out["defaultTargetGroup"] = s.targetGroups()[v.default_target_group].id;
+  }
+  return out;
+}
+}  // namespace
+
+nlohmann::json toJson(const Snapshot& s) {
+  nlohmann::json tgs = nlohmann::json::array();
+  for (const auto& tg : s.targetGroups()) {
+    nlohmann::json eps = nlohmann::json::array();
+    for (const auto& e : tg.endpoints) {
+      eps.push_back(e.address + ":" + std::to_string(e.port));
+    }
+    tgs.push_back({{"id", tg.id}, {"endpoints", eps}});
+  }
+  nlohmann::json hosts = nlohmann::json::array();
+  for (const auto& h : s.hosts()) {
+    hosts.push_back(vhostJson(s, h));
+  }
+  return {{"targetGroups", tgs}, {"hosts", hosts}, {"anyHost", vhostJson(s, s.anyHost())}};
+}
+
+}  // namespace portico::snapshot

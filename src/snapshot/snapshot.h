@@ -1,0 +1,105 @@
+#pragma once
+// The routing snapshot: an immutable value the compiler builds and the proxy reads.
+//
+// Contract (DESIGN.md, "Publishing"): a Snapshot is built once, then shared as
+// std::shared_ptr<const Snapshot>. Every worker holds its own pointer; a request takes the
+// worker's pointer when its headers arrive and keeps it until it ends. Never copy pieces of a
+// snapshot (pointers, references, string_views) into long-lived state: hold the shared_ptr.
+// Mutable runtime state (endpoint health, pools, balancer cursors) lives outside, keyed by the
+// stable identities below (TargetGroup::id, Endpoint::key()).
+//
+// Pure: no I/O, no clock, safe to read from any number of threads at once.
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace portico::snapshot {
+
+struct Endpoint {
+  std::string address;  // IPv4 or IPv6 literal
+  std::uint16_t port = 0;
+  bool operator==(const Endpoint&) const = default;
+  auto operator<=>(const Endpoint&) const = default;
+};
+
+// A set of endpoints traffic is balanced over: one Service port.
+struct TargetGroup {
+  std::string id;                   // stable identity: "namespace/service:port"
+  std::vector<Endpoint> endpoints;  // ready endpoints, sorted, de-duplicated; empty means 503
+  bool operator==(const TargetGroup&) const = default;
+};
+
+enum class PathMatch : std::uint8_t { kExact, kPrefix };
+
+struct Route {
+  PathMatch match = PathMatch::kPrefix;
+  // Exact: the whole path. Prefix: normalised without a trailing '/', so "/" becomes "".
+  std::string path;
+  std::uint32_t target_group = 0;  // index into Snapshot::target_groups
+  std::string ingress;             // "namespace/name" of the Ingress that declared it
+  bool operator==(const Route&) const = default;
+
+  bool matches(std::string_view request_path) const;
+};
+
+inline constexpr std::uint32_t kNoTargetGroup = 0xFFFFFFFFu;
+
+struct VirtualHost {
+  std::string host;           // lower-case; "*.example.com" for a wildcard; "" for rules without host
+  std::vector<Route> routes;  // in precedence order: the first that matches wins
+  std::uint32_t default_target_group = kNoTargetGroup;  // when no route matches; none: 404
+  bool operator==(const VirtualHost&) const = default;
+};
+
+struct RouteMatch {
+  const VirtualHost* vhost = nullptr;
+  const Route* route = nullptr;               // null when the default backend answers
+  const TargetGroup* target_group = nullptr;  // null: 404
+};
+
+class Snapshot final {
+ public:
+  Snapshot() = default;
+  // `hosts` holds exact and wildcard hosts; `any_host` the rules without a host and the
+  // catch-all default backend.
+  Snapshot(std::vector<TargetGroup> target_groups, std::vector<VirtualHost> hosts,
+           VirtualHost any_host);
+
+  // Host as the client sent it (port and case are ignored); path without the query string.
+  RouteMatch lookup(std::string_view host, std::string_view path) const;
+
+  const std::vector<TargetGroup>& targetGroups() const { return target_groups_; }
+  const std::vector<VirtualHost>& hosts() const { return hosts_; }
+  const VirtualHost& anyHost() const { return any_host_; }
+  std::size_t routeCount() const;
+
+  bool operator==(const Snapshot& other) const {
+    return target_groups_ == other.target_groups_ && hosts_ == other.hosts_ &&
+           any_host_ == other.any_host_;
+  }
+
+ private:
+  RouteMatch lookupIn(const VirtualHost& vhost, std::string_view path) const;
+
+  std::vector<TargetGroup> target_groups_;
+  std::vector<VirtualHost> hosts_;
+  VirtualHost any_host_;
+  std::unordered_map<std::string_view, std::uint32_t> exact_;     // host -> index in hosts_
+  std::unordered_map<std::string_view, std::uint32_t> wildcard_;  // "example.com" -> index
+};
+
+// Host header value to the form hosts are stored in: port removed, lower-case. IPv6 literals
+// keep their brackets. Writes into `buf` (at least 256 bytes) and returns a view of it; an
+// empty view when the host is longer than that.
+std::string_view normalizeHost(std::string_view host, char* buf, std::size_t buf_size);
+
+// A readable dump for tests, logs and the debug endpoint.
+nlohmann::json toJson(const Snapshot& snapshot);
+
+}  // namespace portico::snapshot

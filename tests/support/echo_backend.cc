@@ -1,0 +1,327 @@
+#include "echo_backend.h"
+
+#include "proxy/net.h"
+
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <map>
+#include <optional>
+#include <thread>
+
+namespace portico::testing {
+
+using namespace portico::proxy;  // NOLINT: the net/beast/http aliases
+namespace websocket = beast::websocket;
+
+namespace {
+
+std::map<std::string, std::string> queryParams(std::string_view target) {
+  std::map<std::string, std::string> out;
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) {
+    return out;
+  }
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view kv = rest.substr(0, amp);
+    const auto eq = kv.find('=');
+    out[std::string(kv.substr(0, eq))] =
+        eq == std::string_view::npos ? "" : std::string(kv.substr(eq + 1));
+    if (amp == std::string_view::npos) {
+      break;
+    }
+    rest.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+std::uint64_t toNumber(const std::map<std::string, std::string>& m, const char* key,
+                       std::uint64_t fallback) {
+  auto it = m.find(key);
+  if (it == m.end()) {
+    return fallback;
+  }
+  std::uint64_t v = fallback;
+  std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  return v;
+}
+
+class EchoSession final : public std::enable_shared_from_this<EchoSession> {
+ public:
+  EchoSession(tcp::socket socket, std::string name,
+              std::shared_ptr<std::atomic<std::uint64_t>> requests)
+      : stream_(std::move(socket)), name_(std::move(name)), requests_(std::move(requests)) {}
+
+  void doRead() {
+    parser_.emplace();
+    parser_->body_limit(boost::none);
+    parser_->header_limit(1 << 20);
+    body_bytes_ = 0;
+    hash_ = 1469598103934665603ULL;
+    stream_.expires_after(std::chrono::seconds(120));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](error_code ec, std::size_t) {
+                              self->onHeader(ec);
+                            });
+  }
+
+ private:
+  void onHeader(error_code ec) {
+    if (ec) {
+      return close();
+    }
+    requests_->fetch_add(1);
+    auto& req = parser_->get();
+    if (websocket::is_upgrade(req)) {
+      return upgrade();
+    }
+    readBody();
+  }
+
+  void readBody() {
+    if (parser_->is_done()) {
+      return answer();
+    }
+    parser_->get().body().data = buf_.data();
+    parser_->get().body().size = buf_.size();
+    http::async_read_some(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](error_code ec, std::size_t) {
+                            if (ec == http::error::need_buffer) {
+                              ec = {};
+                            }
+                            if (ec) {
+                              return self->close();
+                            }
+                            const std::size_t n = self->buf_.size() - self->parser_->get().body().size;
+                            for (std::size_t i = 0; i < n; ++i) {
+                              self->hash_ = (self->hash_ ^ static_cast<unsigned char>(self->buf_[i])) *
+                                            1099511628211ULL;
+                            }
+                            self->body_bytes_ += n;
+                            self->readBody();
+                          });
+  }
+
+  void answer() {
+    auto& req = parser_->get();
+    const std::string_view target(req.target().data(), req.target().size());
+    params_ = queryParams(target);
+    const auto delay = toNumber(params_, "delay_ms", 0);
+    if (delay > 0) {
+      timer_.emplace(stream_.get_executor());
+      timer_->expires_after(std::chrono::milliseconds(delay));
+      timer_->async_wait([self = shared_from_this()](error_code) { self->respond(); });
+      return;
+    }
+    respond();
+  }
+
+  void respond() {
+    auto& req = parser_->get();
+    const std::string_view target(req.target().data(), req.target().size());
+    const unsigned status = static_cast<unsigned>(toNumber(params_, "status", 200));
+    keep_alive_ = req.keep_alive() && params_.count("close") == 0;
+    if (params_.count("bytes") != 0) {
+      remaining_ = toNumber(params_, "bytes", 0);
+      stream_res_ = {};
+      stream_res_.version(11);
+      stream_res_.result(status);
+      stream_res_.set(http::field::server, "echo-backend");
+      stream_res_.set(http::field::content_type, "application/octet-stream");
+      stream_res_.set("X-Backend-Name", name_);
+      if (params_.count("chunked") != 0) {
+        stream_res_.chunked(true);
+      } else {
+        stream_res_.content_length(remaining_);
+      }
+      stream_res_.keep_alive(keep_alive_);
+      std::fill(buf_.begin(), buf_.end(), 'x');
+      serializer_.emplace(stream_res_);
+      return writeChunk();
+    }
+    nlohmann::json headers = nlohmann::json::object();
+    for (const auto& f : req) {
+      headers[std::string(f.name_string())].push_back(std::string(f.value()));
+    }
+    nlohmann::json body = {
+        {"name", name_},
+        {"method", std::string(req.method_string())},
+        {"path", std::string(target)},
+        {"host", std::string(req[http::field::host])},
+        {"proto", req.version() == 11 ? "HTTP/1.1" : "HTTP/1.0"},
+        {"headers", headers},
+        {"bodyBytes", body_bytes_},
+        {"bodyHash", std::to_string(hash_)},
+    };
+    res_ = {};
+    res_.version(11);
+    res_.result(status);
+    res_.set(http::field::server, "echo-backend");
+    res_.set(http::field::content_type, "application/json");
+    res_.set("X-Backend-Name", name_);
+    res_.keep_alive(keep_alive_);
+    if (req.method() != http::verb::head) {
+      res_.body() = body.dump() + "\n";
+    }
+    res_.prepare_payload();
+    http::async_write(stream_, res_, [self = shared_from_this()](error_code ec, std::size_t) {
+      self->afterWrite(ec);
+    });
+  }
+
+  void writeChunk() {
+    auto& body = stream_res_.body();
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, buf_.size()));
+    body.data = n > 0 ? buf_.data() : nullptr;
+    body.size = n;
+    body.more = remaining_ > n;
+    remaining_ -= n;
+    http::async_write(stream_, *serializer_, [self = shared_from_this()](error_code ec, std::size_t) {
+      if (ec == http::error::need_buffer) {
+        ec = {};
+      }
+      if (ec) {
+        return self->close();
+      }
+      if (self->serializer_->is_done()) {
+        return self->afterWrite({});
+      }
+      self->writeChunk();
+    });
+  }
+
+  void afterWrite(error_code ec) {
+    if (ec || !keep_alive_) {
+      error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      return;
+    }
+    doRead();
+  }
+
+  void upgrade() {
+    ws_.emplace(std::move(stream_));
+    ws_->set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_->async_accept(parser_->release(), [self = shared_from_this()](error_code ec) {
+      if (!ec) {
+        self->wsRead();
+      }
+    });
+  }
+
+  void wsRead() {
+    ws_->async_read(ws_buffer_, [self = shared_from_this()](error_code ec, std::size_t) {
+      if (ec) {
+        return;
+      }
+      self->ws_->text(self->ws_->got_text());
+      self->ws_->async_write(self->ws_buffer_.data(), [self](error_code wec, std::size_t) {
+        if (wec) {
+          return;
+        }
+        self->ws_buffer_.consume(self->ws_buffer_.size());
+        self->wsRead();
+      });
+    });
+  }
+
+  void close() {
+    error_code ignored;
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  std::string name_;
+  std::shared_ptr<std::atomic<std::uint64_t>> requests_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::buffer_body>> parser_;
+  std::array<char, 64 * 1024> buf_{};
+  std::uint64_t body_bytes_ = 0;
+  std::uint64_t hash_ = 0;
+  std::map<std::string, std::string> params_;
+  bool keep_alive_ = true;
+  http::response<http::string_body> res_;
+  http::response<http::buffer_body> stream_res_;
+  std::optional<http::response_serializer<http::buffer_body>> serializer_;
+  std::uint64_t remaining_ = 0;
+  std::optional<net::steady_timer> timer_;
+  std::optional<websocket::stream<beast::tcp_stream>> ws_;
+  beast::flat_buffer ws_buffer_;
+};
+
+}  // namespace
+
+struct EchoBackend::Impl {
+  net::io_context ioc{1};
+  std::optional<tcp::acceptor> acceptor;
+  std::thread thread;
+};
+
+EchoBackend::EchoBackend(std::string name)
+    : name_(std::move(name)),
+      requests_(std::make_shared<std::atomic<std::uint64_t>>(0)),
+      connections_(std::make_shared<std::atomic<std::uint64_t>>(0)),
+      impl_(std::make_unique<Impl>()) {}
+
+EchoBackend::~EchoBackend() { stop(); }
+
+namespace {
+void acceptLoop(tcp::acceptor& acceptor, const std::string& name,
+                std::shared_ptr<std::atomic<std::uint64_t>> requests,
+                std::shared_ptr<std::atomic<std::uint64_t>> connections) {
+  acceptor.async_accept([&acceptor, &name, requests, connections](error_code ec, tcp::socket s) {
+    if (ec == net::error::operation_aborted) {
+      return;
+    }
+    if (!ec) {
+      connections->fetch_add(1);
+      std::make_shared<EchoSession>(std::move(s), name, requests)->doRead();
+    }
+    acceptLoop(acceptor, name, requests, connections);
+  });
+}
+}  // namespace
+
+std::uint16_t EchoBackend::start(std::uint16_t port, const std::string& bind) {
+  error_code ec;
+  const tcp::endpoint ep(net::ip::make_address(bind, ec), port);
+  if (ec) {
+    return 0;
+  }
+  tcp::acceptor acceptor(impl_->ioc);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) {
+    acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  }
+  if (!ec) {
+    acceptor.bind(ep, ec);
+  }
+  if (!ec) {
+    acceptor.listen(net::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    return 0;
+  }
+  port_ = acceptor.local_endpoint().port();
+  impl_->acceptor.emplace(std::move(acceptor));
+  acceptLoop(*impl_->acceptor, name_, requests_, connections_);
+  impl_->thread = std::thread([this] { impl_->ioc.run(); });
+  return port_;
+}
+
+void EchoBackend::stop() {
+  if (!impl_->thread.joinable()) {
+    return;
+  }
+  net::post(impl_->ioc, [this] {
+    error_code ignored;
+    impl_->acceptor->close(ignored);
+  });
+  impl_->ioc.stop();
+  impl_->thread.join();
+}
+
+}  // namespace portico::testing

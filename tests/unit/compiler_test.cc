@@ -1,0 +1,390 @@
+// Table tests for the compiler: each case is manifests in, the whole snapshot (as JSON) and the
+// diagnostics out. Every table also runs shuffled, and compiles twice for determinism.
+
+#include "config/compiler.h"
+#include "test_state.h"
+
+#include <nlohmann/json.hpp>
+
+namespace portico::config {
+namespace {
+
+using portico::testing::objectsFromYaml;
+using portico::testing::serviceYaml;
+using portico::testing::stateFrom;
+
+struct Case {
+  std::string name;
+  std::string yaml;
+  std::string expected;  // JSON of snapshot::toJson()
+  std::vector<std::string> diagnostics;
+  Options options = {};
+};
+
+std::string ingress(const std::string& name, const std::string& spec,
+                    const std::string& extra_meta = "") {
+  return "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: " + name +
+         "\n  namespace: default\n" + extra_meta + "spec:\n  ingressClassName: portico\n" + spec +
+         "---\n";
+}
+
+const std::string kWeb = serviceYaml("web", {"10.0.0.2", "10.0.0.1"});
+const std::string kApi = serviceYaml("api", {"10.0.1.1"});
+
+std::vector<Case> cases() {
+  return {
+      {"host and prefix path",
+       kWeb + ingress("a", R"(  rules:
+  - host: Foo.Example.com
+    http:
+      paths:
+      - {path: /app/, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+)"),
+       R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"foo.example.com","routes":[
+             {"match":"Prefix","path":"/app","targetGroup":"default/web:80","ingress":"default/a"}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {}},
+      {"longest path first, Exact before Prefix on equal length, named port",
+       kWeb + kApi + ingress("a", R"(  rules:
+  - host: h
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {name: http}}}}
+      - {path: /api, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}
+      - {path: /api, pathType: Exact, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /api/v1/x, pathType: Exact, backend: {service: {name: api, port: {number: 80}}}}
+)"),
+       R"({"targetGroups":[{"id":"default/api:80","endpoints":["10.0.1.1:8080"]},
+                          {"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"h","routes":[
+             {"match":"Exact","path":"/api/v1/x","targetGroup":"default/api:80","ingress":"default/a"},
+             {"match":"Exact","path":"/api","targetGroup":"default/web:80","ingress":"default/a"},
+             {"match":"Prefix","path":"/api","targetGroup":"default/api:80","ingress":"default/a"},
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a"}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {}},
+      {"wildcard host, rules without host, ImplementationSpecific and empty path",
+       kWeb + ingress("a", R"(  rules:
+  - host: "*.example.com"
+    http:
+      paths:
+      - {path: /w, pathType: ImplementationSpecific, backend: {service: {name: web, port: {number: 80}}}}
+  - http:
+      paths:
+      - {pathType: ImplementationSpecific, backend: {service: {name: web, port: {number: 80}}}}
+)"),
+       R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"*.example.com","routes":[
+             {"match":"Prefix","path":"/w","targetGroup":"default/web:80","ingress":"default/a"}]}],
+           "anyHost":{"host":"","routes":[
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a"}]}})",
+       {}},
+      {"defaultBackend: the oldest Ingress naming the host, and the oldest overall for the rest",
+       kWeb + kApi +
+           ingress("new", R"(  defaultBackend: {service: {name: web, port: {number: 80}}}
+  rules:
+  - host: h
+    http:
+      paths:
+      - {path: /n, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+)",
+                   "  creationTimestamp: \"2024-02-01T00:00:00Z\"\n") +
+           ingress("old", R"(  defaultBackend: {service: {name: api, port: {number: 80}}}
+  rules:
+  - host: other
+    http:
+      paths:
+      - {path: /o, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+)",
+                   "  creationTimestamp: \"2024-01-01T00:00:00Z\"\n"),
+       R"({"targetGroups":[{"id":"default/api:80","endpoints":["10.0.1.1:8080"]},
+                          {"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[
+             {"host":"h","defaultTargetGroup":"default/web:80","routes":[
+               {"match":"Prefix","path":"/n","targetGroup":"default/web:80","ingress":"default/new"}]},
+             {"host":"other","defaultTargetGroup":"default/api:80","routes":[
+               {"match":"Prefix","path":"/o","targetGroup":"default/web:80","ingress":"default/old"}]}],
+           "anyHost":{"host":"","defaultTargetGroup":"default/api:80","routes":[]}})",
+       {}},
+      {"controller default backend when no Ingress has one",
+       kWeb + serviceYaml("fallback", {"10.9.9.9"}, "system") + ingress("a", R"(  rules:
+  - host: h
+    http:
+      paths:
+      - {path: /a, pathType: Exact, backend: {service: {name: web, port: {number: 80}}}}
+)"),
+       R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]},
+                          {"id":"system/fallback:80","endpoints":["10.9.9.9:8080"]}],
+           "hosts":[{"host":"h","defaultTargetGroup":"system/fallback:80","routes":[
+             {"match":"Exact","path":"/a","targetGroup":"default/web:80","ingress":"default/a"}]}],
+           "anyHost":{"host":"","defaultTargetGroup":"system/fallback:80","routes":[]}})",
+       {},
+       Options{"portico", "portico.dev/ingress-controller", false, "system/fallback"}},
+      {"class selection: ours by name, by IngressClass, by annotation, by default class",
+       kWeb + R"(apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: mine, annotations: {ingressclass.kubernetes.io/is-default-class: "true"}}
+spec: {controller: portico.dev/ingress-controller}
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: nginx}
+spec: {controller: k8s.io/ingress-nginx}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: by-class, namespace: default}
+spec:
+  ingressClassName: mine
+  rules: [{host: a, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: foreign, namespace: default}
+spec:
+  ingressClassName: nginx
+  rules: [{host: b, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: missing, port: {number: 80}}}}]}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: annotated, namespace: default, annotations: {kubernetes.io/ingress.class: portico}}
+spec:
+  ingressClassName: nginx
+  rules: [{host: c, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: annotated-foreign, namespace: default, annotations: {kubernetes.io/ingress.class: nginx}}
+spec:
+  rules: [{host: d, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: classless, namespace: default}
+spec:
+  rules: [{host: e, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}}]
+---
+)",
+       R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[
+             {"host":"a","routes":[{"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/by-class"}]},
+             {"host":"c","routes":[{"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/annotated"}]},
+             {"host":"e","routes":[{"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/classless"}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {}},
+      {"class-less Ingresses are ignored unless asked for",
+       kWeb + R"(apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: classless, namespace: default}
+spec:
+  rules: [{host: e, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}}]
+---
+)",
+       R"({"targetGroups":[],"hosts":[],"anyHost":{"host":"","routes":[]}})",
+       {}},
+      {"class-less Ingresses with --watch-ingress-without-class",
+       kWeb + R"(apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: classless, namespace: default}
+spec:
+  rules: [{host: e, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}}]
+---
+)",
+       R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"e","routes":[{"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/classless"}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {},
+       Options{"portico", "portico.dev/ingress-controller", true, ""}},
+      {"bad backends, paths, hosts and path types are left out with a diagnostic",
+       kWeb + ingress("bad", R"(  rules:
+  - host: h
+    http:
+      paths:
+      - {path: /missing, pathType: Prefix, backend: {service: {name: nope, port: {number: 80}}}}
+      - {path: /noport, pathType: Prefix, backend: {service: {name: web, port: {number: 81}}}}
+      - {path: /noname, pathType: Prefix, backend: {service: {name: web, port: {name: grpc}}}}
+      - {path: /both, pathType: Prefix, backend: {service: {name: web, port: {name: http, number: 80}}}}
+      - {path: /res, pathType: Prefix, backend: {resource: {kind: Bucket, name: b}}}
+      - {path: relative, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /a//b, pathType: Exact, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /x, pathType: Regex, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /y, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /good, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+  - host: "bad_host.example.com"
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+  - host: "a.*.example.com"
+  - host: "h:8080"
+)"),
+       R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"h","routes":[
+             {"match":"Prefix","path":"/good","targetGroup":"default/web:80","ingress":"default/bad"}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {
+           "error: Ingress default/bad: spec.rules[0].http.paths[0].backend.service.name: Service default/nope not found",
+           "error: Ingress default/bad: spec.rules[0].http.paths[1].backend.service.port: Service default/web has no port 81",
+           "error: Ingress default/bad: spec.rules[0].http.paths[2].backend.service.port: Service default/web has no port named grpc",
+           "error: Ingress default/bad: spec.rules[0].http.paths[3].backend.service.port: set exactly one of number and name",
+           "error: Ingress default/bad: spec.rules[0].http.paths[4].backend.resource: resource backends are not supported; use a service backend",
+           "error: Ingress default/bad: spec.rules[0].http.paths[5].path: \"relative\" must be an absolute path (start with '/')",
+           "error: Ingress default/bad: spec.rules[0].http.paths[6].path: \"/a//b\" must not contain '//'",
+           "error: Ingress default/bad: spec.rules[0].http.paths[7].pathType: \"Regex\" is not one of Exact, Prefix, ImplementationSpecific",
+           "error: Ingress default/bad: spec.rules[0].http.paths[8].pathType: required: one of Exact, Prefix, ImplementationSpecific",
+           "error: Ingress default/bad: spec.rules[1].host: \"bad_host.example.com\" invalid character '_' (a DNS name is [a-z0-9.-])",
+           "error: Ingress default/bad: spec.rules[2].host: \"a.*.example.com\" a wildcard is allowed only as the whole first label (\"*.example.com\")",
+           "error: Ingress default/bad: spec.rules[3].host: \"h:8080\" must not carry a port",
+       }},
+      {"duplicates across Ingresses: the oldest wins; no timestamp counts as newest",
+       kWeb + kApi +
+           ingress("b-young", R"(  rules:
+  - host: h
+    http:
+      paths:
+      - {path: /p/, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /only-young, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+)") + ingress("z-old", R"(  rules:
+  - host: h
+    http:
+      paths:
+      - {path: /p, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}
+)",
+                         "  creationTimestamp: \"2023-05-01T00:00:00Z\"\n"),
+       R"({"targetGroups":[{"id":"default/api:80","endpoints":["10.0.1.1:8080"]},
+                          {"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"h","routes":[
+             {"match":"Prefix","path":"/only-young","targetGroup":"default/web:80","ingress":"default/b-young"},
+             {"match":"Prefix","path":"/p","targetGroup":"default/api:80","ingress":"default/z-old"}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {"warning: Ingress default/b-young: spec.rules[0].http.paths[0]: duplicate of a rule of "
+        "Ingress default/z-old (host \"h\", Prefix \"/p/\"), which is older and wins"}},
+      {"endpoints: named target ports per slice, several slices merged, not-ready left out",
+       R"(apiVersion: v1
+kind: Service
+metadata: {name: svc, namespace: ns}
+spec:
+  ports:
+  - {name: web, port: 80, targetPort: http}
+  - {name: metrics, port: 9100, targetPort: 9100}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: svc-1, namespace: ns, labels: {kubernetes.io/service-name: svc}}
+addressType: IPv4
+ports: [{name: web, port: 8080}, {name: metrics, port: 9100}]
+endpoints:
+- addresses: ["10.1.0.1"]
+  conditions: {ready: true}
+- addresses: ["10.1.0.2"]
+  conditions: {ready: false, terminating: true}
+- addresses: ["10.1.0.3"]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: svc-2, namespace: ns, labels: {kubernetes.io/service-name: svc}}
+addressType: IPv4
+ports: [{name: web, port: 8081}]
+endpoints:
+- addresses: ["10.1.0.4"]
+- addresses: ["10.1.0.1"]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: other, namespace: ns, labels: {kubernetes.io/service-name: not-svc}}
+addressType: IPv4
+ports: [{name: web, port: 1}]
+endpoints: [{addresses: ["10.9.0.1"]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: i, namespace: ns}
+spec:
+  ingressClassName: portico
+  rules: [{host: h, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: svc, port: {name: web}}}}]}}]
+---
+)",
+       R"({"targetGroups":[{"id":"ns/svc:80","endpoints":["10.1.0.1:8080","10.1.0.1:8081","10.1.0.3:8080","10.1.0.4:8081"]}],
+           "hosts":[{"host":"h","routes":[{"match":"Prefix","path":"","targetGroup":"ns/svc:80","ingress":"ns/i"}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {}},
+      {"a Service without endpoints still routes (to a 503)",
+       serviceYaml("empty", {}) + ingress("a", R"(  rules:
+  - host: h
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: empty, port: {number: 80}}}}
+)"),
+       R"({"targetGroups":[{"id":"default/empty:80","endpoints":[]}],
+           "hosts":[{"host":"h","routes":[{"match":"Prefix","path":"","targetGroup":"default/empty:80","ingress":"default/a"}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {}},
+      {"a bad defaultBackend and a bad controller default are reported",
+       kWeb + ingress("a", R"(  defaultBackend: {service: {name: gone, port: {number: 80}}}
+  rules:
+  - host: h
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+)"),
+       R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"h","routes":[{"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a"}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {"error: Controller --default-backend-service: Service kube-system/none not found",
+        "error: Ingress default/a: spec.defaultBackend.service.name: Service default/gone not found"},
+       Options{"portico", "portico.dev/ingress-controller", false, "kube-system/none"}},
+  };
+}
+
+std::vector<std::string> diagStrings(const CompileResult& r) {
+  std::vector<std::string> out;
+  for (const auto& d : r.diagnostics) {
+    out.push_back(d.toString());
+  }
+  return out;
+}
+
+TEST(CompilerTable, WholeSnapshotAndDiagnostics) {
+  for (const auto& c : cases()) {
+    SCOPED_TRACE(c.name);
+    const auto result = compile(stateFrom(objectsFromYaml(c.yaml)), c.options);
+    EXPECT_EQ(snapshot::toJson(result.snapshot), nlohmann::json::parse(c.expected))
+        << snapshot::toJson(result.snapshot).dump(2);
+    EXPECT_EQ(diagStrings(result), c.diagnostics);
+  }
+}
+
+TEST(CompilerTable, ShuffledInputGivesTheSameOutput) {
+  std::mt19937 rng(12345);
+  for (const auto& c : cases()) {
+    SCOPED_TRACE(c.name);
+    auto objects = objectsFromYaml(c.yaml);
+    const auto reference = compile(stateFrom(objects), c.options);
+    for (int round = 0; round < 5; ++round) {
+      std::shuffle(objects.begin(), objects.end(), rng);
+      const auto shuffled = compile(stateFrom(objects), c.options);
+      EXPECT_EQ(shuffled.snapshot, reference.snapshot);
+      EXPECT_EQ(shuffled.diagnostics, reference.diagnostics);
+    }
+  }
+}
+
+TEST(Compiler, DeterministicAcrossRuns) {
+  for (const auto& c : cases()) {
+    const auto state = stateFrom(objectsFromYaml(c.yaml));
+    const auto a = compile(state, c.options);
+    const auto b = compile(state, c.options);
+    EXPECT_EQ(snapshot::toJson(a.snapshot).dump(), snapshot::toJson(b.snapshot).dump()) << c.name;
+    EXPECT_EQ(a.diagnostics, b.diagnostics) << c.name;
+    EXPECT_EQ(a.ingresses, b.ingresses) << c.name;
+  }
+}
+
+TEST(Compiler, ListsOurIngresses) {
+  const auto state = stateFrom(objectsFromYaml(kWeb + ingress("a", "  rules: []\n") +
+                                               ingress("b", "  rules: []\n")));
+  EXPECT_EQ(compile(state, {}).ingresses, (std::vector<std::string>{"default/a", "default/b"}));
+}
+
+}  // namespace
+}  // namespace portico::config

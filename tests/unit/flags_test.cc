@@ -1,0 +1,85 @@
+#include "app/flags.h"
+
+#include <gtest/gtest.h>
+
+namespace portico::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Flags, DefaultsFollowTheDesign) {
+  auto f = parseFlags({});
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->proxy.http_port, 8080);
+  EXPECT_EQ(f->https_port, 8443);
+  EXPECT_EQ(f->admin_port, 9090);
+  EXPECT_EQ(f->proxy.bind, "0.0.0.0");
+  EXPECT_GE(f->proxy.workers, 1);
+  EXPECT_EQ(f->compiler.ingress_class, "portico");
+  EXPECT_EQ(f->compiler.controller_name, "portico.dev/ingress-controller");
+  EXPECT_FALSE(f->compiler.watch_ingress_without_class);
+  EXPECT_EQ(f->proxy.max_header_bytes, 65536u);
+  EXPECT_EQ(f->proxy.max_body_size, 0u);
+  EXPECT_EQ(f->shutdown_grace, 30s);
+  EXPECT_TRUE(f->leader_elect);
+  EXPECT_EQ(f->election_id, "portico-leader");
+}
+
+TEST(Flags, BothSpellingsAndBooleans) {
+  auto f = parseFlags({"--manifests", "/tmp/m", "--http-port=0", "--workers", "3",
+                       "--watch-ingress-without-class", "--leader-elect=false",
+                       "--max-body-size", "10Mi", "--shutdown-grace=5s",
+                       "--default-backend-service", "ns/svc", "--log-format", "text",
+                       "--upstream-connect-timeout", "250ms"});
+  ASSERT_TRUE(f.ok()) << f.error();
+  EXPECT_EQ(f->manifests, "/tmp/m");
+  EXPECT_EQ(f->proxy.http_port, 0);
+  EXPECT_EQ(f->proxy.workers, 3);
+  EXPECT_TRUE(f->compiler.watch_ingress_without_class);
+  EXPECT_FALSE(f->leader_elect);
+  EXPECT_EQ(f->proxy.max_body_size, 10u << 20);
+  EXPECT_EQ(f->shutdown_grace, 5s);
+  EXPECT_EQ(f->compiler.default_backend_service, "ns/svc");
+  EXPECT_EQ(f->log_format, log::Format::kText);
+  EXPECT_EQ(f->proxy.upstream_connect_timeout, 250ms);
+}
+
+TEST(Flags, ErrorsNameTheFlag) {
+  struct Bad {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  const std::vector<Bad> bad = {
+      {{"--nope"}, "unknown flag --nope (see --help)"},
+      {{"--http-port", "70000"}, "--http-port=70000: expected a port number from 0 to 65535"},
+      {{"--workers=0"}, "--workers=0: expected a number from 1 to 1024"},
+      {{"--shutdown-grace", "soon"}, "--shutdown-grace=soon: expected a duration such as 500ms, 30s, 5m"},
+      {{"--manifests"}, "--manifests needs a value (DIR)"},
+      {{"--default-backend-service", "svc"}, "--default-backend-service=svc: expected NAMESPACE/NAME"},
+      {{"--log-level", "loud"}, "--log-level=loud: expected debug, info, warn or error"},
+      {{"--leader-elect=maybe"}, "--leader-elect=maybe: expected true or false"},
+      {{"--max-header-bytes", "10"}, "--max-header-bytes=10: expected a size from 1Ki to 64Mi, such as 64Ki"},
+      {{"stray"}, "unexpected argument \"stray\" (flags start with --; see --help)"},
+  };
+  for (const auto& b : bad) {
+    auto f = parseFlags(b.args);
+    ASSERT_FALSE(f.ok()) << b.args[0];
+    EXPECT_EQ(f.error(), b.error);
+  }
+}
+
+TEST(Flags, UsageListsEveryDesignFlag) {
+  const std::string u = usage();
+  for (const char* flag :
+       {"--manifests", "--kubeconfig", "--context", "--http-port", "--https-port", "--admin-port",
+        "--bind", "--workers", "--ingress-class", "--controller-name",
+        "--watch-ingress-without-class", "--watch-namespace", "--default-backend-service",
+        "--publish-service", "--publish-status-address", "--election-id", "--election-namespace",
+        "--leader-elect", "--max-header-bytes", "--max-body-size", "--shutdown-grace",
+        "--log-level", "--log-format"}) {
+    EXPECT_NE(u.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace portico::app

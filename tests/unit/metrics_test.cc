@@ -1,0 +1,37 @@
+#include "metrics/registry.h"
+
+#include <gtest/gtest.h>
+
+namespace portico::metrics {
+namespace {
+
+TEST(Registry, ExposesCountersAndGaugesInTextFormat) {
+  Registry r;
+  r.counter("portico_requests_total", "Requests.", {{"status_class", "2xx"}}).inc(3);
+  r.counter("portico_requests_total", "Requests.", {{"status_class", "5xx"}}).inc();
+  r.gauge("portico_connections_active", "Open connections.").set(7);
+  EXPECT_EQ(r.expose(),
+            "# HELP portico_connections_active Open connections.\n"
+            "# TYPE portico_connections_active gauge\n"
+            "portico_connections_active 7\n"
+            "# HELP portico_requests_total Requests.\n"
+            "# TYPE portico_requests_total counter\n"
+            "portico_requests_total{status_class=\"2xx\"} 3\n"
+            "portico_requests_total{status_class=\"5xx\"} 1\n");
+}
+
+TEST(Registry, SameSeriesIsSameObject) {
+  Registry r;
+  auto& a = r.counter("portico_x_total", "X.", {{"a", "1"}});
+  auto& b = r.counter("portico_x_total", "X.", {{"a", "1"}});
+  EXPECT_EQ(&a, &b);
+  EXPECT_THROW(r.gauge("portico_x_total", "X."), std::logic_error);
+}
+
+TEST(Registry, EscapesLabelValues) {
+  EXPECT_EQ(renderLabels({{"a", "q\"b\\s\nn"}}), "{a=\"q\\\"b\\\\s\\nn\"}");
+  EXPECT_EQ(renderLabels({}), "");
+}
+
+}  // namespace
+}  // namespace portico::metrics
