@@ -2,6 +2,7 @@
 // The short aliases for Asio and Beast, from one place (CONVENTIONS.md). Include only from
 // proxy .cc files and internal proxy headers: never from headers that many files include.
 
+#include <cstdint>
 #include <utility>  // Boost 1.74 Asio uses std::exchange without including it (C++20)
 
 #include <boost/asio.hpp>
@@ -14,4 +15,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
+
+// "No limit" for a parser's body_limit(). Not boost::none: Beast 1.74 compares the length
+// against an empty optional as greater, so none rejects every Content-Length body.
+inline constexpr std::uint64_t kUnlimitedBody = ~std::uint64_t{0};
 }  // namespace portico::proxy

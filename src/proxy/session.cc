@@ -61,7 +61,8 @@ const char* phaseName(Phase phase) {
 }
 
 Session::Session(Worker& worker, tcp::socket socket)
-    : worker_(worker), stream_(std::move(socket)) {
+    : worker_(worker), stream_(std::move(socket)), header_timer_(worker.ioc) {
+  buffer_.reserve(kReadBufferReserve);
   worker_.sessions.insert(this);
   worker_.session_count.fetch_add(1, std::memory_order_relaxed);
   worker_.metrics.connections_active.add(1);
@@ -123,9 +124,18 @@ void Session::doReadHeader() {
   if (worker_.config.max_body_size > 0) {
     req_parser_->body_limit(worker_.config.max_body_size);
   } else {
-    req_parser_->body_limit(boost::none);
+    req_parser_->body_limit(kUnlimitedBody);
   }
-  stream_.expires_after(worker_.config.client_header_timeout);
+  stream_.expires_never();
+  header_timed_out_ = false;
+  header_timer_.expires_after(worker_.config.client_header_timeout);
+  header_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    if (!ec) {
+      self->header_timed_out_ = true;
+      error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    }
+  });
   http::async_read_header(stream_, buffer_, *req_parser_,
                           beast::bind_front_handler(
                               [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
@@ -137,16 +147,21 @@ void Session::doReadHeader() {
 void Session::onReadHeader(error_code ec) {
   const bool was_first = first_request_;
   first_request_ = false;
-  if (ec == http::error::end_of_stream || ec == net::error::operation_aborted || closed_) {
-    close();
-    return;
-  }
-  if (isTimeout(ec)) {
+  header_timer_.cancel();
+  if (header_timed_out_ && ec == net::error::operation_aborted && !closed_) {
     if (was_first && buffer_.size() == 0 && !req_parser_->got_some()) {
       close();  // a connection that never sent anything gets no answer
       return;
     }
     fail({Phase::kReadHeader, Cause::kClientTimeout});
+    return;
+  }
+  if (ec == http::error::end_of_stream || ec == net::error::operation_aborted || closed_) {
+    close();
+    return;
+  }
+  if (ec == http::error::body_limit) {
+    fail({Phase::kReadHeader, Cause::kBodyTooLarge});  // a Content-Length over the limit
     return;
   }
   if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
@@ -171,6 +186,7 @@ void Session::onReadHeader(error_code ec) {
 void Session::route() {
   auto& req = req_parser_->get();
   client_keep_alive_ = req.keep_alive();
+  client_version_ = req.version();
   head_request_ = req.method() == http::verb::head;
   response_started_ = false;
   request_body_started_ = false;
@@ -184,11 +200,6 @@ void Session::route() {
       (req.version() >= 11 && req.find(http::field::host) == req.end()) ||
       req.method() == http::verb::unknown || req.version() < 10) {
     fail({Phase::kRoute, Cause::kMalformed});
-    return;
-  }
-  if (worker_.config.max_body_size > 0 && req_parser_->content_length() &&
-      *req_parser_->content_length() > worker_.config.max_body_size) {
-    fail({Phase::kRoute, Cause::kBodyTooLarge});
     return;
   }
 
@@ -356,9 +367,15 @@ void Session::onReadRequestBody(error_code ec) {
   }
   auto& body = req_parser_->get().body();
   body.size = request_buf_.size() - body.size;
+  if (body.size == 0) {
+    // Only framing was read (a chunk header). An empty buffer would make the serializer write
+    // a zero-size chunk, which is the end of a chunked body: read on instead.
+    doReadRequestBody();
+    return;
+  }
   body.data = request_buf_.data();
   body.more = !req_parser_->is_done();
-  request_body_started_ = request_body_started_ || body.size > 0;
+  request_body_started_ = true;
   doWriteRequest();
 }
 
@@ -394,7 +411,7 @@ void Session::onWriteRequest(error_code ec) {
 
 void Session::doReadResponseHeader() {
   res_parser_.emplace();
-  res_parser_->body_limit(boost::none);
+  res_parser_->body_limit(kUnlimitedBody);
   res_parser_->header_limit(kMaxResponseHeaderBytes);
   if (head_request_) {
     res_parser_->skip(true);
@@ -439,7 +456,7 @@ void Session::onReadResponseHeader(error_code ec) {
     res.set(http::field::upgrade, upgrade);
   } else {
     bool keep_alive = client_keep_alive_ && !worker_.draining;
-    const bool http10_client = req_parser_->get().version() < 11;
+    const bool http10_client = client_version_ < 11;
     if (!header_only_response_ && !res_parser_->content_length()) {
       if (http10_client) {
         keep_alive = false;  // HTTP/1.0 has no chunked: the body ends when the connection does
@@ -518,6 +535,10 @@ void Session::onReadResponseBody(error_code ec) {
   }
   auto& body = res_parser_->get().body();
   body.size = response_buf_.size() - body.size;
+  if (body.size == 0) {
+    doReadResponseBody();  // framing only; see onReadRequestBody()
+    return;
+  }
   body.data = response_buf_.data();
   body.more = !res_parser_->is_done();
   doWriteResponse();

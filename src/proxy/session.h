@@ -85,6 +85,10 @@ class Session final : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::string client_address_;
+  // The header deadline is a timer of its own, not the stream's: a timed-out beast::tcp_stream
+  // closes its socket, and a 408 must still be written.
+  net::steady_timer header_timer_;
+  bool header_timed_out_ = false;
   bool first_request_ = true;
   bool idle_ = false;
   bool closed_ = false;
@@ -100,6 +104,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   std::unique_ptr<UpstreamConn> upstream_;
   int attempts_ = 0;
   bool client_keep_alive_ = true;
+  unsigned client_version_ = 11;  // as the client sent it (the upstream always gets 1.1)
   bool head_request_ = false;
   bool upgrade_request_ = false;
   bool expect_continue_ = false;

@@ -15,8 +15,12 @@
 
 namespace portico::proxy {
 
+// Beast sizes each read by the buffer's free capacity (at least 512 bytes); a buffer that never
+// grows would read a streamed body 512 bytes at a time. Reserve enough for large reads.
+inline constexpr std::size_t kReadBufferReserve = 16 * 1024;
+
 struct UpstreamConn {
-  explicit UpstreamConn(net::io_context& ioc) : stream(ioc) {}
+  explicit UpstreamConn(net::io_context& ioc) : stream(ioc) { buffer.reserve(kReadBufferReserve); }
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
   std::string key;      // endpoint key, see endpointKey()

@@ -53,11 +53,13 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession> {
  public:
   EchoSession(tcp::socket socket, std::string name,
               std::shared_ptr<std::atomic<std::uint64_t>> requests)
-      : stream_(std::move(socket)), name_(std::move(name)), requests_(std::move(requests)) {}
+      : stream_(std::move(socket)), name_(std::move(name)), requests_(std::move(requests)) {
+    buffer_.reserve(64 * 1024);  // Beast reads by free capacity; see kReadBufferReserve
+  }
 
   void doRead() {
     parser_.emplace();
-    parser_->body_limit(boost::none);
+    parser_->body_limit(kUnlimitedBody);
     parser_->header_limit(1 << 20);
     body_bytes_ = 0;
     hash_ = 1469598103934665603ULL;
