@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Proxy benchmark: portico, nginx and HAProxy side by side, one worker each, in front of the same
+# upstream (an nginx answering a small static body), loaded in turn by wrk:
+#   keep-alive with 64 and 256 connections, and a new connection per request.
+# Prints requests/s, p50/p99 latency and resident memory of each proxy, and portico's ratios.
+#
+#   bench/run.sh [BUILD_DIR]        (make bench)
+# Environment: DURATION (default 10s), CONNS (default "64 256"), PIN (default 1: proxy on
+# CPU 1, wrk and upstream on CPU 0).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-build}
+duration=${DURATION:-10s}
+conns=${CONNS:-"64 256"}
+pin=${PIN:-1}
+work=$(mktemp -d /tmp/portico-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu() { if [[ $pin == 1 ]]; then echo "taskset -c $1"; fi; }
+wait_http() {
+  for _ in $(seq 1 200); do
+    if curl -s -o /dev/null "http://127.0.0.1:$1/" -H 'Host: bench.local'; then return 0; fi
+    sleep 0.05
+  done
+  echo "nothing answers on port $1" >&2; exit 1
+}
+rss_kib() {  # the sum over a process and its children (nginx master + worker)
+  local total=0
+  for p in $1 $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+  done
+  echo $total
+}
+
+upstream_port=$(free_port)
+mkdir -p "$work/upstream" "$work/nginx" "$work/manifests"
+cat > "$work/upstream/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/upstream/nginx.pid;
+error_log $work/upstream/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$upstream_port reuseport backlog=4096;
+    location / { default_type text/plain; return 200 "hello from the upstream\n"; }
+  }
+}
+CONF
+$(cpu 0) nginx -c "$work/upstream/nginx.conf" -p "$work/upstream" &
+pids+=($!)
+wait_http "$upstream_port"
+
+# --- the three proxies, each configured to the same job -------------------------------------
+portico_port=$(free_port); portico_admin=$(free_port)
+cat > "$work/manifests/bench.yaml" <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: upstream, namespace: bench}
+spec: {ports: [{name: http, port: 80, targetPort: $upstream_port}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: upstream-1, namespace: bench, labels: {kubernetes.io/service-name: upstream}}
+addressType: IPv4
+ports: [{name: http, port: $upstream_port}]
+endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: bench, namespace: bench}
+spec:
+  ingressClassName: portico
+  rules:
+  - host: bench.local
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: upstream, port: {number: 80}}}}]}
+YAML
+
+nginx_port=$(free_port)
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream backend { server 127.0.0.1:$upstream_port; keepalive 512; }
+  server {
+    listen 127.0.0.1:$nginx_port reuseport backlog=4096;
+    server_name bench.local;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }
+}
+CONF
+
+haproxy_port=$(free_port)
+cat > "$work/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 20000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option forwardfor
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:$haproxy_port
+  default_backend be
+backend be
+  server up 127.0.0.1:$upstream_port
+CONF
+
+start_proxy() {
+  case $1 in
+    portico) $(cpu 1) "$root/$build/src/portico" --manifests "$work/manifests" --bind 127.0.0.1 \
+               --http-port "$portico_port" --admin-port "$portico_admin" --workers 1 \
+               --log-level warn 2>"$work/portico.log" & ;;
+    nginx)   $(cpu 1) nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" & ;;
+    haproxy) $(cpu 1) haproxy -f "$work/haproxy.cfg" -db & ;;
+  esac
+  proxy_pid=$!
+  pids+=($proxy_pid)
+}
+port_of() { case $1 in portico) echo "$portico_port";; nginx) echo "$nginx_port";; haproxy) echo "$haproxy_port";; esac; }
+
+# wrk output -> "rps p50_ms p99_ms errors"
+run_wrk() {
+  local port=$1 c=$2 extra=$3
+  local out
+  out=$($(cpu 0) wrk -t1 -c"$c" -d"$duration" --latency -H 'Host: bench.local' $extra \
+          "http://127.0.0.1:$port/" 2>&1)
+  echo "$out" > "$work/wrk.last"
+  python3 - "$out" <<'PY'
+import re, sys
+out = sys.argv[1]
+def ms(s):
+    m = re.match(r"([\d.]+)(us|ms|s)", s)
+    v = float(m.group(1)); u = m.group(2)
+    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+p50 = ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+p99 = ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+err = 0
+m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+if m: err += sum(int(x) for x in m.groups())
+m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+if m: err += int(m.group(1))
+print(f"{rps:.0f} {p50:.3f} {p99:.3f} {err}")
+PY
+}
+
+declare -A result
+scenarios=()
+for c in $conns; do scenarios+=("keepalive-$c"); done
+scenarios+=("new-connection-64")
+
+for proxy in portico nginx haproxy; do
+  start_proxy $proxy
+  port=$(port_of $proxy)
+  wait_http "$port"
+  result[$proxy,idle_rss]=$(rss_kib "$proxy_pid")
+  for s in "${scenarios[@]}"; do
+    c=${s##*-}
+    extra=""
+    [[ $s == new-connection-* ]] && extra="-H Connection:close"
+    run_wrk "$port" 16 "$extra" >/dev/null  # warm-up: pools, caches
+    result[$proxy,$s]=$(run_wrk "$port" "$c" "$extra")
+    result[$proxy,$s,rss]=$(rss_kib "$proxy_pid")
+  done
+  kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true
+done
+
+printf '\nportico bench: %s per run, wrk -t1, one proxy worker each%s\n' "$duration" \
+  "$([[ $pin == 1 ]] && echo ', proxy pinned to CPU 1, wrk and upstream to CPU 0')"
+printf '%-20s %-8s %12s %10s %10s %8s %10s\n' scenario proxy "requests/s" "p50 ms" "p99 ms" errors "RSS MiB"
+for s in "${scenarios[@]}"; do
+  for proxy in portico nginx haproxy; do
+    read -r rps p50 p99 err <<<"${result[$proxy,$s]}"
+    printf '%-20s %-8s %12s %10s %10s %8s %10.1f\n' "$s" "$proxy" "$rps" "$p50" "$p99" "$err" \
+      "$(echo "${result[$proxy,$s,rss]} / 1024" | bc -l)"
+  done
+done
+printf '\nratios (portico / other): requests/s higher is better, p99 lower is better\n'
+for s in "${scenarios[@]}"; do
+  read -r prps _ pp99 _ <<<"${result[portico,$s]}"
+  for other in nginx haproxy; do
+    read -r orps _ op99 _ <<<"${result[$other,$s]}"
+    printf '%-20s vs %-8s requests/s x%.2f   p99 x%.2f\n' "$s" "$other" \
+      "$(echo "$prps / $orps" | bc -l)" "$(echo "$pp99 / $op99" | bc -l)"
+  done
+done
+printf '\nidle RSS MiB: portico %.1f, nginx %.1f (master+worker), haproxy %.1f\n' \
+  "$(echo "${result[portico,idle_rss]} / 1024" | bc -l)" \
+  "$(echo "${result[nginx,idle_rss]} / 1024" | bc -l)" \
+  "$(echo "${result[haproxy,idle_rss]} / 1024" | bc -l)"

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the Debian packages portico needs, and only those that are missing (idempotent).
+#   scripts/install-deps.sh          build and test dependencies
+#   scripts/install-deps.sh bench    also nginx, HAProxy and wrk for bench/
+set -euo pipefail
+
+build_pkgs=(
+  g++ cmake ninja-build ccache pkg-config make git
+  libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcpprest-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  curl procps python3
+)
+bench_pkgs=(nginx-light haproxy wrk bc)
+
+want=("${build_pkgs[@]}")
+if [[ "${1:-}" == "bench" ]]; then
+  want+=("${bench_pkgs[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  SUDO="sudo"
+fi
+# Services from these packages (nginx, haproxy) must not start on install: the benchmark runs
+# its own instances on loopback ports. policy-rc.d exit 101 tells invoke-rc.d "not now".
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee $policy >/dev/null
+  $SUDO chmod +x $policy
+  created_policy=1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [[ $created_policy -eq 1 ]]; then
+  $SUDO rm -f $policy
+fi
