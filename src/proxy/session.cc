@@ -12,6 +12,7 @@ constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
 // so that a client still sending does not get a reset that destroys the response (nginx's
 // lingering close).
 constexpr std::chrono::seconds kLingerTimeout{2};
+constexpr std::size_t kLingerMaxBytes = 1 << 20;
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 bool isTimeout(error_code ec) { return ec == beast::error::timeout; }
@@ -795,8 +796,9 @@ void Session::shutdownAndLinger() {
 void Session::doLinger() {
   stream_.expires_after(kLingerTimeout);
   stream_.async_read_some(net::buffer(request_buf_),
-                          [self = shared_from_this()](error_code ec, std::size_t) {
-                            if (ec) {
+                          [self = shared_from_this()](error_code ec, std::size_t n) {
+                            self->linger_bytes_ += n;
+                            if (ec || self->linger_bytes_ > kLingerMaxBytes) {
                               self->close();
                               return;
                             }

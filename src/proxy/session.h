@@ -92,6 +92,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   bool first_request_ = true;
   bool idle_ = false;
   bool closed_ = false;
+  std::size_t linger_bytes_ = 0;
 
   // The request in flight.
   std::shared_ptr<const snapshot::Snapshot> snapshot_;
