@@ -440,8 +440,13 @@ TEST_F(ProxyTest, GigabyteUploadAndDownloadStreamWithBoundedMemory) {
     EXPECT_EQ(j["bodyBytes"], kBigBody);
   }
   const std::size_t after = residentBytes();
+#if !defined(__SANITIZE_ADDRESS__)
+  // Not under ASan: its quarantine keeps freed blocks resident by design (256 MiB by default).
   EXPECT_LT(after, before + (64u << 20)) << "resident memory grew from " << before << " to "
                                           << after;
+#else
+  (void)after;
+#endif
 }
 
 }  // namespace
