@@ -158,6 +158,7 @@ Result<std::uint16_t> Server::start() {
     }
     port = acceptor.local_endpoint().port();  // port 0 binds once; the others share it
     w->listen_port = port;
+    w->listen_port_text = std::to_string(port);
     w->acceptor.emplace(std::move(acceptor));
     impl_->workers.push_back(std::move(w));
   }

@@ -14,6 +14,8 @@ constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
 constexpr std::chrono::seconds kLingerTimeout{2};
 constexpr std::size_t kLingerMaxBytes = 1 << 20;
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr char kCrlf[] = "\r\n";
+constexpr char kLastChunk[] = "0\r\n\r\n";
 
 bool isTimeout(error_code ec) { return ec == beast::error::timeout; }
 }  // namespace
@@ -224,31 +226,30 @@ void Session::route() {
   }
   target_group_ = match.target_group;
 
-  // The request as the upstream sees it (DESIGN.md, "What the proxy promises").
+  // The request as the upstream sees it (DESIGN.md, "What the proxy promises"), written once
+  // and reused if the request is retried.
   upgrade_request_ = req.find(http::field::upgrade) != req.end() &&
-                     beast::http::token_list(req[http::field::connection]).exists("upgrade");
-  const std::string upgrade = upgrade_request_ ? std::string(req[http::field::upgrade]) : "";
-  expect_continue_ = iequals(std::string_view(req[http::field::expect].data(),
-                                              req[http::field::expect].size()),
-                             "100-continue");
-  const bool chunked = req_parser_->chunked();
-  removeHopByHop(req);
-  req.erase(http::field::expect);
-  if (chunked) {
-    req.chunked(true);
+                     http::token_list(req[http::field::connection]).exists("upgrade");
+  const auto expect = req[http::field::expect];
+  expect_continue_ = iequals(std::string_view(expect.data(), expect.size()), "100-continue");
+  chunked_up_ = req_parser_->chunked();
+  const bool has_request_id = req.find("X-Request-Id") != req.end();
+  UpstreamRequestHead head;
+  head.client_address = client_address_;
+  head.host = host;
+  head.listener_port = worker_.listen_port_text;
+  std::string request_id;
+  if (!has_request_id) {
+    request_id = worker_.newRequestId();
+    head.request_id = request_id;
   }
+  head.chunked = chunked_up_;
+  const auto upgrade = req[http::field::upgrade];
   if (upgrade_request_) {
-    req.set(http::field::connection, "upgrade");
-    req.set(http::field::upgrade, upgrade);
+    head.upgrade = std::string_view(upgrade.data(), upgrade.size());
   }
-  req.version(11);
-  appendForwardedFor(req, client_address_);
-  req.set("X-Forwarded-Proto", "http");
-  req.set("X-Forwarded-Host", host);
-  req.set("X-Forwarded-Port", std::to_string(worker_.listen_port));
-  if (req.find("X-Request-Id") == req.end()) {
-    req.set("X-Request-Id", worker_.newRequestId());
-  }
+  request_head_.clear();
+  appendRequestHead(req, head, request_head_);
   selectUpstream();
 }
 
@@ -304,7 +305,7 @@ void Session::onConnect(error_code ec) {
 // ---- forwardRequest -----------------------------------------------------------------------
 
 void Session::forwardRequest() {
-  req_serializer_.emplace(req_parser_->get());
+  request_head_sent_ = false;
   if (expect_continue_ && !req_parser_->is_done()) {
     // The client waits for this before sending its body; answer it ourselves, as nginx does.
     expect_continue_ = false;
@@ -329,14 +330,11 @@ void Session::onWriteContinue(error_code ec) {
 }
 
 void Session::doReadRequestBody() {
-  auto& body = req_parser_->get().body();
   if (req_parser_->is_done()) {
-    body.data = nullptr;
-    body.size = 0;
-    body.more = false;
-    doWriteRequest();
+    writeRequestPiece(0);
     return;
   }
+  auto& body = req_parser_->get().body();
   body.data = request_buf_.data();
   body.size = request_buf_.size();
   stream_.expires_after(worker_.config.client_body_timeout);
@@ -366,34 +364,42 @@ void Session::onReadRequestBody(error_code ec) {
     }
     return;
   }
-  auto& body = req_parser_->get().body();
-  body.size = request_buf_.size() - body.size;
-  if (body.size == 0) {
-    // Only framing was read (a chunk header). An empty buffer would make the serializer write
-    // a zero-size chunk, which is the end of a chunked body: read on instead.
-    doReadRequestBody();
+  const std::size_t n = request_buf_.size() - req_parser_->get().body().size;
+  if (n == 0 && !req_parser_->is_done()) {
+    doReadRequestBody();  // only framing was read (a chunk header)
     return;
   }
-  body.data = request_buf_.data();
-  body.more = !req_parser_->is_done();
-  request_body_started_ = true;
-  doWriteRequest();
+  request_body_started_ = request_body_started_ || n > 0;
+  writeRequestPiece(n);
 }
 
-void Session::doWriteRequest() {
-  upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
-  http::async_write(upstream_->stream, *req_serializer_,
-                    beast::bind_front_handler(
-                        [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
-                          self->onWriteRequest(ec);
-                        },
-                        shared_from_this()));
-}
-
-void Session::onWriteRequest(error_code ec) {
-  if (ec == http::error::need_buffer) {
-    ec = {};
+void Session::writeRequestPiece(std::size_t n) {
+  const bool last = req_parser_->is_done();
+  Gather out;
+  if (!request_head_sent_) {
+    out.add(net::buffer(request_head_));
   }
+  if (chunked_up_ && n > 0) {
+    out.add(net::buffer(request_chunk_prefix_.data(),
+                        chunkPrefix(n, request_chunk_prefix_.data())));
+  }
+  out.add(net::buffer(request_buf_.data(), n));
+  if (chunked_up_ && n > 0) {
+    out.add(net::buffer(kCrlf, 2));
+  }
+  if (chunked_up_ && last) {
+    out.add(net::buffer(kLastChunk, sizeof(kLastChunk) - 1));
+  }
+  upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
+  net::async_write(upstream_->stream, out,
+                   beast::bind_front_handler(
+                       [last](std::shared_ptr<Session> self, error_code ec, std::size_t) {
+                         self->onWriteRequest(ec, last);
+                       },
+                       shared_from_this()));
+}
+
+void Session::onWriteRequest(error_code ec, bool last) {
   if (closed_) {
     return;
   }
@@ -401,7 +407,8 @@ void Session::onWriteRequest(error_code ec) {
     upstreamFailed(Phase::kForwardRequest, ec);
     return;
   }
-  if (req_serializer_->is_done()) {
+  request_head_sent_ = true;
+  if (last) {
     doReadResponseHeader();
   } else {
     doReadRequestBody();
@@ -444,51 +451,47 @@ void Session::onReadResponseHeader(error_code ec) {
     upstreamFailed(Phase::kUpstreamHeaders, http::error::bad_status);
     return;
   }
-  const bool upstream_chunked = res_parser_->chunked();
-  const bool upstream_keep_alive = res.keep_alive();
-  const std::string upgrade = status == 101 ? std::string(res[http::field::upgrade]) : "";
-  removeHopByHop(res);
-  res.version(11);
-  res.set(http::field::server, "portico");
-  res.set(http::field::date, worker_.date());
+  if (!res.keep_alive()) {
+    upstream_->key.clear();  // not returned to the pool
+  }
+  ClientResponseHead head;
+  head.date = worker_.date();
   header_only_response_ = head_request_ || status < 200 || status == 204 || status == 304;
+  const auto upgrade = res[http::field::upgrade];
   if (status == 101) {
-    res.set(http::field::connection, "upgrade");
-    res.set(http::field::upgrade, upgrade);
+    head.connection = ConnectionHeader::kUpgrade;
+    head.upgrade = std::string_view(upgrade.data(), upgrade.size());
   } else {
     bool keep_alive = client_keep_alive_ && !worker_.draining;
     const bool http10_client = client_version_ < 11;
-    if (!header_only_response_ && !res_parser_->content_length()) {
-      if (http10_client) {
-        keep_alive = false;  // HTTP/1.0 has no chunked: the body ends when the connection does
-      } else {
-        res.chunked(true);  // chunked stays chunked; a close-delimited body becomes chunked
-      }
-    } else if (upstream_chunked && !http10_client) {
-      res.chunked(true);
+    const bool framed = res_parser_->content_length().has_value();
+    if (http10_client) {
+      // HTTP/1.0 has no chunked: without a length, the body ends when the connection does.
+      keep_alive = keep_alive && (framed || header_only_response_);
+    } else {
+      // Chunked stays chunked; a body delimited by the upstream closing becomes chunked.
+      head.chunked = !framed && (res_parser_->chunked() || !header_only_response_);
     }
     if (http10_client) {
-      if (keep_alive) {
-        res.set(http::field::connection, "keep-alive");
-      }
-    } else if (!keep_alive) {
-      res.set(http::field::connection, "close");
+      head.connection = keep_alive ? ConnectionHeader::kKeepAlive : ConnectionHeader::kNone;
+    } else {
+      head.connection = keep_alive ? ConnectionHeader::kNone : ConnectionHeader::kClose;
     }
     client_keep_alive_ = keep_alive;
   }
-  if (!upstream_keep_alive) {
-    upstream_->key.clear();  // not returned to the pool
-  }
-  res_serializer_.emplace(res);
+  chunked_down_ = head.chunked && !header_only_response_;
+  response_head_.clear();
+  appendResponseHead(res, head, response_head_);
+  response_head_sent_ = false;
   response_started_ = true;
   if (header_only_response_) {
     stream_.expires_after(worker_.config.upstream_response_timeout);
-    http::async_write_header(stream_, *res_serializer_,
-                             beast::bind_front_handler(
-                                 [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
-                                   self->onWriteResponse(ec);
-                                 },
-                                 shared_from_this()));
+    net::async_write(stream_, net::buffer(response_head_),
+                     beast::bind_front_handler(
+                         [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
+                           self->onWriteResponse(ec, true);
+                         },
+                         shared_from_this()));
     return;
   }
   doReadResponseBody();
@@ -497,14 +500,11 @@ void Session::onReadResponseHeader(error_code ec) {
 // ---- forwardBody --------------------------------------------------------------------------
 
 void Session::doReadResponseBody() {
-  auto& body = res_parser_->get().body();
   if (res_parser_->is_done()) {
-    body.data = nullptr;
-    body.size = 0;
-    body.more = false;
-    doWriteResponse();
+    writeResponsePiece(0);
     return;
   }
+  auto& body = res_parser_->get().body();
   body.data = response_buf_.data();
   body.size = response_buf_.size();
   upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
@@ -529,46 +529,57 @@ void Session::onReadResponseBody(error_code ec) {
     log::warn("upstream failed mid-response",
               {{"phase", phaseName(Phase::kForwardBody)}, {"endpoint", upstream_->key},
                {"error", ec.message()}});
-    worker_.metrics.requestsFor(502);
+    worker_.metrics.requestsFor(502).inc();
     upstream_.reset();
     close();
     return;
   }
-  auto& body = res_parser_->get().body();
-  body.size = response_buf_.size() - body.size;
-  if (body.size == 0) {
-    doReadResponseBody();  // framing only; see onReadRequestBody()
+  const std::size_t n = response_buf_.size() - res_parser_->get().body().size;
+  if (n == 0 && !res_parser_->is_done()) {
+    doReadResponseBody();  // only framing was read (a chunk header)
     return;
   }
-  body.data = response_buf_.data();
-  body.more = !res_parser_->is_done();
-  doWriteResponse();
+  writeResponsePiece(n);
 }
 
-void Session::doWriteResponse() {
-  stream_.expires_after(worker_.config.upstream_response_timeout);
-  http::async_write(stream_, *res_serializer_,
-                    beast::bind_front_handler(
-                        [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
-                          self->onWriteResponse(ec);
-                        },
-                        shared_from_this()));
-}
-
-void Session::onWriteResponse(error_code ec) {
-  if (ec == http::error::need_buffer) {
-    ec = {};
+void Session::writeResponsePiece(std::size_t n) {
+  const bool last = res_parser_->is_done();
+  Gather out;
+  if (!response_head_sent_) {
+    out.add(net::buffer(response_head_));
   }
+  if (chunked_down_ && n > 0) {
+    out.add(net::buffer(response_chunk_prefix_.data(),
+                        chunkPrefix(n, response_chunk_prefix_.data())));
+  }
+  out.add(net::buffer(response_buf_.data(), n));
+  if (chunked_down_ && n > 0) {
+    out.add(net::buffer(kCrlf, 2));
+  }
+  if (chunked_down_ && last) {
+    out.add(net::buffer(kLastChunk, sizeof(kLastChunk) - 1));
+  }
+  stream_.expires_after(worker_.config.upstream_response_timeout);
+  net::async_write(stream_, out,
+                   beast::bind_front_handler(
+                       [last](std::shared_ptr<Session> self, error_code ec, std::size_t) {
+                         self->onWriteResponse(ec, last);
+                       },
+                       shared_from_this()));
+}
+
+void Session::onWriteResponse(error_code ec, bool last) {
   if (ec) {
     upstream_.reset();
     close();  // the client went away
     return;
   }
+  response_head_sent_ = true;
   if (res_parser_->get().result_int() == 101) {
     startTunnel();
     return;
   }
-  if (header_only_response_ || res_serializer_->is_done()) {
+  if (last) {
     finishRequest();
   } else {
     doReadResponseBody();
@@ -578,12 +589,10 @@ void Session::onWriteResponse(error_code ec) {
 void Session::finishRequest() {
   worker_.metrics.requestsFor(res_parser_->get().result_int()).inc();
   if (upstream_ != nullptr && !upstream_->key.empty() && res_parser_->is_done() &&
-      req_serializer_->is_done() && upstream_->buffer.size() == 0) {
+      upstream_->buffer.size() == 0) {
     worker_.pool.put(std::move(upstream_));
   }
   upstream_.reset();
-  res_serializer_.reset();
-  req_serializer_.reset();
   snapshot_.reset();
   target_group_ = nullptr;
   if (!client_keep_alive_ || worker_.draining) {
@@ -623,7 +632,8 @@ void Session::upstreamFailed(Phase phase, error_code ec) {
   }
   upstream_.reset();
   Cause cause = timeout ? Cause::kTimeout : Cause::kRefused;
-  if (ec == http::error::bad_status || ec.category() == http::make_error_code(http::error::bad_version).category()) {
+  if (ec == http::error::bad_status ||
+      ec.category() == http::make_error_code(http::error::bad_version).category()) {
     cause = Cause::kInvalidResponse;
   }
   fail({phase, cause});
@@ -644,27 +654,16 @@ void Session::fail(const ProxyError& error) {
 void Session::respondLocal(unsigned status, bool keep_alive) {
   keep_alive = keep_alive && !worker_.draining;
   worker_.metrics.requestsFor(status).inc();
-  local_response_ = {};
-  local_response_.version(11);
-  local_response_.result(status);
-  local_response_.set(http::field::server, "portico");
-  local_response_.set(http::field::date, worker_.date());
-  local_response_.set(http::field::content_type, "text/plain; charset=utf-8");
-  if (!head_request_) {
-    local_response_.body() =
-        std::to_string(status) + " " + std::string(http::obsolete_reason(local_response_.result())) +
-        "\n";
-  }
-  local_response_.keep_alive(keep_alive);
-  local_response_.prepare_payload();
+  response_head_.clear();
+  appendLocalResponse(status, worker_.date(), keep_alive, head_request_, response_head_);
   response_started_ = true;
   stream_.expires_after(worker_.config.client_header_timeout);
-  http::async_write(stream_, local_response_,
-                    beast::bind_front_handler(
-                        [keep_alive](std::shared_ptr<Session> self, error_code ec, std::size_t) {
-                          self->onWriteLocal(ec, keep_alive);
-                        },
-                        shared_from_this()));
+  net::async_write(stream_, net::buffer(response_head_),
+                   beast::bind_front_handler(
+                       [keep_alive](std::shared_ptr<Session> self, error_code ec, std::size_t) {
+                         self->onWriteLocal(ec, keep_alive);
+                       },
+                       shared_from_this()));
 }
 
 void Session::onWriteLocal(error_code ec, bool keep_alive) {

@@ -28,6 +28,19 @@ struct ProxyError {
 unsigned proxyErrorStatus(const ProxyError& error);
 const char* phaseName(Phase phase);
 
+// Up to five buffers written with one gather write: head, chunk prefix, data, CRLF, last chunk.
+struct Gather {
+  std::array<net::const_buffer, 5> items;
+  std::size_t count = 0;
+  void add(net::const_buffer b) {
+    if (b.size() > 0) {
+      items[count++] = b;
+    }
+  }
+  const net::const_buffer* begin() const { return items.data(); }
+  const net::const_buffer* end() const { return items.data() + count; }
+};
+
 class Session final : public std::enable_shared_from_this<Session> {
  public:
   Session(Worker& worker, tcp::socket socket);
@@ -55,14 +68,15 @@ class Session final : public std::enable_shared_from_this<Session> {
   void onWriteContinue(error_code ec);
   void doReadRequestBody();
   void onReadRequestBody(error_code ec);
-  void doWriteRequest();
-  void onWriteRequest(error_code ec);
+  // Writes the head (once), then `n` bytes of request_buf_ framed as the body goes on.
+  void writeRequestPiece(std::size_t n);
+  void onWriteRequest(error_code ec, bool last);
   void doReadResponseHeader();
   void onReadResponseHeader(error_code ec);
   void doReadResponseBody();
   void onReadResponseBody(error_code ec);
-  void doWriteResponse();
-  void onWriteResponse(error_code ec);
+  void writeResponsePiece(std::size_t n);
+  void onWriteResponse(error_code ec, bool last);
   void finishRequest();
 
   // Upstream failed before any byte reached the client: retry when safe, else answer.
@@ -98,10 +112,15 @@ class Session final : public std::enable_shared_from_this<Session> {
   std::shared_ptr<const snapshot::Snapshot> snapshot_;
   const snapshot::TargetGroup* target_group_ = nullptr;
   std::optional<RequestParser> req_parser_;
-  std::optional<http::request_serializer<http::buffer_body>> req_serializer_;
   std::optional<ResponseParser> res_parser_;
-  std::optional<http::response_serializer<http::buffer_body>> res_serializer_;
-  http::response<http::string_body> local_response_;
+  std::string request_head_;   // as sent upstream; kept for retries
+  std::string response_head_;  // as sent to the client (or a local response)
+  bool request_head_sent_ = false;
+  bool response_head_sent_ = false;
+  bool chunked_up_ = false;    // the request body goes upstream chunked
+  bool chunked_down_ = false;  // the response body goes to the client chunked
+  std::array<char, 20> request_chunk_prefix_{};
+  std::array<char, 20> response_chunk_prefix_{};
   std::unique_ptr<UpstreamConn> upstream_;
   int attempts_ = 0;
   bool client_keep_alive_ = true;

@@ -61,6 +61,7 @@ struct Worker {
   std::optional<tcp::acceptor> acceptor;
   net::steady_timer accept_backoff;
   std::uint16_t listen_port = 0;
+  std::string listen_port_text;  // X-Forwarded-Port
   std::mt19937_64 rng;
   std::time_t date_second = 0;
   std::string date_value;

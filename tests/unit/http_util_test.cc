@@ -6,25 +6,98 @@
 namespace portico::proxy {
 namespace {
 
-TEST(HttpUtil, RemovesHopByHopAndWhatConnectionNames) {
-  http::fields f;
-  f.set(http::field::connection, "keep-alive, X-Secret");
-  f.insert(http::field::connection, "Upgrade");
-  f.set("X-Secret", "1");
-  f.set(http::field::keep_alive, "timeout=5");
-  f.set(http::field::proxy_connection, "keep-alive");
-  f.set(http::field::te, "trailers");
-  f.set(http::field::trailer, "X");
-  f.set(http::field::transfer_encoding, "chunked");
-  f.set(http::field::upgrade, "websocket");
-  f.set("X-Keep", "yes");
-  f.set(http::field::host, "h");
-  removeHopByHop(f);
-  std::vector<std::string> left;
-  for (const auto& field : f) {
-    left.emplace_back(field.name_string());
-  }
-  EXPECT_EQ(left, (std::vector<std::string>{"X-Keep", "Host"}));
+TEST(HttpUtil, RequestHeadDropsHopByHopAndAddsForwarding) {
+  http::request_header<> req;
+  req.method(http::verb::post);
+  req.target("/a?b=1");
+  req.version(10);
+  req.set(http::field::host, "h.test");
+  req.set(http::field::connection, "keep-alive, X-Secret");
+  req.insert(http::field::connection, "Upgrade");
+  req.set("X-Secret", "1");
+  req.set(http::field::keep_alive, "timeout=5");
+  req.set(http::field::proxy_connection, "keep-alive");
+  req.set(http::field::te, "trailers");
+  req.set(http::field::trailer, "X");
+  req.set(http::field::transfer_encoding, "chunked");
+  req.set(http::field::upgrade, "websocket");
+  req.set(http::field::expect, "100-continue");
+  req.insert("X-Forwarded-For", "1.1.1.1");
+  req.insert("X-Forwarded-For", "2.2.2.2");
+  req.set("X-Forwarded-Proto", "https");
+  req.set("X-Keep", "yes");
+  UpstreamRequestHead head;
+  head.client_address = "127.0.0.1";
+  head.host = "h.test";
+  head.listener_port = "8080";
+  head.request_id = "id1";
+  head.chunked = true;
+  std::string out;
+  appendRequestHead(req, head, out);
+  EXPECT_EQ(out,
+            "POST /a?b=1 HTTP/1.1\r\n"
+            "Host: h.test\r\n"
+            "X-Keep: yes\r\n"
+            "X-Forwarded-For: 1.1.1.1, 2.2.2.2, 127.0.0.1\r\n"
+            "X-Forwarded-Proto: http\r\n"
+            "X-Forwarded-Host: h.test\r\n"
+            "X-Forwarded-Port: 8080\r\n"
+            "X-Request-Id: id1\r\n"
+            "Transfer-Encoding: chunked\r\n"
+            "\r\n");
+}
+
+TEST(HttpUtil, RequestHeadKeepsRequestIdAndTunnels) {
+  http::request_header<> req;
+  req.method(http::verb::get);
+  req.target("/ws");
+  req.set(http::field::host, "h");
+  req.set("X-Request-Id", "abc");
+  UpstreamRequestHead head;
+  head.client_address = "::1";
+  head.host = "h";
+  head.listener_port = "80";
+  head.request_id = "unused";
+  head.upgrade = "websocket";
+  std::string out;
+  appendRequestHead(req, head, out);
+  EXPECT_EQ(out,
+            "GET /ws HTTP/1.1\r\nHost: h\r\nX-Request-Id: abc\r\nX-Forwarded-For: ::1\r\n"
+            "X-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\nX-Forwarded-Port: 80\r\n"
+            "Connection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+}
+
+TEST(HttpUtil, ResponseHeadReplacesServerAndDate) {
+  http::response_header<> res;
+  res.result(http::status::ok);
+  res.reason("Fine");
+  res.set(http::field::server, "backend/1.0");
+  res.set(http::field::date, "yesterday");
+  res.set(http::field::content_length, "5");
+  res.set(http::field::connection, "close, X-Hop");
+  res.set("X-Hop", "1");
+  res.set(http::field::keep_alive, "timeout=5");
+  res.set("Set-Cookie", "a=b");
+  ClientResponseHead head;
+  head.date = "Sun, 06 Nov 1994 08:49:37 GMT";
+  head.connection = ConnectionHeader::kClose;
+  std::string out;
+  appendResponseHead(res, head, out);
+  EXPECT_EQ(out,
+            "HTTP/1.1 200 Fine\r\nContent-Length: 5\r\nSet-Cookie: a=b\r\nServer: portico\r\n"
+            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n");
+}
+
+TEST(HttpUtil, LocalResponsesAndChunkPrefix) {
+  std::string out;
+  appendLocalResponse(404, "D", true, false, out);
+  EXPECT_EQ(out,
+            "HTTP/1.1 404 Not Found\r\nServer: portico\r\nDate: D\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\n\r\n"
+            "404 Not Found\n");
+  char buf[20];
+  EXPECT_EQ(std::string(buf, chunkPrefix(8000, buf)), "1f40\r\n");
+  EXPECT_EQ(std::string(buf, chunkPrefix(1, buf)), "1\r\n");
 }
 
 TEST(HttpUtil, RequestPath) {
@@ -36,17 +109,6 @@ TEST(HttpUtil, RequestPath) {
   EXPECT_EQ(authority, "example.com:8080");
   EXPECT_EQ(requestPath("http://example.com", &authority), "/");
   EXPECT_EQ(requestPath("*", nullptr), "*");
-}
-
-TEST(HttpUtil, ForwardedForAppends) {
-  http::fields f;
-  f.insert("X-Forwarded-For", "1.1.1.1");
-  f.insert("X-Forwarded-For", "2.2.2.2");
-  appendForwardedFor(f, "127.0.0.1");
-  EXPECT_EQ(f["X-Forwarded-For"], "1.1.1.1, 2.2.2.2, 127.0.0.1");
-  http::fields g;
-  appendForwardedFor(g, "10.0.0.1");
-  EXPECT_EQ(g["X-Forwarded-For"], "10.0.0.1");
 }
 
 TEST(HttpUtil, DateAndIdempotence) {
