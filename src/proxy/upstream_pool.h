@@ -32,8 +32,11 @@ std::string endpointKey(const std::string& address, std::uint16_t port);
 
 class UpstreamPool final {
  public:
+  // A connection idle for less than `recheck_after` is reused without checking that the peer
+  // kept it open (one syscall saved on the busiest path).
   UpstreamPool(net::io_context& ioc, std::size_t max_idle_per_endpoint,
-               std::chrono::milliseconds idle_timeout);
+               std::chrono::milliseconds idle_timeout,
+               std::chrono::milliseconds recheck_after = std::chrono::milliseconds(250));
 
   // A pooled connection to `key` that still looks open, or nullptr.
   std::unique_ptr<UpstreamConn> take(const std::string& key);
@@ -51,6 +54,7 @@ class UpstreamPool final {
   net::io_context& ioc_;
   std::size_t max_idle_per_endpoint_;
   std::chrono::milliseconds idle_timeout_;
+  std::chrono::milliseconds recheck_after_;
   std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
   net::steady_timer sweep_timer_;
   bool sweep_armed_ = false;
