@@ -31,6 +31,13 @@ wait_http() {
   done
   echo "nothing answers on port $1" >&2; exit 1
 }
+cpu_ticks() {  # utime + stime of a process and its children (nginx master + worker)
+  local total=0
+  for p in $1 $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo $total
+}
 rss_kib() {  # the sum over a process and its children (nginx master + worker)
   local total=0
   for p in $1 $(pgrep -P "$1" || true); do
@@ -142,16 +149,19 @@ start_proxy() {
 }
 port_of() { case $1 in portico) echo "$portico_port";; nginx) echo "$nginx_port";; haproxy) echo "$haproxy_port";; esac; }
 
-# wrk output -> "rps p50_ms p99_ms errors"
+# wrk output -> "rps p50_ms p99_ms errors cpu_us_per_request"
 run_wrk() {
   local port=$1 c=$2 extra=$3
-  local out
+  local out before after
+  before=$(cpu_ticks "$proxy_pid")
   out=$($(cpu 0) wrk -t1 -c"$c" -d"$duration" --latency -H 'Host: bench.local' $extra \
           "http://127.0.0.1:$port/" 2>&1)
+  after=$(cpu_ticks "$proxy_pid")
   echo "$out" > "$work/wrk.last"
-  python3 - "$out" <<'PY'
+  python3 - "$out" "$((after - before))" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 out = sys.argv[1]
+ticks, hz = int(sys.argv[2]), int(sys.argv[3])
 def ms(s):
     m = re.match(r"([\d.]+)(us|ms|s)", s)
     v = float(m.group(1)); u = m.group(2)
@@ -164,7 +174,9 @@ m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (
 if m: err += sum(int(x) for x in m.groups())
 m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
 if m: err += int(m.group(1))
-print(f"{rps:.0f} {p50:.3f} {p99:.3f} {err}")
+total = int(re.search(r"(\d+) requests in", out).group(1))
+cpu_us = ticks * 1e6 / hz / max(total, 1)
+print(f"{rps:.0f} {p50:.3f} {p99:.3f} {err} {cpu_us:.1f}")
 PY
 }
 
@@ -191,21 +203,23 @@ done
 
 printf '\nportico bench: %s per run, wrk -t1, one proxy worker each%s\n' "$duration" \
   "$([[ $pin == 1 ]] && echo ', proxy pinned to CPU 1, wrk and upstream to CPU 0')"
-printf '%-20s %-8s %12s %10s %10s %8s %10s\n' scenario proxy "requests/s" "p50 ms" "p99 ms" errors "RSS MiB"
+printf '%-20s %-8s %12s %9s %9s %7s %12s %8s\n' scenario proxy "requests/s" "p50 ms" "p99 ms" \
+  errors "CPU us/req" "RSS MiB"
 for s in "${scenarios[@]}"; do
   for proxy in portico nginx haproxy; do
-    read -r rps p50 p99 err <<<"${result[$proxy,$s]}"
-    printf '%-20s %-8s %12s %10s %10s %8s %10.1f\n' "$s" "$proxy" "$rps" "$p50" "$p99" "$err" \
-      "$(echo "${result[$proxy,$s,rss]} / 1024" | bc -l)"
+    read -r rps p50 p99 err cpu <<<"${result[$proxy,$s]}"
+    printf '%-20s %-8s %12s %9s %9s %7s %12s %8.1f\n' "$s" "$proxy" "$rps" "$p50" "$p99" "$err" \
+      "$cpu" "$(echo "${result[$proxy,$s,rss]} / 1024" | bc -l)"
   done
 done
-printf '\nratios (portico / other): requests/s higher is better, p99 lower is better\n'
+printf '\nratios (portico / other): requests/s higher is better; p99 and CPU per request lower is better\n'
 for s in "${scenarios[@]}"; do
-  read -r prps _ pp99 _ <<<"${result[portico,$s]}"
+  read -r prps _ pp99 _ pcpu <<<"${result[portico,$s]}"
   for other in nginx haproxy; do
-    read -r orps _ op99 _ <<<"${result[$other,$s]}"
-    printf '%-20s vs %-8s requests/s x%.2f   p99 x%.2f\n' "$s" "$other" \
-      "$(echo "$prps / $orps" | bc -l)" "$(echo "$pp99 / $op99" | bc -l)"
+    read -r orps _ op99 _ ocpu <<<"${result[$other,$s]}"
+    printf '%-20s vs %-8s requests/s x%.2f   p99 x%.2f   CPU/request x%.2f\n' "$s" "$other" \
+      "$(echo "$prps / $orps" | bc -l)" "$(echo "$pp99 / $op99" | bc -l)" \
+      "$(echo "$pcpu / $ocpu" | bc -l)"
   done
 done
 printf '\nidle RSS MiB: portico %.1f, nginx %.1f (master+worker), haproxy %.1f\n' \

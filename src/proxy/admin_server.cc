@@ -1,5 +1,6 @@
 #include "proxy/admin_server.h"
 
+#include "proxy/listen.h"
 #include "proxy/net.h"
 
 #include <optional>
@@ -101,28 +102,12 @@ AdminServer::AdminServer(metrics::Registry& registry)
 AdminServer::~AdminServer() { stop(); }
 
 Result<std::uint16_t> AdminServer::start(const std::string& bind, std::uint16_t port) {
-  error_code ec;
-  const auto address = net::ip::make_address(bind, ec);
-  if (ec) {
-    return Error{"--bind " + bind + ": not an IP address"};
+  auto acceptor = listenOn(impl_->ioc, bind, port, /*reuse_port=*/false);
+  if (!acceptor) {
+    return Error{"admin: " + acceptor.error()};
   }
-  tcp::acceptor acceptor(impl_->ioc);
-  const tcp::endpoint ep(address, port);
-  acceptor.open(ep.protocol(), ec);
-  if (!ec) {
-    acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  }
-  if (!ec) {
-    acceptor.bind(ep, ec);
-  }
-  if (!ec) {
-    acceptor.listen(net::socket_base::max_listen_connections, ec);
-  }
-  if (ec) {
-    return Error{"admin listen on " + bind + ":" + std::to_string(port) + ": " + ec.message()};
-  }
-  const std::uint16_t bound = acceptor.local_endpoint().port();
-  impl_->acceptor.emplace(std::move(acceptor));
+  const std::uint16_t bound = acceptor->local_endpoint().port();
+  impl_->acceptor.emplace(std::move(*acceptor));
   impl_->doAccept(*this);
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
   return bound;

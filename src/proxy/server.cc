@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "proxy/http_util.h"
+#include "proxy/listen.h"
 #include "proxy/session.h"
 #include "proxy/worker.h"
 
@@ -125,41 +126,19 @@ Server::~Server() { stop(); }
 
 Result<std::uint16_t> Server::start() {
   auto& cfg = impl_->config;
-  error_code ec;
-  const auto address = net::ip::make_address(cfg.bind, ec);
-  if (ec) {
-    return Error{"--bind " + cfg.bind + ": not an IP address"};
-  }
   std::uint16_t port = cfg.http_port;
   const int n = std::max(1, cfg.workers);
   for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(cfg, impl_->metrics, i);
-    tcp::acceptor acceptor(w->ioc);
-    const tcp::endpoint ep(address, port);
-    acceptor.open(ep.protocol(), ec);
-    if (!ec) {
-      acceptor.set_option(net::socket_base::reuse_address(true), ec);
-    }
-    if (!ec) {
-      const int one = 1;
-      if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
-        ec = error_code(errno, boost::system::system_category());
-      }
-    }
-    if (!ec) {
-      acceptor.bind(ep, ec);
-    }
-    if (!ec) {
-      acceptor.listen(net::socket_base::max_listen_connections, ec);
-    }
-    if (ec) {
+    auto acceptor = listenOn(w->ioc, cfg.bind, port, /*reuse_port=*/true);
+    if (!acceptor) {
       impl_->workers.clear();
-      return Error{"listen on " + cfg.bind + ":" + std::to_string(port) + ": " + ec.message()};
+      return Error{acceptor.error()};
     }
-    port = acceptor.local_endpoint().port();  // port 0 binds once; the others share it
+    port = acceptor->local_endpoint().port();  // port 0 binds once; the others share it
     w->listen_port = port;
     w->listen_port_text = std::to_string(port);
-    w->acceptor.emplace(std::move(acceptor));
+    w->acceptor.emplace(std::move(*acceptor));
     impl_->workers.push_back(std::move(w));
   }
   impl_->port = port;

@@ -373,23 +373,32 @@ void Session::onReadRequestBody(error_code ec) {
   writeRequestPiece(n);
 }
 
-void Session::writeRequestPiece(std::size_t n) {
-  const bool last = req_parser_->is_done();
+// Head (until it is sent), then n bytes of body, framed as chunked or raw; the last chunk when
+// the body ends.
+Gather Session::framePiece(const std::string& head, bool head_sent, bool chunked,
+                           std::array<char, 20>& prefix, const char* data, std::size_t n,
+                           bool last) {
   Gather out;
-  if (!request_head_sent_) {
-    out.add(net::buffer(request_head_));
+  if (!head_sent) {
+    out.add(net::buffer(head));
   }
-  if (chunked_up_ && n > 0) {
-    out.add(net::buffer(request_chunk_prefix_.data(),
-                        chunkPrefix(n, request_chunk_prefix_.data())));
+  if (chunked && n > 0) {
+    out.add(net::buffer(prefix.data(), chunkPrefix(n, prefix.data())));
   }
-  out.add(net::buffer(request_buf_.data(), n));
-  if (chunked_up_ && n > 0) {
+  out.add(net::buffer(data, n));
+  if (chunked && n > 0) {
     out.add(net::buffer(kCrlf, 2));
   }
-  if (chunked_up_ && last) {
+  if (chunked && last) {
     out.add(net::buffer(kLastChunk, sizeof(kLastChunk) - 1));
   }
+  return out;
+}
+
+void Session::writeRequestPiece(std::size_t n) {
+  const bool last = req_parser_->is_done();
+  const Gather out = framePiece(request_head_, request_head_sent_, chunked_up_,
+                                request_chunk_prefix_, request_buf_.data(), n, last);
   upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
   net::async_write(upstream_->stream, out,
                    beast::bind_front_handler(
@@ -544,21 +553,8 @@ void Session::onReadResponseBody(error_code ec) {
 
 void Session::writeResponsePiece(std::size_t n) {
   const bool last = res_parser_->is_done();
-  Gather out;
-  if (!response_head_sent_) {
-    out.add(net::buffer(response_head_));
-  }
-  if (chunked_down_ && n > 0) {
-    out.add(net::buffer(response_chunk_prefix_.data(),
-                        chunkPrefix(n, response_chunk_prefix_.data())));
-  }
-  out.add(net::buffer(response_buf_.data(), n));
-  if (chunked_down_ && n > 0) {
-    out.add(net::buffer(kCrlf, 2));
-  }
-  if (chunked_down_ && last) {
-    out.add(net::buffer(kLastChunk, sizeof(kLastChunk) - 1));
-  }
+  const Gather out = framePiece(response_head_, response_head_sent_, chunked_down_,
+                                response_chunk_prefix_, response_buf_.data(), n, last);
   stream_.expires_after(worker_.config.upstream_response_timeout);
   net::async_write(stream_, out,
                    beast::bind_front_handler(

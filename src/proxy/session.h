@@ -76,6 +76,9 @@ class Session final : public std::enable_shared_from_this<Session> {
   void doReadResponseBody();
   void onReadResponseBody(error_code ec);
   void writeResponsePiece(std::size_t n);
+  static Gather framePiece(const std::string& head, bool head_sent, bool chunked,
+                           std::array<char, 20>& prefix, const char* data, std::size_t n,
+                           bool last);
   void onWriteResponse(error_code ec, bool last);
   void finishRequest();
 

@@ -1,5 +1,6 @@
 #include "echo_backend.h"
 
+#include "proxy/listen.h"
 #include "proxy/net.h"
 
 #include <boost/beast/websocket.hpp>
@@ -288,27 +289,12 @@ void acceptLoop(tcp::acceptor& acceptor, const std::string& name,
 }  // namespace
 
 std::uint16_t EchoBackend::start(std::uint16_t port, const std::string& bind) {
-  error_code ec;
-  const tcp::endpoint ep(net::ip::make_address(bind, ec), port);
-  if (ec) {
+  auto acceptor = proxy::listenOn(impl_->ioc, bind, port, /*reuse_port=*/false);
+  if (!acceptor) {
     return 0;
   }
-  tcp::acceptor acceptor(impl_->ioc);
-  acceptor.open(ep.protocol(), ec);
-  if (!ec) {
-    acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  }
-  if (!ec) {
-    acceptor.bind(ep, ec);
-  }
-  if (!ec) {
-    acceptor.listen(net::socket_base::max_listen_connections, ec);
-  }
-  if (ec) {
-    return 0;
-  }
-  port_ = acceptor.local_endpoint().port();
-  impl_->acceptor.emplace(std::move(acceptor));
+  port_ = acceptor->local_endpoint().port();
+  impl_->acceptor.emplace(std::move(*acceptor));
   acceptLoop(*impl_->acceptor, name_, requests_, connections_);
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
   return port_;

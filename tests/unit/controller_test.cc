@@ -14,13 +14,8 @@ using portico::testing::eventually;
 using portico::testing::serviceYaml;
 using portico::testing::stateFromYaml;
 
-const std::string kIngress = R"(apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: web, namespace: default}
-spec:
-  ingressClassName: portico
-  rules: [{host: a, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}}]
-)";
+using portico::testing::kWebIngress;
+const std::string& kIngress = kWebIngress;
 
 struct Published {
   std::mutex mutex;

@@ -11,13 +11,8 @@ using namespace std::chrono_literals;
 using portico::testing::serviceYaml;
 using portico::testing::TempDir;
 
-const std::string kIngress = R"(apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: web, namespace: default}
-spec:
-  ingressClassName: portico
-  rules: [{host: a, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}}]
-)";
+using portico::testing::kWebIngress;
+const std::string& kIngress = kWebIngress;
 
 TEST(ManifestSource, ReadsYamlYmlAndJsonOnly) {
   TempDir dir;

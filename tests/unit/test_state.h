@@ -61,4 +61,13 @@ inline std::string serviceYaml(const std::string& name, const std::vector<std::s
   return y + "---\n";
 }
 
+// An Ingress "default/web" of our class: host a, Prefix /, Service web port 80.
+inline const std::string kWebIngress = R"(apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: default}
+spec:
+  ingressClassName: portico
+  rules: [{host: a, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}}]
+)";
+
 }  // namespace portico::testing
