@@ -445,6 +445,7 @@ TEST_F(ProxyTest, GigabyteUploadAndDownloadStreamWithBoundedMemory) {
   EXPECT_LT(after, before + (64u << 20)) << "resident memory grew from " << before << " to "
                                           << after;
 #else
+  (void)before;
   (void)after;
 #endif
 }
