@@ -182,15 +182,10 @@ bool Selector::matches(const json& object) const {
   for (const auto& r : requirements_) {
     std::optional<std::string> value;
     if (fields_) {
-      const json* v = nullptr;
-      if (r.key == "metadata.name" || r.key == "metadata.namespace") {
-        const json& meta = object.value("metadata", json::object());
-        auto it = meta.find(r.key.substr(9));
-        v = it == meta.end() ? nullptr : &*it;
-      } else if (auto it = object.find(r.key); it != object.end()) {
-        v = &*it;
-      }
-      value = (v != nullptr && v->is_string()) ? v->get<std::string>() : std::string();
+      const bool in_meta = r.key == "metadata.name" || r.key == "metadata.namespace";
+      const json& holder = in_meta && object.contains("metadata") ? object["metadata"] : object;
+      const auto it = holder.find(in_meta ? r.key.substr(9) : r.key);
+      value = (it != holder.end() && it->is_string()) ? it->get<std::string>() : std::string();
     } else {
       const json labels = object.value("metadata", json::object()).value("labels", json::object());
       if (auto it = labels.find(r.key); it != labels.end() && it->is_string()) {
