@@ -2,6 +2,8 @@
 
 #include "common/log.h"
 #include "controller/controller.h"
+#include "k8s/kube_source.h"
+#include "k8s/kubeconfig.h"
 #include "k8s/manifest_source.h"
 #include "metrics/registry.h"
 #include "proxy/admin_server.h"
@@ -10,6 +12,8 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <optional>
 #include <thread>
 
 namespace portico::app {
@@ -18,6 +22,47 @@ namespace {
 // Without inotify events, the directory is still read this often, in case an event was lost
 // (an overflowed inotify queue, a directory replaced on a network filesystem).
 constexpr std::chrono::seconds kManifestResync{10};
+
+// Without a manifest directory: --kubeconfig, else $KUBECONFIG (its first file), else the
+// in-cluster service account.
+Result<k8s::ApiConfig> resolveApiConfig(const Flags& flags) {
+  std::string path = flags.kubeconfig;
+  if (path.empty()) {
+    if (const char* env = std::getenv("KUBECONFIG"); env != nullptr && *env != '\0') {
+      path = std::string(env).substr(0, std::string(env).find(':'));
+    }
+  }
+  if (!path.empty()) {
+    return k8s::loadKubeconfig(path, flags.context);
+  }
+  if (auto in_cluster = k8s::inClusterConfig([](const char* k) { return std::getenv(k); },
+                                             k8s::kServiceAccountDir)) {
+    return std::move(*in_cluster);
+  }
+  return Error{"no --manifests, no --kubeconfig, no $KUBECONFIG, and not running in a pod"};
+}
+
+void watchManifests(k8s::ManifestSource& source, controller::Controller& controller,
+                    const std::atomic<bool>& stopping) {
+  source.reload();
+  controller.setState(source.state(), source.errors());
+  controller.markSynced();
+  auto last_read = std::chrono::steady_clock::now();
+  while (!stopping.load()) {
+    const bool changed = source.waitForChange(std::chrono::milliseconds(1000));
+    if (stopping.load()) {
+      break;
+    }
+    if (changed || std::chrono::steady_clock::now() - last_read >= kManifestResync) {
+      last_read = std::chrono::steady_clock::now();
+      const auto before = source.errors();
+      if (source.reload() || source.errors() != before) {
+        controller.setState(source.state(), source.errors());
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int run(const Flags& flags) {
@@ -28,20 +73,28 @@ int run(const Flags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  // Where objects come from: a manifest directory, else the Kubernetes API.
+  std::optional<k8s::ApiConfig> api;
   if (flags.manifests.empty()) {
-    log::error("no source: the Kubernetes API source is not available in this build yet; "
-               "run with --manifests DIR");
-    return 2;
+    auto config = resolveApiConfig(flags);
+    if (!config) {
+      log::error("cannot reach the Kubernetes API", {{"error", config.error()}});
+      return 2;
+    }
+    api = std::move(*config);
   }
 
   metrics::Registry registry;
   proxy::AdminServer admin(registry);
   proxy::Server server(flags.proxy, registry);
 
-  k8s::ManifestSource source(flags.manifests, flags.watch_namespace);
-  if (auto opened = source.open(); !opened) {
-    log::error("cannot read manifests", {{"error", opened.error()}});
-    return 2;
+  std::optional<k8s::ManifestSource> manifests;
+  if (!api) {
+    manifests.emplace(flags.manifests, flags.watch_namespace);
+    if (auto opened = manifests->open(); !opened) {
+      log::error("cannot read manifests", {{"error", opened.error()}});
+      return 2;
+    }
   }
   auto http_port = server.start();
   if (!http_port) {
@@ -68,25 +121,23 @@ int run(const Flags& flags) {
   controller.start();
 
   std::atomic<bool> stopping{false};
-  std::thread source_thread([&] {
-    source.reload();
-    controller.setState(source.state(), source.errors());
-    controller.markSynced();
-    auto last_read = std::chrono::steady_clock::now();
-    while (!stopping.load()) {
-      const bool changed = source.waitForChange(std::chrono::milliseconds(1000));
-      if (stopping.load()) {
-        break;
-      }
-      if (changed || std::chrono::steady_clock::now() - last_read >= kManifestResync) {
-        last_read = std::chrono::steady_clock::now();
-        const auto before = source.errors();
-        if (source.reload() || source.errors() != before) {
-          controller.setState(source.state(), source.errors());
-        }
-      }
-    }
-  });
+  std::thread source_thread;
+  std::optional<k8s::KubeSource> kube;
+  if (api) {
+    log::info("reading objects from the Kubernetes API",
+              {{"server", api->server}, {"via", api->source}});
+    kube.emplace(
+        *api, flags.watch_namespace,
+        [&controller](model::ClusterState state) { controller.setState(std::move(state), {}); },
+        [&controller] {
+          log::info("initial sync done");
+          controller.markSynced();
+        },
+        registry);
+    kube->start();
+  } else {
+    source_thread = std::thread([&] { watchManifests(*manifests, controller, stopping); });
+  }
 
   int sig = 0;
   sigwait(&signals, &sig);
@@ -101,8 +152,13 @@ int run(const Flags& flags) {
               {{"connections", server.activeConnections()}});
   }
   stopping.store(true);
-  source.wake();
-  source_thread.join();
+  if (manifests) {
+    manifests->wake();
+    source_thread.join();
+  }
+  if (kube) {
+    kube->stop();
+  }
   controller.stop();
   server.stop();
   admin.stop();

@@ -1,0 +1,131 @@
+#include "k8s/kube_source.h"
+
+#include "common/log.h"
+
+#include <random>
+
+namespace portico::k8s {
+
+namespace {
+constexpr char kTlsSecretType[] = "kubernetes.io/tls";
+
+// Secrets other than TLS ones are never kept: portico has no use for them.
+bool wanted(const model::Object& o) {
+  const auto* secret = std::get_if<model::Secret>(&o);
+  return secret == nullptr || secret->type == kTlsSecretType;
+}
+
+template <class Map>
+void eraseAll(Map& m) {
+  m.clear();
+}
+}  // namespace
+
+KubeSource::KubeSource(ApiConfig config, std::string watch_namespace, Publish publish,
+                       std::function<void()> synced, metrics::Registry& registry)
+    : client_(std::move(config)),
+      watch_namespace_(std::move(watch_namespace)),
+      publish_(std::move(publish)),
+      on_synced_(std::move(synced)),
+      problems_(registry.counter("portico_api_problems_total",
+                                 "Failed API calls, dropped watches, undecodable objects.")) {}
+
+KubeSource::~KubeSource() { stop(); }
+
+void KubeSource::apply(const std::function<bool(model::ClusterState&)>& change) {
+  bool now_synced = false;
+  model::ClusterState copy;
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (!change(state_)) {
+      return;
+    }
+    copy = state_;
+    if (!announced_synced_ && synced()) {
+      announced_synced_ = true;
+      now_synced = true;
+    }
+  }
+  publish_(std::move(copy));
+  if (now_synced) {
+    on_synced_();
+  }
+}
+
+void KubeSource::start() {
+  ReflectorHandler handler;
+  handler.replace = [this](const ResourceKind& kind, std::vector<model::Object> objects) {
+    apply([&](model::ClusterState& s) {
+      const model::ClusterState before = s;
+      if (kind.kind == "Ingress") {
+        eraseAll(s.ingresses);
+      } else if (kind.kind == "IngressClass") {
+        eraseAll(s.ingress_classes);
+      } else if (kind.kind == "Service") {
+        eraseAll(s.services);
+      } else if (kind.kind == "EndpointSlice") {
+        eraseAll(s.endpoint_slices);
+      } else if (kind.kind == "Secret") {
+        eraseAll(s.secrets);
+      }
+      for (const auto& o : objects) {
+        if (wanted(o)) {
+          s.upsert(o);
+        }
+      }
+      // A first list always counts as a change: it may complete the initial sync.
+      return !(s == before) || !announced_synced_;
+    });
+  };
+  handler.upsert = [this](const model::Object& o) {
+    apply([&](model::ClusterState& s) { return wanted(o) ? s.upsert(o) : s.erase(o); });
+  };
+  handler.remove = [this](const model::Object& o) {
+    apply([&](model::ClusterState& s) { return s.erase(o); });
+  };
+  handler.problem = [this](const std::string& what) {
+    problems_.inc();
+    log::warn("kubernetes API problem", {{"error", what}});
+  };
+  std::random_device rd;
+  for (const auto& kind : watchedKinds()) {
+    reflectors_.push_back(std::make_unique<Reflector>(
+        client_, kind, kind.namespaced ? watch_namespace_ : std::string(), handler, rd()));
+  }
+  for (auto& r : reflectors_) {
+    Reflector* rp = r.get();
+    threads_.emplace_back([rp] { rp->run(); });
+  }
+}
+
+void KubeSource::stop() {
+  for (auto& r : reflectors_) {
+    r->stop();
+  }
+  client_.cancel();
+  for (auto& t : threads_) {
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+  threads_.clear();
+}
+
+bool KubeSource::synced() const {
+  for (const auto& r : reflectors_) {
+    if (!r->synced()) {
+      return false;
+    }
+  }
+  return !reflectors_.empty();
+}
+
+std::uint64_t KubeSource::lists() const {
+  std::uint64_t n = 0;
+  for (const auto& r : reflectors_) {
+    n += r->lists();
+  }
+  return n;
+}
+
+}  // namespace portico::k8s
