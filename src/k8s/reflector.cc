@@ -101,8 +101,8 @@ Reflector::ListResult Reflector::list(const std::string& from_rv) {
   } while (!cont.empty() && !stop_);
   rv_ = list_rv;
   lists_.fetch_add(1);
+  synced_ = true;  // before replace(): the handler decides there whether every kind has synced
   handler_.replace(kind_, std::move(objects));
-  synced_ = true;
   return ListResult::kOk;
 }
 

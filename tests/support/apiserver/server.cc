@@ -21,6 +21,7 @@
 // Fault injection, for tests (POST, with the token):
 //   /_test/close-watches     end every open watch stream (clients re-watch)
 //   /_test/compact           forget the event history: watches from older versions get 410
+//   /_test/expire-watches?count=N  the next N watch requests get 410 Expired at once
 //   /_test/fail?count=N      answer the next N requests with 500
 //   /_test/delay?ms=N        delay every answer by N ms (0 turns it off)
 //   /_test/drop-next-event   store the next change but tell no watcher
@@ -162,6 +163,7 @@ struct ApiServer::Impl {
   std::uint16_t port = 0;
   std::list<std::shared_ptr<Watcher>> watchers;
   int fail_next = 0;
+  int expire_watches = 0;
   std::chrono::milliseconds delay{0};
   bool drop_next_event = false;
 };
@@ -392,6 +394,8 @@ class Session final : public std::enable_shared_from_this<Session> {
       server_.closeWatches();
     } else if (what == "compact") {
       server_.store.compact();
+    } else if (what == "expire-watches") {
+      server_.expire_watches = std::stoi(t.query.count("count") ? t.query.at("count") : "1");
     } else if (what == "fail") {
       server_.fail_next = std::stoi(t.query.count("count") ? t.query.at("count") : "1");
     } else if (what == "delay") {
@@ -534,7 +538,10 @@ class Session final : public std::enable_shared_from_this<Session> {
           queue_.push_back(json{{"type", "ADDED"}, {"object", obj}}.dump() + "\n");
         }
       }
-    } else if (rv < server_.store.oldestWatchable()) {
+    } else if (rv < server_.store.oldestWatchable() || server_.expire_watches > 0) {
+      if (server_.expire_watches > 0) {
+        --server_.expire_watches;
+      }
       queue_.push_back(
           json{{"type", "ERROR"},
                {"object", statusError(410, "Expired",
