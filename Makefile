@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 GENERATOR  := -G Ninja
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan run test test-release test-asan bench clean format
+.PHONY: all deps build build-asan run test test-release test-e2e test-asan bench clean format
 
 all: build
 
@@ -33,7 +33,10 @@ test-asan: build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j 2 --timeout 600
 
-test: test-release test-asan
+test-e2e: build
+	e2e/local/run.sh $(BUILD)
+
+test: test-release test-e2e test-asan
 
 bench: build
 	@scripts/install-deps.sh bench

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# End-to-end on this machine: test-apiserver + the real kubectl + portico + echo backends.
+# kubectl applies and deletes objects; curl checks that traffic follows every change, and that
+# a restarted API server or a forced relist loses nothing. Prints "N passed, N failed".
+#   e2e/local/run.sh [BUILD_DIR]
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build="$root/${1:-build}"
+bin=$("$root/scripts/install-tools.sh")
+work=$(mktemp -d /tmp/portico-e2e.XXXXXX)
+export KUBECONFIG="$work/kubeconfig" KUBECACHEDIR="$work/kubecache"
+kubectl() { "$bin/kubectl" "$@"; }
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  [[ ${KEEP:-0} == 1 ]] || rm -rf "$work"
+}
+trap cleanup EXIT
+passed=0
+failed=0
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# ---- processes ----------------------------------------------------------------------------
+api_port=$(free_port)
+start_api() {
+  "$build/tests/test-apiserver" --port "$api_port" --kubeconfig-out "$KUBECONFIG" \
+    --data-dir "$work/api" --bookmark-interval-ms 1000 >"$work/api.out" 2>>"$work/api.log" &
+  api_pid=$!
+  pids+=($api_pid)
+  for _ in $(seq 1 100); do grep -q listening "$work/api.out" 2>/dev/null && return 0; sleep 0.1; done
+  echo "test-apiserver did not start" >&2; exit 1
+}
+start_api
+token=$(cat "$work/api/token")
+api_test() { curl -s -k -X POST -H "Authorization: Bearer $token" "https://127.0.0.1:$api_port/_test/$1" >/dev/null; }
+
+port_a=$(free_port); port_b=$(free_port)
+"$build/tests/echo-backend" --port "$port_a" --name a >/dev/null & pids+=($!)
+"$build/tests/echo-backend" --port "$port_b" --name b >/dev/null & pids+=($!)
+http=$(free_port); admin=$(free_port)
+"$build/src/portico" --kubeconfig "$KUBECONFIG" --bind 127.0.0.1 --http-port "$http" \
+  --admin-port "$admin" --workers 2 --leader-elect=false --log-format text 2>"$work/portico.log" &
+pids+=($!)
+
+# ---- checks -------------------------------------------------------------------------------
+# expect NAME WANT HOST PATH: waits up to 10 s for the backend name (or status code) WANT.
+got() {
+  local body code
+  body=$(curl -s -m 2 -w '\n%{http_code}' -H "Host: $1" "http://127.0.0.1:$http$2")
+  code=${body##*$'\n'}
+  if [[ $code == 200 ]]; then
+    python3 -c 'import json,sys; print(json.loads(sys.argv[1])["name"])' "${body%$'\n'*}" 2>/dev/null
+  else
+    echo "$code"
+  fi
+}
+expect() {
+  local name=$1 want=$2 host=$3 path=$4 last=""
+  for _ in $(seq 1 100); do
+    last=$(got "$host" "$path")
+    if [[ $last == "$want" ]]; then
+      passed=$((passed + 1)); echo "ok   $name"; return 0
+    fi
+    sleep 0.1
+  done
+  failed=$((failed + 1)); echo "FAIL $name: wanted $want, got $last"
+}
+apply() { kubectl apply -f - >>"$work/kubectl.log" 2>&1 || echo "kubectl apply failed (see $work/kubectl.log)"; }
+
+service() {  # NAME PORT...: a Service and one EndpointSlice with 127.0.0.1 at each port
+  local name=$1; shift
+  cat <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: $name, namespace: default}
+spec: {ports: [{name: http, port: 80, targetPort: http}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: $name-1, namespace: default, labels: {kubernetes.io/service-name: $name}}
+addressType: IPv4
+ports: [{name: http, port: $1}]
+endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
+---
+YAML
+}
+ingress() {  # NAME CLASS HOST PATH SERVICE
+  cat <<YAML
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: $1, namespace: default}
+spec:
+  ingressClassName: $2
+  rules:
+  - host: $3
+    http: {paths: [{path: "$4", pathType: Prefix, backend: {service: {name: $5, port: {number: 80}}}}]}
+YAML
+}
+
+cat <<YAML | apply
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: portico}
+spec: {controller: portico.dev/ingress-controller}
+YAML
+{ service svc-a "$port_a"; service svc-b "$port_b"; ingress web portico web.test / svc-a; } | apply
+expect "new Ingress routes" a web.test /
+
+ingress web portico web.test /v2 svc-b | apply
+expect "changed path routes to the new backend" b web.test /v2/x
+expect "the old path is gone" 404 web.test /
+
+ingress web portico web.test / svc-a | apply
+service svc-a "$port_b" | apply
+expect "endpoint change reaches traffic" b web.test /
+service svc-a "$port_a" | apply
+expect "endpoint change back" a web.test /
+
+ingress web other-class web.test / svc-a | apply
+expect "Ingress of another class is ignored" 404 web.test /
+ingress web portico web.test / svc-a | apply
+expect "back in our class" a web.test /
+
+kubectl delete ingress web >>"$work/kubectl.log" 2>&1
+expect "deleted Ingress stops routing" 404 web.test /
+
+# A restarted API server (same port, same data): portico re-watches and misses nothing.
+kill "$api_pid"; wait "$api_pid" 2>/dev/null
+start_api
+ingress web2 portico web2.test / svc-b | apply
+expect "change after an API server restart" b web2.test /
+
+# A forced relist: a change no watch reports, then every watch answered with 410 Expired.
+api_test drop-next-event
+ingress web3 portico web3.test / svc-a | apply
+api_test "expire-watches?count=10"
+api_test close-watches
+expect "a forced relist loses nothing" a web3.test /
+
+echo
+echo "e2e/local: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
