@@ -40,7 +40,8 @@ port_a=$(free_port); port_b=$(free_port)
 "$build/tests/echo-backend" --port "$port_b" --name b >/dev/null & pids+=($!)
 http=$(free_port); admin=$(free_port)
 "$build/src/portico" --kubeconfig "$KUBECONFIG" --bind 127.0.0.1 --http-port "$http" \
-  --admin-port "$admin" --workers 2 --leader-elect=false --log-format text 2>"$work/portico.log" &
+  --admin-port "$admin" --workers 2 --publish-status-address 192.0.2.10 --log-format text \
+  2>"$work/portico.log" &
 pids+=($!)
 
 # ---- checks -------------------------------------------------------------------------------
@@ -66,6 +67,19 @@ expect() {
   done
   failed=$((failed + 1)); echo "FAIL $name: wanted $want, got $last"
 }
+# expect_out NAME WANT COMMAND...: waits up to 10 s for the command to print WANT.
+expect_out() {
+  local name=$1 want=$2 last=""; shift 2
+  for _ in $(seq 1 100); do
+    last=$("$@" 2>/dev/null)
+    if [[ $last == "$want" ]]; then
+      passed=$((passed + 1)); echo "ok   $name"; return 0
+    fi
+    sleep 0.1
+  done
+  failed=$((failed + 1)); echo "FAIL $name: wanted '$want', got '$last'"
+}
+status_ip() { kubectl get ingress "$1" -o jsonpath='{.status.loadBalancer.ingress[*].ip}'; }
 apply() { kubectl apply -f - >>"$work/kubectl.log" 2>&1 || echo "kubectl apply failed (see $work/kubectl.log)"; }
 
 service() {  # NAME PORT...: a Service and one EndpointSlice with 127.0.0.1 at each port
@@ -106,6 +120,9 @@ spec: {controller: portico.dev/ingress-controller}
 YAML
 { service svc-a "$port_a"; service svc-b "$port_b"; ingress web portico web.test / svc-a; } | apply
 expect "new Ingress routes" a web.test /
+expect_out "our Ingress gets the status address" 192.0.2.10 status_ip web
+expect_out "the leader holds the lease" 1 \
+  bash -c "'$bin/kubectl' get lease portico-leader -o jsonpath='{.spec.holderIdentity}' | grep -c ."
 
 ingress web portico web.test /v2 svc-b | apply
 expect "changed path routes to the new backend" b web.test /v2/x
@@ -117,13 +134,23 @@ expect "endpoint change reaches traffic" b web.test /
 service svc-a "$port_a" | apply
 expect "endpoint change back" a web.test /
 
+ingress foreign other-class foreign.test / svc-a | apply
+expect "Ingress of another class is ignored" 404 foreign.test /
+expect_out "Ingress of another class gets no status" "" status_ip foreign
 ingress web other-class web.test / svc-a | apply
-expect "Ingress of another class is ignored" 404 web.test /
+expect "Ingress that left our class stops routing" 404 web.test /
+expect_out "Ingress that left our class has its status cleared" "" status_ip web
 ingress web portico web.test / svc-a | apply
 expect "back in our class" a web.test /
 
 kubectl delete ingress web >>"$work/kubectl.log" 2>&1
 expect "deleted Ingress stops routing" 404 web.test /
+
+ingress broken portico broken.test / no-such-service | apply
+expect_out "a bad Ingress gets a Warning Event" InvalidConfiguration \
+  kubectl get events --field-selector metadata.namespace=default \
+    -o jsonpath='{.items[?(@.involvedObject.name=="broken")].reason}'
+
 
 # A restarted API server (same port, same data): portico re-watches and misses nothing.
 kill "$api_pid"; wait "$api_pid" 2>/dev/null

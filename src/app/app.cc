@@ -4,16 +4,22 @@
 #include "controller/controller.h"
 #include "k8s/kube_source.h"
 #include "k8s/kubeconfig.h"
+#include "k8s/leader_election.h"
+#include "k8s/status_writer.h"
 #include "k8s/manifest_source.h"
 #include "metrics/registry.h"
 #include "proxy/admin_server.h"
 #include "proxy/server.h"
 
+#include "common/strings.h"
+
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <optional>
+#include <random>
 #include <thread>
 
 namespace portico::app {
@@ -40,6 +46,34 @@ Result<k8s::ApiConfig> resolveApiConfig(const Flags& flags) {
     return std::move(*in_cluster);
   }
   return Error{"no --manifests, no --kubeconfig, no $KUBECONFIG, and not running in a pod"};
+}
+
+// This replica's name in the Lease and in Events: the pod's name, else the host's, plus a
+// random suffix so that two processes on one host never share it.
+std::string identity() {
+  std::string base;
+  if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != '\0') {
+    base = pod;
+  } else {
+    char host[256] = {};
+    ::gethostname(host, sizeof(host) - 1);
+    base = host;
+  }
+  std::random_device rd;
+  char suffix[16];
+  std::snprintf(suffix, sizeof(suffix), "_%08x", rd());
+  return base + suffix;
+}
+
+std::vector<std::string> splitAddresses(const std::string& list) {
+  std::vector<std::string> out;
+  for (auto part : split(list, ',')) {
+    part = trim(part);
+    if (!part.empty()) {
+      out.emplace_back(part);
+    }
+  }
+  return out;
 }
 
 void watchManifests(k8s::ManifestSource& source, controller::Controller& controller,
@@ -118,11 +152,29 @@ int run(const Flags& flags) {
         admin.setReady(true);
       },
       registry);
-  controller.start();
 
   std::atomic<bool> stopping{false};
   std::thread source_thread;
+  std::thread election_thread;
   std::optional<k8s::KubeSource> kube;
+  std::optional<k8s::StatusWriter> status;
+  std::optional<k8s::ApiClient> election_client;
+  std::optional<k8s::LeaderElector> elector;
+  if (api) {
+    const std::string me = identity();
+    status.emplace(*api,
+                   k8s::StatusOptions{flags.publish_service,
+                                      splitAddresses(flags.publish_status_address), me},
+                   registry);
+    status->start();
+    controller.setObserver([&status](const model::ClusterState& state,
+                                     const std::vector<std::string>& ours,
+                                     const std::vector<config::Diagnostic>& diagnostics) {
+      status->update(state, ours, diagnostics);
+    });
+  }
+  controller.start();
+
   if (api) {
     log::info("reading objects from the Kubernetes API",
               {{"server", api->server}, {"via", api->source}});
@@ -135,6 +187,25 @@ int run(const Flags& flags) {
         },
         registry);
     kube->start();
+    if (flags.leader_elect) {
+      std::string ns = flags.election_namespace;
+      if (ns.empty()) {
+        const char* pod_ns = std::getenv("POD_NAMESPACE");
+        ns = pod_ns != nullptr && *pod_ns != '\0' ? pod_ns
+             : !api->namespace_.empty()            ? api->namespace_
+                                                   : "default";
+      }
+      election_client.emplace(*api);
+      k8s::LeaderElectionOptions options;
+      options.ns = ns;
+      options.name = flags.election_id;
+      options.identity = identity();
+      elector.emplace(*election_client, options,
+                      [&status](bool leading) { status->setLeading(leading); });
+      election_thread = std::thread([&elector] { elector->run(); });
+    } else {
+      status->setLeading(true);
+    }
   } else {
     source_thread = std::thread([&] { watchManifests(*manifests, controller, stopping); });
   }
@@ -155,6 +226,13 @@ int run(const Flags& flags) {
   if (manifests) {
     manifests->wake();
     source_thread.join();
+  }
+  if (elector) {
+    elector->stop();  // releases the lease, so another replica takes over at once
+    election_thread.join();
+  }
+  if (status) {
+    status->stop();
   }
   if (kube) {
     kube->stop();

@@ -140,6 +140,9 @@ void Controller::compileAndPublish(const model::ClusterState& state,
                                   {"diagnostics", result.diagnostics.size()},
                                   {"compileMicroseconds", micros}});
   publish_(snapshot);
+  if (observer_) {
+    observer_(state, result.ingresses, result.diagnostics);
+  }
   compiled_state_ = state;
   compiled_once_ = true;
   const std::lock_guard<std::mutex> lock(mutex_);

@@ -35,6 +35,9 @@ struct Debounce {
 class Controller final {
  public:
   using Publish = std::function<void(std::shared_ptr<const snapshot::Snapshot>)>;
+  // Told after every compile what was compiled and what it found (the status writer).
+  using Observer = std::function<void(const model::ClusterState&, const std::vector<std::string>&,
+                                      const std::vector<config::Diagnostic>&)>;
 
   Controller(config::Options options, Publish publish, metrics::Registry& registry,
              Debounce debounce = {});
@@ -42,6 +45,8 @@ class Controller final {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
+  // Before start().
+  void setObserver(Observer observer) { observer_ = std::move(observer); }
   void start();
   void stop();
 
@@ -60,6 +65,7 @@ class Controller final {
 
   const config::Options options_;
   const Publish publish_;
+  Observer observer_;
   const Debounce debounce_;
   metrics::Gauge& diagnostics_gauge_;
   metrics::Gauge& source_errors_gauge_;

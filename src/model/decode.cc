@@ -192,9 +192,30 @@ IngressBackend decodeBackend(const json& j, const std::string& path) {
   return b;
 }
 
+// status.loadBalancer.ingress[] of an Ingress or a Service.
+std::vector<LoadBalancerIngress> decodeLoadBalancer(const json& doc) {
+  std::vector<LoadBalancerIngress> out;
+  const json* status = member(doc, "status");
+  if (status == nullptr) {
+    return out;
+  }
+  expectObject(*status, "status");
+  const json* lb = member(*status, "loadBalancer");
+  if (lb == nullptr) {
+    return out;
+  }
+  expectObject(*lb, "status.loadBalancer");
+  forEach(*lb, "ingress", "status.loadBalancer", [&](const json& e, const std::string& ep) {
+    expectObject(e, ep);
+    out.push_back({getString(e, "ip", ep), getString(e, "hostname", ep)});
+  });
+  return out;
+}
+
 Ingress decodeIngress(const json& doc, ObjectMeta meta) {
   Ingress ing;
   ing.meta = std::move(meta);
+  ing.load_balancer = decodeLoadBalancer(doc);
   const json* spec = member(doc, "spec");
   if (spec == nullptr) {
     return ing;
@@ -272,6 +293,7 @@ IntOrString getIntOrString(const json& obj, const char* key, const std::string& 
 Service decodeService(const json& doc, ObjectMeta meta) {
   Service svc;
   svc.meta = std::move(meta);
+  svc.load_balancer = decodeLoadBalancer(doc);
   const json* spec = member(doc, "spec");
   if (spec == nullptr) {
     return svc;

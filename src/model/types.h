@@ -72,12 +72,20 @@ struct IngressTls {
   bool operator==(const IngressTls&) const = default;
 };
 
+// One entry of status.loadBalancer.ingress (Ingress and Service).
+struct LoadBalancerIngress {
+  std::string ip;
+  std::string hostname;
+  bool operator==(const LoadBalancerIngress&) const = default;
+};
+
 struct Ingress {
   ObjectMeta meta;
   std::optional<std::string> ingress_class_name;
   std::optional<IngressBackend> default_backend;
   std::vector<IngressRule> rules;
   std::vector<IngressTls> tls;
+  std::vector<LoadBalancerIngress> load_balancer;  // status.loadBalancer.ingress
   bool operator==(const Ingress&) const = default;
 };
 
@@ -108,6 +116,7 @@ struct Service {
   std::string cluster_ip;
   std::string external_name;
   std::vector<ServicePort> ports;
+  std::vector<LoadBalancerIngress> load_balancer;  // status.loadBalancer.ingress
   bool operator==(const Service&) const = default;
 };
 
