@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 GENERATOR  := -G Ninja
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan run test test-release test-e2e test-asan bench clean format
+.PHONY: all deps build build-asan run test test-release test-e2e test-asan bench bench-k8s clean format
 
 all: build
 
@@ -41,6 +41,9 @@ test: test-release test-e2e test-asan
 bench: build
 	@scripts/install-deps.sh bench
 	bench/run.sh $(BUILD)
+
+bench-k8s: build
+	bench/k8s_latency.py $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -152,8 +152,12 @@ expect_out "a bad Ingress gets a Warning Event" InvalidConfiguration \
     -o jsonpath='{.items[?(@.involvedObject.name=="broken")].reason}'
 
 
-# A restarted API server (same port, same data): portico re-watches and misses nothing.
+# A restarted API server (same port, same data): portico re-watches and misses nothing, and
+# routes on its last snapshot while the server is away.
+ingress before portico web3-before.test / svc-a | apply
+expect "routes before the API server goes away" a web3-before.test /
 kill "$api_pid"; wait "$api_pid" 2>/dev/null
+expect "traffic flows while the API server is down" a web3-before.test /
 start_api
 ingress web2 portico web2.test / svc-b | apply
 expect "change after an API server restart" b web2.test /

@@ -76,8 +76,11 @@ void Controller::run() {
     if (stopping_) {
       return;
     }
-    // Holdoff: wait for a quiet period, bounded by max_delay from the first change.
-    while (!stopping_) {
+    // Holdoff: wait for a quiet period, bounded by max_delay from the first change. A change
+    // after a quiet spell is compiled at once (leading edge): a lone EndpointSlice update should
+    // not wait out the holdoff meant for bursts.
+    const bool after_quiet = first_change_ - last_compile_ >= debounce_.quiet;
+    while (!stopping_ && !after_quiet) {
       const auto deadline =
           std::min(last_change_ + debounce_.quiet, first_change_ + debounce_.max_delay);
       if (std::chrono::steady_clock::now() >= deadline) {
@@ -94,6 +97,7 @@ void Controller::run() {
     lock.unlock();
     compileAndPublish(state, errors);
     lock.lock();
+    last_compile_ = std::chrono::steady_clock::now();
   }
 }
 

@@ -4,7 +4,8 @@
 //
 // Guarantees:
 // - nothing is compiled before markSynced() (every source has delivered its initial state);
-// - after a change, compile waits for `quiet` without further changes, but never longer than
+// - a change that comes after `quiet` without compiles is compiled at once; a change that
+//   comes sooner (a burst) waits for `quiet` without further changes, but never longer than
 //   `max_delay` after the first one (DESIGN.md: 100 ms, max 1 s);
 // - a state equal to the last compiled one is not compiled again;
 // - each new diagnostic is logged at warn once, and counted in portico_config_diagnostics.
@@ -82,6 +83,7 @@ class Controller final {
   bool stopping_ = false;
   std::chrono::steady_clock::time_point first_change_{};
   std::chrono::steady_clock::time_point last_change_{};
+  std::chrono::steady_clock::time_point last_compile_{};
   std::uint64_t generation_ = 0;
   std::vector<config::Diagnostic> diagnostics_;
 
