@@ -201,6 +201,20 @@ TEST(BinaryFlags, HelpAndErrors) {
                          10s)
                   .has_value());
   EXPECT_EQ(missing.wait(10s), 2);
+
+  TempDir dir;
+  dir.write("kubeconfig", "clusters: [{name: c, cluster: {}}]\n"
+                          "contexts: [{name: x, context: {cluster: c}}]\ncurrent-context: x\n");
+  Process bad_kubeconfig({toolPath("PORTICO_BIN"), "--kubeconfig", dir.path() + "/kubeconfig",
+                          "--http-port", "0", "--admin-port", "0"});
+  EXPECT_TRUE(bad_kubeconfig
+                  .waitForLine(
+                      [](const std::string& l) {
+                        return l.find("clusters[0].cluster.server: required") != std::string::npos;
+                      },
+                      10s)
+                  .has_value());
+  EXPECT_EQ(bad_kubeconfig.wait(10s), 2);
 }
 
 }  // namespace
