@@ -160,8 +160,8 @@ int run(const Flags& flags) {
   std::optional<k8s::StatusWriter> status;
   std::optional<k8s::ApiClient> election_client;
   std::optional<k8s::LeaderElector> elector;
+  const std::string me = api ? identity() : std::string();
   if (api) {
-    const std::string me = identity();
     status.emplace(*api,
                    k8s::StatusOptions{flags.publish_service,
                                       splitAddresses(flags.publish_status_address), me},
@@ -199,7 +199,7 @@ int run(const Flags& flags) {
       k8s::LeaderElectionOptions options;
       options.ns = ns;
       options.name = flags.election_id;
-      options.identity = identity();
+      options.identity = me;
       elector.emplace(*election_client, options,
                       [&status](bool leading) { status->setLeading(leading); });
       election_thread = std::thread([&elector] { elector->run(); });

@@ -101,13 +101,24 @@ struct ApiClient::Impl {
     return c.token;
   }
 
+  // One client for ordinary requests, kept for its connection pool (a TLS handshake per status
+  // write would be wasted work); streams get a client of their own, with their own idle timeout.
+  std::unique_ptr<http_client> requests;
+  std::string init_error;
   std::mutex mutex;
   std::string token;
   std::chrono::steady_clock::time_point token_read{};
   pplx::cancellation_token_source cancel;
 };
 
-ApiClient::ApiClient(ApiConfig config) : config_(std::move(config)), impl_(std::make_unique<Impl>()) {}
+ApiClient::ApiClient(ApiConfig config) : config_(std::move(config)), impl_(std::make_unique<Impl>()) {
+  try {
+    impl_->requests =
+        std::make_unique<http_client>(config_.server, impl_->configFor(config_, kRequestTimeout));
+  } catch (const std::exception& e) {
+    impl_->init_error = "server " + config_.server + ": " + e.what();  // reported by request()
+  }
+}
 
 ApiClient::~ApiClient() = default;
 
@@ -119,8 +130,11 @@ void ApiClient::cancel() {
 ApiResult<ApiResponse> ApiClient::request(const std::string& method, const std::string& path,
                                           const std::string& body,
                                           const std::string& content_type) {
+  if (impl_->requests == nullptr) {
+    return ApiFailure{0, "", impl_->init_error};
+  }
   try {
-    http_client client(config_.server, impl_->configFor(config_, kRequestTimeout));
+    http_client& client = *impl_->requests;
     web::http::http_request req(method);
     req.set_request_uri(path);
     req.headers().add("Accept", "application/json");
