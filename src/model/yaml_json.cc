@@ -4,12 +4,61 @@
 
 #include <charconv>
 #include <cmath>
-#include <regex>
+#include <algorithm>
 #include <string>
 
 namespace portico::model {
 
 namespace {
+
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+
+// [-+]?[0-9]+
+bool isInteger(std::string_view s) {
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    s.remove_prefix(1);
+  }
+  return !s.empty() && std::all_of(s.begin(), s.end(), isDigit);
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?  (the YAML 1.2 core schema's float)
+bool isFloat(std::string_view s) {
+  std::size_t i = 0;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) {
+    ++i;
+  }
+  const std::size_t int_start = i;
+  while (i < s.size() && isDigit(s[i])) {
+    ++i;
+  }
+  const bool int_digits = i > int_start;
+  bool frac_digits = false;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    const std::size_t frac_start = i;
+    while (i < s.size() && isDigit(s[i])) {
+      ++i;
+    }
+    frac_digits = i > frac_start;
+  }
+  if (!int_digits && !frac_digits) {
+    return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) {
+      ++i;
+    }
+    const std::size_t exp_start = i;
+    while (i < s.size() && isDigit(s[i])) {
+      ++i;
+    }
+    if (i == exp_start) {
+      return false;
+    }
+  }
+  return i == s.size();
+}
 
 nlohmann::json plainScalar(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") {
@@ -21,9 +70,7 @@ nlohmann::json plainScalar(const std::string& s) {
   if (s == "false" || s == "False" || s == "FALSE") {
     return false;
   }
-  static const std::regex kInt("[-+]?[0-9]+");
-  static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-  if (std::regex_match(s, kInt)) {
+  if (isInteger(s)) {
     std::int64_t v = 0;
     const char* begin = s.data() + (s[0] == '+' ? 1 : 0);
     auto [ptr, ec] = std::from_chars(begin, s.data() + s.size(), v);
@@ -39,7 +86,7 @@ nlohmann::json plainScalar(const std::string& s) {
       return v;
     }
   }
-  if (std::regex_match(s, kFloat)) {
+  if (isFloat(s)) {
     return std::stod(s);
   }
   return s;
