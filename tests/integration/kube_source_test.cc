@@ -159,6 +159,39 @@ TEST_F(KubeSourceTest, ServerErrorsAreRetriedWithBackoff) {
   EXPECT_NE(registry_.expose().find("portico_api_problems_total"), std::string::npos);
 }
 
+TEST_F(KubeSourceTest, SlowAnswersStillArrive) {
+  test("delay?ms=300");
+  startSource();
+  ASSERT_TRUE(eventually([&] { return synced_.load(); }, 30s));
+  create(service("slow", 86));
+  ASSERT_TRUE(eventually([&] { return hasService("default/slow", 86); }, 30s));
+  test("delay?ms=0");
+}
+
+TEST_F(KubeSourceTest, WatchNamespaceRestrictsNamespacedKinds) {
+  auto r = client_->request("POST", "/api/v1/namespaces/other/services",
+                            json{{"metadata", {{"name", "elsewhere"}}},
+                                 {"spec", {{"ports", {{{"port", 80}}}}}}}
+                                .dump());
+  ASSERT_TRUE(std::holds_alternative<ApiResponse>(r));
+  create(service("here", 87));
+  client_->request("POST", "/apis/networking.k8s.io/v1/ingressclasses",
+                   R"({"metadata":{"name":"portico"},"spec":{"controller":"portico.dev/ingress-controller"}})");
+  source_ = std::make_unique<KubeSource>(
+      configFor(*server_, port_), "default",
+      [this](model::ClusterState s) {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        state_ = std::move(s);
+      },
+      [this] { synced_ = true; }, registry_);
+  source_->start();
+  ASSERT_TRUE(eventually([&] { return synced_.load(); }));
+  const std::lock_guard<std::mutex> lock(mutex_);
+  EXPECT_EQ(state_.services.count("default/here"), 1u);
+  EXPECT_EQ(state_.services.count("other/elsewhere"), 0u);
+  EXPECT_EQ(state_.ingress_classes.count("portico"), 1u);  // cluster-scoped: still read
+}
+
 TEST_F(KubeSourceTest, SurvivesAnApiServerRestart) {
   create(service("before", 84));
   startSource();
