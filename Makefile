@@ -14,6 +14,9 @@ deps:
 $(BUILD)/build.ninja: | deps
 	cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
+# The sanitizer build is optimised with NDEBUG like libcpprest: a Debug build of our code makes
+# the executable's copies of Boost.Asio's inline functions (which libcpprest binds to) differ
+# from the ones libcpprest was built with, and cpprestsdk crashes in start_request.
 $(ASAN_BUILD)/build.ninja: | deps
 	cmake -S . -B $(ASAN_BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPORTICO_SANITIZE=ON -DPORTICO_BENCH=OFF
 
