@@ -216,6 +216,10 @@ int run(const Flags& flags) {
                                           {"graceMs", flags.shutdown_grace.count()},
                                           {"connections", server.activeConnections()}});
   admin.setDraining(true);
+  if (elector) {
+    elector->stop();  // a draining replica hands the lease over at once
+    election_thread.join();
+  }
   server.drain();
   const bool drained = server.waitIdle(flags.shutdown_grace);
   if (!drained) {
@@ -226,10 +230,6 @@ int run(const Flags& flags) {
   if (manifests) {
     manifests->wake();
     source_thread.join();
-  }
-  if (elector) {
-    elector->stop();  // releases the lease, so another replica takes over at once
-    election_thread.join();
   }
   if (status) {
     status->stop();
