@@ -134,6 +134,21 @@ expect "endpoint change reaches traffic" b web.test /
 service svc-a "$port_a" | apply
 expect "endpoint change back" a web.test /
 
+# An endpoint added (a second slice for svc-a, at backend b): both answer, in turn.
+cat <<YAML | apply
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: svc-a-2, namespace: default, labels: {kubernetes.io/service-name: svc-a}}
+addressType: IPv4
+ports: [{name: http, port: $port_b}]
+endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
+YAML
+both() { local seen=""; for _ in 1 2 3 4; do seen+=$(got web.test /); done; [[ $seen == *a* && $seen == *b* ]] && echo both; }
+expect_out "an added endpoint takes traffic" both both
+kubectl delete endpointslice svc-a-2 >>"$work/kubectl.log" 2>&1
+only_a() { local seen=""; for _ in 1 2 3 4; do seen+=$(got web.test /); done; [[ $seen == aaaa ]] && echo only-a; }
+expect_out "a removed endpoint takes no more traffic" only-a only_a
+
 ingress foreign other-class foreign.test / svc-a | apply
 expect "Ingress of another class is ignored" 404 foreign.test /
 expect_out "Ingress of another class gets no status" "" status_ip foreign
