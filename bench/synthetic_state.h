@@ -23,10 +23,9 @@ inline model::ClusterState syntheticState(int ingresses) {
     slice.address_type = "IPv4";
     slice.ports.push_back({std::string("http"), 8080, "TCP"});
     for (int e = 0; e < 3; ++e) {
-      slice.endpoints.push_back(
-          {{"10." + std::to_string(i / 250) + "." + std::to_string(i % 250) + "." +
-            std::to_string(e + 1)},
-           {}});
+      slice.endpoints.push_back({{"10." + std::to_string(i / 250) + "." + std::to_string(i % 250) +
+                                  "." + std::to_string(e + 1)},
+                                 {}});
     }
     model::Ingress ing;
     ing.meta.namespace_ = svc.meta.namespace_;

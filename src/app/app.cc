@@ -5,8 +5,8 @@
 #include "k8s/kube_source.h"
 #include "k8s/kubeconfig.h"
 #include "k8s/leader_election.h"
-#include "k8s/status_writer.h"
 #include "k8s/manifest_source.h"
+#include "k8s/status_writer.h"
 #include "metrics/registry.h"
 #include "proxy/admin_server.h"
 #include "proxy/server.h"
@@ -162,10 +162,10 @@ int run(const Flags& flags) {
   std::optional<k8s::LeaderElector> elector;
   const std::string me = api ? identity() : std::string();
   if (api) {
-    status.emplace(*api,
-                   k8s::StatusOptions{flags.publish_service,
-                                      splitAddresses(flags.publish_status_address), me},
-                   registry);
+    status.emplace(
+        *api,
+        k8s::StatusOptions{flags.publish_service, splitAddresses(flags.publish_status_address), me},
+        registry);
     status->start();
     controller.setObserver([&status](const model::ClusterState& state,
                                      const std::vector<std::string>& ours,
@@ -192,8 +192,8 @@ int run(const Flags& flags) {
       if (ns.empty()) {
         const char* pod_ns = std::getenv("POD_NAMESPACE");
         ns = pod_ns != nullptr && *pod_ns != '\0' ? pod_ns
-             : !api->namespace_.empty()            ? api->namespace_
-                                                   : "default";
+             : !api->namespace_.empty()           ? api->namespace_
+                                                  : "default";
       }
       election_client.emplace(*api);
       k8s::LeaderElectionOptions options;

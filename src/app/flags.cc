@@ -56,7 +56,8 @@ const std::vector<FlagSpec>& specs() {
   static const std::vector<FlagSpec> kSpecs = {
       {"help", nullptr, "", "print this help and exit",
        [](Flags& f, const std::string& v) { return setBool(&f.help, v); }},
-      {"manifests", "DIR", "", "read objects from a directory of YAML/JSON manifests instead of the API server",
+      {"manifests", "DIR", "",
+       "read objects from a directory of YAML/JSON manifests instead of the API server",
        [](Flags& f, const std::string& v) { return setString(&f.manifests, v); }},
       {"kubeconfig", "PATH", "$KUBECONFIG, else in-cluster", "API server access",
        [](Flags& f, const std::string& v) { return setString(&f.kubeconfig, v); }},
@@ -93,8 +94,8 @@ const std::vector<FlagSpec>& specs() {
       {"default-backend-service", "NS/NAME", "none",
        "the controller's default backend (its first port), for requests no rule matches",
        [](Flags& f, const std::string& v) -> std::optional<std::string> {
-         if (!v.empty() && (v.find('/') == std::string::npos || v.front() == '/' ||
-                            v.back() == '/')) {
+         if (!v.empty() &&
+             (v.find('/') == std::string::npos || v.front() == '/' || v.back() == '/')) {
            return "expected NAMESPACE/NAME";
          }
          f.compiler.default_backend_service = v;
@@ -145,9 +146,8 @@ const std::vector<FlagSpec>& specs() {
        }},
       {"upstream-response-timeout", "DURATION", "60s",
        "between two reads or writes upstream; then 504",
-       [](Flags& f, const std::string& v) {
-         return setDuration(&f.proxy.upstream_response_timeout, v);
-       }},
+       [](Flags& f,
+          const std::string& v) { return setDuration(&f.proxy.upstream_response_timeout, v); }},
       {"upstream-keepalive-timeout", "DURATION", "60s", "idle pooled upstream connection lifetime",
        [](Flags& f, const std::string& v) {
          return setDuration(&f.proxy.upstream_idle_timeout, v);

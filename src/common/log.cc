@@ -72,7 +72,9 @@ void configure(Level level, Format format) {
   g_format.store(static_cast<int>(format));
 }
 
-bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+bool enabled(Level level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
 
 void write(Level level, std::string_view msg, const nlohmann::json& fields) {
   std::string line;

@@ -119,7 +119,8 @@ class Compiler final {
  private:
   void diag(const std::string& kind, const std::string& object, std::string field,
             std::string message, Diagnostic::Severity severity = Diagnostic::Severity::kError) {
-    diagnostics_.push_back(Diagnostic{severity, kind, object, std::move(field), std::move(message)});
+    diagnostics_.push_back(
+        Diagnostic{severity, kind, object, std::move(field), std::move(message)});
   }
 
   void indexSlices() {
@@ -208,8 +209,8 @@ class Compiler final {
         }
       }
     }
-    target_groups_[id] =
-        snapshot::TargetGroup{id, std::vector<snapshot::Endpoint>(endpoints.begin(), endpoints.end())};
+    target_groups_[id] = snapshot::TargetGroup{
+        id, std::vector<snapshot::Endpoint>(endpoints.begin(), endpoints.end())};
     return id;
   }
 
@@ -366,7 +367,8 @@ class Compiler final {
     // Resolve every defaultBackend once, so each bad one is reported even when an older one wins.
     for (const Ingress* ing : ours) {
       if (ing->default_backend) {
-        default_of_.emplace(ing, resolveBackend(*ing, *ing->default_backend, "spec.defaultBackend"));
+        default_of_.emplace(ing,
+                            resolveBackend(*ing, *ing->default_backend, "spec.defaultBackend"));
       }
     }
     for (auto& [host, build] : hosts_) {

@@ -13,8 +13,8 @@ Controller::Controller(config::Options options, Publish publish, metrics::Regist
                                         "Problems found by the last compile (rules left out).")),
       source_errors_gauge_(registry.gauge("portico_source_errors",
                                           "Manifest files or objects that could not be read.")),
-      generation_gauge_(registry.gauge("portico_snapshot_generation",
-                                       "Snapshots published since start.")),
+      generation_gauge_(
+          registry.gauge("portico_snapshot_generation", "Snapshots published since start.")),
       compile_micros_(registry.gauge("portico_config_last_compile_microseconds",
                                      "Duration of the last compile.")),
       compiles_(registry.counter("portico_config_compiles_total", "Compiles run.")) {}
@@ -128,10 +128,8 @@ void Controller::compileAndPublish(const model::ClusterState& state,
   for (const auto& d : result.diagnostics) {
     const std::string line = d.toString();
     if (logged_.count(line) == 0) {
-      log::warn("configuration problem", {{"kind", d.kind},
-                                          {"object", d.object},
-                                          {"field", d.field},
-                                          {"error", d.message}});
+      log::warn("configuration problem",
+                {{"kind", d.kind}, {"object", d.object}, {"field", d.field}, {"error", d.message}});
     }
     now_logged.insert(line);
   }

@@ -1,10 +1,10 @@
 #include "k8s/api_client.h"
 
-#include <boost/asio/ssl.hpp>
 #include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
-#include <nlohmann/json.hpp>
 #include <openssl/ssl.h>
+#include <boost/asio/ssl.hpp>
+#include <nlohmann/json.hpp>
 
 #include <mutex>
 
@@ -111,7 +111,8 @@ struct ApiClient::Impl {
   pplx::cancellation_token_source cancel;
 };
 
-ApiClient::ApiClient(ApiConfig config) : config_(std::move(config)), impl_(std::make_unique<Impl>()) {
+ApiClient::ApiClient(ApiConfig config)
+    : config_(std::move(config)), impl_(std::make_unique<Impl>()) {
   try {
     impl_->requests =
         std::make_unique<http_client>(config_.server, impl_->configFor(config_, kRequestTimeout));

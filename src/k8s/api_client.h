@@ -13,10 +13,10 @@
 
 #include <chrono>
 #include <functional>
-#include <variant>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
 
 namespace portico::k8s {
 

@@ -212,7 +212,8 @@ std::optional<Result<ApiConfig>> inClusterConfig(
   cfg.ca_pem = *ca;
   if (auto ns = readFile(secrets_dir + "/namespace")) {
     cfg.namespace_ = *ns;
-    while (!cfg.namespace_.empty() && std::isspace(static_cast<unsigned char>(cfg.namespace_.back()))) {
+    while (!cfg.namespace_.empty() &&
+           std::isspace(static_cast<unsigned char>(cfg.namespace_.back()))) {
       cfg.namespace_.pop_back();
     }
   }

@@ -140,8 +140,8 @@ model::ClusterState ManifestSource::merge() {
       const std::string id = std::string(model::kindOf(obj)) + " " + model::metaOf(obj).key();
       auto [it, inserted] = owner.try_emplace(id, name);
       if (!inserted) {
-        merge_errors_.push_back(name + ": " + id + " is also in " + it->second +
-                                "; the copy in " + name + " is used");
+        merge_errors_.push_back(name + ": " + id + " is also in " + it->second + "; the copy in " +
+                                name + " is used");
         it->second = name;
       }
       out.upsert(obj);

@@ -29,7 +29,10 @@ const std::vector<ResourceKind>& watchedKinds() {
 
 Reflector::Reflector(ApiClient& client, ResourceKind kind, std::string ns, ReflectorHandler handler,
                      std::uint64_t seed)
-    : client_(client), kind_(std::move(kind)), ns_(std::move(ns)), handler_(std::move(handler)),
+    : client_(client),
+      kind_(std::move(kind)),
+      ns_(std::move(ns)),
+      handler_(std::move(handler)),
       rng_(seed) {}
 
 void Reflector::stop() {
@@ -159,8 +162,9 @@ bool Reflector::watch() {
   const auto started = std::chrono::steady_clock::now();
   bool saw_event = false;
   // The idle timeout must exceed the longest quiet stretch: the whole watch, plus a margin.
-  auto r = client_.stream(path, [&](std::string_view line) { handleLine(line, &saw_event); },
-                          std::chrono::seconds(timeout + 30));
+  auto r = client_.stream(
+      path, [&](std::string_view line) { handleLine(line, &saw_event); },
+      std::chrono::seconds(timeout + 30));
   if (stop_) {
     return true;
   }

@@ -40,10 +40,12 @@ json toJson(const std::vector<model::LoadBalancerIngress>& lb) {
 StatusWriter::StatusWriter(ApiConfig config, StatusOptions options, metrics::Registry& registry)
     : client_(std::move(config)),
       options_(std::move(options)),
-      status_writes_(registry.counter("portico_status_writes_total", "Ingress status updates written.")),
+      status_writes_(
+          registry.counter("portico_status_writes_total", "Ingress status updates written.")),
       event_writes_(registry.counter("portico_events_written_total", "Kubernetes Events written.")),
-      failures_(registry.counter("portico_status_write_failures_total",
-                                 "Status or Event writes that failed (tried again with backoff).")) {}
+      failures_(
+          registry.counter("portico_status_write_failures_total",
+                           "Status or Event writes that failed (tried again with backoff).")) {}
 
 StatusWriter::~StatusWriter() { stop(); }
 
@@ -88,7 +90,8 @@ std::vector<model::LoadBalancerIngress> StatusWriter::addresses(const StatusOpti
   std::vector<model::LoadBalancerIngress> out;
   if (!options.publish_addresses.empty()) {
     for (const auto& a : options.publish_addresses) {
-      out.push_back(isIp(a) ? model::LoadBalancerIngress{a, ""} : model::LoadBalancerIngress{"", a});
+      out.push_back(isIp(a) ? model::LoadBalancerIngress{a, ""}
+                            : model::LoadBalancerIngress{"", a});
     }
     return out;
   }
@@ -178,8 +181,8 @@ bool StatusWriter::pass() {
           {"namespace", ns},
           {"name", name},
           {"uid", ing != state.ingresses.end() ? ing->second.meta.uid : ""}}},
-        {"reason", d.severity == config::Diagnostic::Severity::kError ? "InvalidConfiguration"
-                                                                       : "Conflict"},
+        {"reason",
+         d.severity == config::Diagnostic::Severity::kError ? "InvalidConfiguration" : "Conflict"},
         {"message", (d.field.empty() ? "" : d.field + ": ") + d.message},
         {"type", "Warning"},
         {"source", {{"component", "portico"}}},

@@ -30,7 +30,7 @@
 namespace portico::k8s {
 
 struct StatusOptions {
-  std::string publish_service;                // "NS/NAME"
+  std::string publish_service;                 // "NS/NAME"
   std::vector<std::string> publish_addresses;  // IPs or host names
   std::string identity;                        // reportingInstance of Events
 };

@@ -30,8 +30,7 @@ std::string renderLabels(const Labels& labels) {
   return out + "}";
 }
 
-Counter& Registry::counter(const std::string& name, const std::string& help,
-                           const Labels& labels) {
+Counter& Registry::counter(const std::string& name, const std::string& help, const Labels& labels) {
   const std::lock_guard<std::mutex> lock(mutex_);
   Family& f = families_.try_emplace(name, Family{help, true, {}}).first->second;
   if (!f.is_counter) {

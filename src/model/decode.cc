@@ -86,7 +86,8 @@ std::optional<std::int32_t> getInt32(const json& obj, const char* key, const std
     fail(join(path, key), std::string("expected an integer, got ") + typeName(*m));
   }
   const auto v = m->get<std::int64_t>();
-  if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max()) {
+  if (v < std::numeric_limits<std::int32_t>::min() ||
+      v > std::numeric_limits<std::int32_t>::max()) {
     fail(join(path, key), "integer out of range");
   }
   return static_cast<std::int32_t>(v);
@@ -185,9 +186,9 @@ IngressBackend decodeBackend(const json& j, const std::string& path) {
   if (const json* r = member(j, "resource")) {
     const std::string rp = join(path, "resource");
     expectObject(*r, rp);
-    b.resource = TypedLocalObjectReference{getString(*r, "apiGroup", rp),
-                                           getString(*r, "kind", rp, true),
-                                           getString(*r, "name", rp, true)};
+    b.resource =
+        TypedLocalObjectReference{getString(*r, "apiGroup", rp), getString(*r, "kind", rp, true),
+                                  getString(*r, "name", rp, true)};
   }
   return b;
 }
@@ -427,8 +428,8 @@ Result<std::optional<Object>> decodeObject(const json& doc) {
     return Error{"object without a string \"kind\""};
   }
   const std::string kind = kind_it->get<std::string>();
-  const std::string api = (api_it != doc.end() && api_it->is_string()) ? api_it->get<std::string>()
-                                                                        : std::string();
+  const std::string api =
+      (api_it != doc.end() && api_it->is_string()) ? api_it->get<std::string>() : std::string();
   const KindInfo* info = nullptr;
   bool kind_known = false;
   for (const auto& k : kKinds) {

@@ -29,7 +29,7 @@ struct ObjectMeta {
 };
 
 struct ServiceBackendPort {
-  std::string name;                   // set when the backend names the port
+  std::string name;                    // set when the backend names the port
   std::optional<std::int32_t> number;  // set when it numbers it
   bool operator==(const ServiceBackendPort&) const = default;
 };

@@ -14,7 +14,8 @@ constexpr std::chrono::seconds kAdminTimeout{30};
 
 class AdminSession final : public std::enable_shared_from_this<AdminSession> {
  public:
-  AdminSession(tcp::socket socket, AdminServer& admin) : stream_(std::move(socket)), admin_(admin) {}
+  AdminSession(tcp::socket socket, AdminServer& admin)
+      : stream_(std::move(socket)), admin_(admin) {}
 
   void doRead() {
     request_ = {};

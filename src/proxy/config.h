@@ -14,17 +14,17 @@ struct ProxyConfig {
   std::string bind = "0.0.0.0";
   std::uint16_t http_port = 8080;  // 0 picks a free port (tests)
   int workers = 1;
-  std::size_t max_header_bytes = 64 * 1024;  // request headers in total; over it: 431
-  std::uint64_t max_body_size = 0;           // 0: unlimited; over it: 413
-  milliseconds client_header_timeout{60'000};     // whole request header; then 408
-  milliseconds client_body_timeout{60'000};       // between two reads of the request body
-  milliseconds keepalive_timeout{75'000};         // idle client connection between requests
-  milliseconds upstream_connect_timeout{5'000};   // then the next endpoint, or 504
-  milliseconds upstream_response_timeout{60'000}; // between two reads/writes upstream; then 504
-  milliseconds upstream_idle_timeout{60'000};     // pooled idle upstream connection lifetime
-  milliseconds tunnel_idle_timeout{3'600'000};    // websocket/Upgrade tunnel without traffic
-  std::size_t max_idle_per_endpoint = 128;        // pooled keep-alive connections per endpoint
-  int max_attempts = 3;                           // tries of one request across endpoints
+  std::size_t max_header_bytes = 64 * 1024;        // request headers in total; over it: 431
+  std::uint64_t max_body_size = 0;                 // 0: unlimited; over it: 413
+  milliseconds client_header_timeout{60'000};      // whole request header; then 408
+  milliseconds client_body_timeout{60'000};        // between two reads of the request body
+  milliseconds keepalive_timeout{75'000};          // idle client connection between requests
+  milliseconds upstream_connect_timeout{5'000};    // then the next endpoint, or 504
+  milliseconds upstream_response_timeout{60'000};  // between two reads/writes upstream; then 504
+  milliseconds upstream_idle_timeout{60'000};      // pooled idle upstream connection lifetime
+  milliseconds tunnel_idle_timeout{3'600'000};     // websocket/Upgrade tunnel without traffic
+  std::size_t max_idle_per_endpoint = 128;         // pooled keep-alive connections per endpoint
+  int max_attempts = 3;                            // tries of one request across endpoints
 };
 
 }  // namespace portico::proxy

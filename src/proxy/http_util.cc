@@ -72,8 +72,8 @@ std::string_view requestPath(std::string_view target, std::string_view* authorit
       if (authority != nullptr) {
         *authority = rest.substr(0, path_start);
       }
-      target = path_start == std::string_view::npos ? std::string_view("/")
-                                                    : rest.substr(path_start);
+      target =
+          path_start == std::string_view::npos ? std::string_view("/") : rest.substr(path_start);
       if (!target.empty() && target.front() == '?') {
         return "/";
       }
@@ -217,7 +217,8 @@ void appendLocalResponse(unsigned status, std::string_view date, bool keep_alive
   out.append("Server: portico\r\n");
   appendField(out, "Date", date);
   out.append("Content-Type: text/plain; charset=utf-8\r\n");
-  appendField(out, "Content-Length", head_only ? std::string_view("0") : std::to_string(body.size()));
+  appendField(out, "Content-Length",
+              head_only ? std::string_view("0") : std::to_string(body.size()));
   out.append(keep_alive ? "" : "Connection: close\r\n");
   out.append("\r\n");
   if (!head_only) {

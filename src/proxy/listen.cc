@@ -4,8 +4,8 @@
 
 namespace portico::proxy {
 
-Result<tcp::acceptor> listenOn(net::io_context& ioc, const std::string& address,
-                               std::uint16_t port, bool reuse_port) {
+Result<tcp::acceptor> listenOn(net::io_context& ioc, const std::string& address, std::uint16_t port,
+                               bool reuse_port) {
   error_code ec;
   const auto ip = net::ip::make_address(address, ec);
   if (ec) {

@@ -9,7 +9,7 @@
 
 namespace portico::proxy {
 
-Result<tcp::acceptor> listenOn(net::io_context& ioc, const std::string& address,
-                               std::uint16_t port, bool reuse_port);
+Result<tcp::acceptor> listenOn(net::io_context& ioc, const std::string& address, std::uint16_t port,
+                               bool reuse_port);
 
 }  // namespace portico::proxy

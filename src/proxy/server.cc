@@ -14,8 +14,8 @@ namespace portico::proxy {
 
 ProxyMetrics::ProxyMetrics(metrics::Registry& r)
     : registry(r),
-      connections_accepted(r.counter("portico_connections_accepted_total",
-                                     "Client connections accepted.")),
+      connections_accepted(
+          r.counter("portico_connections_accepted_total", "Client connections accepted.")),
       accept_errors(r.counter("portico_accept_errors_total",
                               "Failed accepts (EMFILE and others); the listener backs off.")),
       upstream_connect_errors(r.counter("portico_upstream_connect_errors_total",
@@ -29,9 +29,9 @@ ProxyMetrics::ProxyMetrics(metrics::Registry& r)
       connections_active(r.gauge("portico_connections_active", "Open client connections.")) {
   static constexpr const char* kClasses[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
   for (std::size_t i = 0; i < requests_by_class.size(); ++i) {
-    requests_by_class[i] = &r.counter("portico_requests_total",
-                                      "Requests answered, by status class.",
-                                      {{"status_class", kClasses[i]}});
+    requests_by_class[i] =
+        &r.counter("portico_requests_total", "Requests answered, by status class.",
+                   {{"status_class", kClasses[i]}});
   }
 }
 
@@ -103,9 +103,8 @@ void onAccept(Worker& w, error_code ec, tcp::socket socket) {
 }
 
 void doAccept(Worker& w) {
-  w.acceptor->async_accept(w.ioc, [&w](error_code ec, tcp::socket socket) {
-    onAccept(w, ec, std::move(socket));
-  });
+  w.acceptor->async_accept(
+      w.ioc, [&w](error_code ec, tcp::socket socket) { onAccept(w, ec, std::move(socket)); });
 }
 }  // namespace
 

@@ -140,11 +140,9 @@ void Session::doReadHeader() {
     }
   });
   http::async_read_header(stream_, buffer_, *req_parser_,
-                          beast::bind_front_handler(
-                              [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
-                                self->onReadHeader(ec);
-                              },
-                              shared_from_this()));
+                          beast::bind_front_handler([](std::shared_ptr<Session> self, error_code ec,
+                                                       std::size_t) { self->onReadHeader(ec); },
+                                                    shared_from_this()));
 }
 
 void Session::onReadHeader(error_code ec) {
@@ -282,8 +280,9 @@ void Session::doConnect(const snapshot::Endpoint& endpoint) {
     return;
   }
   upstream_->stream.expires_after(worker_.config.upstream_connect_timeout);
-  upstream_->stream.async_connect(tcp::endpoint(address, endpoint.port),
-                                  beast::bind_front_handler(&Session::onConnect, shared_from_this()));
+  upstream_->stream.async_connect(
+      tcp::endpoint(address, endpoint.port),
+      beast::bind_front_handler(&Session::onConnect, shared_from_this()));
 }
 
 void Session::onConnect(error_code ec) {
@@ -311,11 +310,9 @@ void Session::forwardRequest() {
     expect_continue_ = false;
     stream_.expires_after(worker_.config.client_body_timeout);
     net::async_write(stream_, net::buffer(kContinue, sizeof(kContinue) - 1),
-                     beast::bind_front_handler(
-                         [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
-                           self->onWriteContinue(ec);
-                         },
-                         shared_from_this()));
+                     beast::bind_front_handler([](std::shared_ptr<Session> self, error_code ec,
+                                                  std::size_t) { self->onWriteContinue(ec); },
+                                               shared_from_this()));
     return;
   }
   doReadRequestBody();
@@ -339,11 +336,9 @@ void Session::doReadRequestBody() {
   body.size = request_buf_.size();
   stream_.expires_after(worker_.config.client_body_timeout);
   http::async_read_some(stream_, buffer_, *req_parser_,
-                        beast::bind_front_handler(
-                            [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
-                              self->onReadRequestBody(ec);
-                            },
-                            shared_from_this()));
+                        beast::bind_front_handler([](std::shared_ptr<Session> self, error_code ec,
+                                                     std::size_t) { self->onReadRequestBody(ec); },
+                                                  shared_from_this()));
 }
 
 void Session::onReadRequestBody(error_code ec) {
@@ -400,12 +395,11 @@ void Session::writeRequestPiece(std::size_t n) {
   const Gather out = framePiece(request_head_, request_head_sent_, chunked_up_,
                                 request_chunk_prefix_, request_buf_.data(), n, last);
   upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
-  net::async_write(upstream_->stream, out,
-                   beast::bind_front_handler(
-                       [last](std::shared_ptr<Session> self, error_code ec, std::size_t) {
-                         self->onWriteRequest(ec, last);
-                       },
-                       shared_from_this()));
+  net::async_write(
+      upstream_->stream, out,
+      beast::bind_front_handler([last](std::shared_ptr<Session> self, error_code ec,
+                                       std::size_t) { self->onWriteRequest(ec, last); },
+                                shared_from_this()));
 }
 
 void Session::onWriteRequest(error_code ec, bool last) {
@@ -434,12 +428,11 @@ void Session::doReadResponseHeader() {
     res_parser_->skip(true);
   }
   upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
-  http::async_read_header(upstream_->stream, upstream_->buffer, *res_parser_,
-                          beast::bind_front_handler(
-                              [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
-                                self->onReadResponseHeader(ec);
-                              },
-                              shared_from_this()));
+  http::async_read_header(
+      upstream_->stream, upstream_->buffer, *res_parser_,
+      beast::bind_front_handler([](std::shared_ptr<Session> self, error_code ec,
+                                   std::size_t) { self->onReadResponseHeader(ec); },
+                                shared_from_this()));
 }
 
 void Session::onReadResponseHeader(error_code ec) {
@@ -496,11 +489,9 @@ void Session::onReadResponseHeader(error_code ec) {
   if (header_only_response_) {
     stream_.expires_after(worker_.config.upstream_response_timeout);
     net::async_write(stream_, net::buffer(response_head_),
-                     beast::bind_front_handler(
-                         [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
-                           self->onWriteResponse(ec, true);
-                         },
-                         shared_from_this()));
+                     beast::bind_front_handler([](std::shared_ptr<Session> self, error_code ec,
+                                                  std::size_t) { self->onWriteResponse(ec, true); },
+                                               shared_from_this()));
     return;
   }
   doReadResponseBody();
@@ -518,11 +509,9 @@ void Session::doReadResponseBody() {
   body.size = response_buf_.size();
   upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
   http::async_read_some(upstream_->stream, upstream_->buffer, *res_parser_,
-                        beast::bind_front_handler(
-                            [](std::shared_ptr<Session> self, error_code ec, std::size_t) {
-                              self->onReadResponseBody(ec);
-                            },
-                            shared_from_this()));
+                        beast::bind_front_handler([](std::shared_ptr<Session> self, error_code ec,
+                                                     std::size_t) { self->onReadResponseBody(ec); },
+                                                  shared_from_this()));
 }
 
 void Session::onReadResponseBody(error_code ec) {
@@ -535,9 +524,9 @@ void Session::onReadResponseBody(error_code ec) {
   if (ec) {
     // Part of the response already reached the client: the only honest signal left is to
     // close the connection, so the client sees a truncated message.
-    log::warn("upstream failed mid-response",
-              {{"phase", phaseName(Phase::kForwardBody)}, {"endpoint", upstream_->key},
-               {"error", ec.message()}});
+    log::warn("upstream failed mid-response", {{"phase", phaseName(Phase::kForwardBody)},
+                                               {"endpoint", upstream_->key},
+                                               {"error", ec.message()}});
     worker_.metrics.requestsFor(502).inc();
     upstream_.reset();
     close();
@@ -556,12 +545,11 @@ void Session::writeResponsePiece(std::size_t n) {
   const Gather out = framePiece(response_head_, response_head_sent_, chunked_down_,
                                 response_chunk_prefix_, response_buf_.data(), n, last);
   stream_.expires_after(worker_.config.upstream_response_timeout);
-  net::async_write(stream_, out,
-                   beast::bind_front_handler(
-                       [last](std::shared_ptr<Session> self, error_code ec, std::size_t) {
-                         self->onWriteResponse(ec, last);
-                       },
-                       shared_from_this()));
+  net::async_write(
+      stream_, out,
+      beast::bind_front_handler([last](std::shared_ptr<Session> self, error_code ec,
+                                       std::size_t) { self->onWriteResponse(ec, last); },
+                                shared_from_this()));
 }
 
 void Session::onWriteResponse(error_code ec, bool last) {
@@ -609,8 +597,7 @@ bool Session::retryable(Phase phase) const {
   }
   // A pooled connection the upstream had closed: the request may not have been seen, but it
   // may have: only idempotent requests go again.
-  return upstream_ != nullptr && upstream_->reused &&
-         isIdempotent(req_parser_->get().method());
+  return upstream_ != nullptr && upstream_->reused && isIdempotent(req_parser_->get().method());
 }
 
 void Session::upstreamFailed(Phase phase, error_code ec) {
@@ -654,12 +641,11 @@ void Session::respondLocal(unsigned status, bool keep_alive) {
   appendLocalResponse(status, worker_.date(), keep_alive, head_request_, response_head_);
   response_started_ = true;
   stream_.expires_after(worker_.config.client_header_timeout);
-  net::async_write(stream_, net::buffer(response_head_),
-                   beast::bind_front_handler(
-                       [keep_alive](std::shared_ptr<Session> self, error_code ec, std::size_t) {
-                         self->onWriteLocal(ec, keep_alive);
-                       },
-                       shared_from_this()));
+  net::async_write(
+      stream_, net::buffer(response_head_),
+      beast::bind_front_handler([keep_alive](std::shared_ptr<Session> self, error_code ec,
+                                             std::size_t) { self->onWriteLocal(ec, keep_alive); },
+                                shared_from_this()));
 }
 
 void Session::onWriteLocal(error_code ec, bool keep_alive) {

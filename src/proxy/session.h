@@ -17,10 +17,26 @@
 namespace portico::proxy {
 
 // Why a request failed, and where; proxyErrorStatus() maps it to the status sent.
-enum class Phase { kReadHeader, kRoute, kSelectUpstream, kConnect, kForwardRequest,
-                   kUpstreamHeaders, kForwardBody };
-enum class Cause { kMalformed, kHeadersTooLarge, kBodyTooLarge, kClientTimeout, kNoRoute,
-                   kNoEndpoint, kRefused, kTimeout, kInvalidResponse };
+enum class Phase {
+  kReadHeader,
+  kRoute,
+  kSelectUpstream,
+  kConnect,
+  kForwardRequest,
+  kUpstreamHeaders,
+  kForwardBody
+};
+enum class Cause {
+  kMalformed,
+  kHeadersTooLarge,
+  kBodyTooLarge,
+  kClientTimeout,
+  kNoRoute,
+  kNoEndpoint,
+  kRefused,
+  kTimeout,
+  kInvalidResponse
+};
 struct ProxyError {
   Phase phase;
   Cause cause;

@@ -51,7 +51,7 @@ struct Route {
 inline constexpr std::uint32_t kNoTargetGroup = 0xFFFFFFFFu;
 
 struct VirtualHost {
-  std::string host;           // lower-case; "*.example.com" for a wildcard; "" for rules without host
+  std::string host;  // lower-case; "*.example.com" for a wildcard; "" for rules without host
   std::vector<Route> routes;  // in precedence order: the first that matches wins
   std::uint32_t default_target_group = kNoTargetGroup;  // when no route matches; none: 404
   bool operator==(const VirtualHost&) const = default;

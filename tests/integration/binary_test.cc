@@ -1,8 +1,8 @@
 // The real `portico` binary on a manifest directory: hot reload through inotify, the admin
 // endpoints, SIGTERM draining, flags, and an accept loop that survives running out of files.
 
-#include "proxy_fixture.h"
 #include "process.h"
+#include "proxy_fixture.h"
 #include "temp_dir.h"
 
 #include <nlohmann/json.hpp>
@@ -32,9 +32,18 @@ struct Portico {
 
 Portico startPortico(const std::string& dir, std::vector<std::string> extra = {},
                      int max_open_files = 0) {
-  std::vector<std::string> argv = {toolPath("PORTICO_BIN"), "--manifests", dir, "--bind",
-                                   "127.0.0.1", "--http-port", "0", "--admin-port", "0",
-                                   "--workers", "2", "--leader-elect=false"};
+  std::vector<std::string> argv = {toolPath("PORTICO_BIN"),
+                                   "--manifests",
+                                   dir,
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--http-port",
+                                   "0",
+                                   "--admin-port",
+                                   "0",
+                                   "--workers",
+                                   "2",
+                                   "--leader-elect=false"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   Portico p;
   p.process = std::make_unique<Process>(argv, max_open_files);
@@ -119,9 +128,9 @@ TEST_F(BinaryTest, FollowsTheManifestDirectory) {
 
   const auto metrics = get(p.admin, "x", "/metrics");
   EXPECT_EQ(metrics.status, 200);
-  for (const char* series : {"portico_requests_total{status_class=\"2xx\"}",
-                             "portico_snapshot_generation", "portico_config_diagnostics",
-                             "portico_connections_active"}) {
+  for (const char* series :
+       {"portico_requests_total{status_class=\"2xx\"}", "portico_snapshot_generation",
+        "portico_config_diagnostics", "portico_connections_active"}) {
     EXPECT_NE(metrics.body.find(series), std::string::npos) << series;
   }
   p.process->signal(SIGTERM);
@@ -161,13 +170,12 @@ TEST_F(BinaryTest, AcceptLoopSurvivesRunningOutOfFiles) {
     for (int i = 0; i < 100; ++i) {
       hog.push_back(std::make_unique<Connection>(p.http));
     }
-    EXPECT_TRUE(p.process
-                    ->waitForLine(
-                        [](const std::string& l) {
-                          return l.find("accept failed") != std::string::npos;
-                        },
-                        10s)
-                    .has_value());
+    EXPECT_TRUE(
+        p.process
+            ->waitForLine(
+                [](const std::string& l) { return l.find("accept failed") != std::string::npos; },
+                10s)
+            .has_value());
   }
   // Once they are gone, it accepts again.
   EXPECT_TRUE(eventually([&] { return nameAt(p.http, "web.test", "/") == "a"; }, 10s));
@@ -194,17 +202,19 @@ TEST(BinaryFlags, HelpAndErrors) {
   EXPECT_EQ(bad.wait(10s), 2);
   Process missing({toolPath("PORTICO_BIN"), "--manifests", "/nonexistent/dir", "--http-port", "0",
                    "--admin-port", "0"});
-  EXPECT_TRUE(missing.waitForLine(
-                         [](const std::string& l) {
-                           return l.find("/nonexistent/dir: not a directory") != std::string::npos;
-                         },
-                         10s)
+  EXPECT_TRUE(missing
+                  .waitForLine(
+                      [](const std::string& l) {
+                        return l.find("/nonexistent/dir: not a directory") != std::string::npos;
+                      },
+                      10s)
                   .has_value());
   EXPECT_EQ(missing.wait(10s), 2);
 
   TempDir dir;
-  dir.write("kubeconfig", "clusters: [{name: c, cluster: {}}]\n"
-                          "contexts: [{name: x, context: {cluster: c}}]\ncurrent-context: x\n");
+  dir.write("kubeconfig",
+            "clusters: [{name: c, cluster: {}}]\n"
+            "contexts: [{name: x, context: {cluster: c}}]\ncurrent-context: x\n");
   Process bad_kubeconfig({toolPath("PORTICO_BIN"), "--kubeconfig", dir.path() + "/kubeconfig",
                           "--http-port", "0", "--admin-port", "0"});
   EXPECT_TRUE(bad_kubeconfig

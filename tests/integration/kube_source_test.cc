@@ -1,9 +1,9 @@
 // The Kubernetes API source against test-apiserver (in-process, real HTTPS on port 0): initial
 // sync, every kind of change, and every fault test-apiserver can inject.
 
+#include "k8s/kube_source.h"
 #include "apiserver/server.h"
 #include "http_client.h"
-#include "k8s/kube_source.h"
 #include "temp_dir.h"
 
 #include <gtest/gtest.h>
@@ -169,14 +169,14 @@ TEST_F(KubeSourceTest, SlowAnswersStillArrive) {
 }
 
 TEST_F(KubeSourceTest, WatchNamespaceRestrictsNamespacedKinds) {
-  auto r = client_->request("POST", "/api/v1/namespaces/other/services",
-                            json{{"metadata", {{"name", "elsewhere"}}},
-                                 {"spec", {{"ports", {{{"port", 80}}}}}}}
-                                .dump());
+  auto r = client_->request(
+      "POST", "/api/v1/namespaces/other/services",
+      json{{"metadata", {{"name", "elsewhere"}}}, {"spec", {{"ports", {{{"port", 80}}}}}}}.dump());
   ASSERT_TRUE(std::holds_alternative<ApiResponse>(r));
   create(service("here", 87));
-  client_->request("POST", "/apis/networking.k8s.io/v1/ingressclasses",
-                   R"({"metadata":{"name":"portico"},"spec":{"controller":"portico.dev/ingress-controller"}})");
+  client_->request(
+      "POST", "/apis/networking.k8s.io/v1/ingressclasses",
+      R"({"metadata":{"name":"portico"},"spec":{"controller":"portico.dev/ingress-controller"}})");
   source_ = std::make_unique<KubeSource>(
       configFor(*server_, port_), "default",
       [this](model::ClusterState s) {

@@ -1,7 +1,7 @@
 // Leader election and the status writer against test-apiserver.
+#include "k8s/leader_election.h"
 #include "apiserver/server.h"
 #include "http_client.h"
-#include "k8s/leader_election.h"
 #include "k8s/status_writer.h"
 #include "temp_dir.h"
 
@@ -81,7 +81,8 @@ TEST_F(ApiTest, OneLeaderAtATimeAndAQuickHandOver) {
     tb.join();
   }
   EXPECT_EQ(most.load(), 1);
-  auto lease = ApiClient(config()).request("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/portico-leader");
+  auto lease = ApiClient(config()).request(
+      "GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/portico-leader");
   ASSERT_TRUE(std::holds_alternative<ApiResponse>(lease));
   const auto spec = json::parse(std::get<ApiResponse>(lease).body)["spec"];
   EXPECT_EQ(spec["holderIdentity"], "");  // released

@@ -188,8 +188,10 @@ TEST_F(ProxyTest, MalformedRequestsGet400) {
   const std::vector<std::string> bad = {
       "GARBAGE\r\n\r\n",
       "GET / HTTP/1.1\r\n\r\n",  // HTTP/1.1 without Host
-      "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-      "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nContent-Length: "
+      "3\r\n\r\n0\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
       "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: a.test\r\nBad Header: x\r\n\r\n",
@@ -311,7 +313,8 @@ TEST_F(ProxyTest, SwapsKeepInFlightRequestsAndIdleUpstreams) {
   std::thread slow([&] { slow_status = get(proxy_.port(), "a.test", "/?delay_ms=300").status; });
   ASSERT_TRUE(eventually([&] { return a_.requestCount() >= 1; }));
   // ...then the route disappears: it finishes on the snapshot it started with.
-  proxy_.publish(loopbackService("svc-b", {b_.port()}) + simpleIngress("ing-b", "b.test", "/", "svc-b"));
+  proxy_.publish(loopbackService("svc-b", {b_.port()}) +
+                 simpleIngress("ing-b", "b.test", "/", "svc-b"));
   slow.join();
   EXPECT_EQ(slow_status.load(), 200);
   EXPECT_EQ(get(proxy_.port(), "a.test", "/").status, 404);
@@ -442,8 +445,8 @@ TEST_F(ProxyTest, GigabyteUploadAndDownloadStreamWithBoundedMemory) {
   const std::size_t after = residentBytes();
 #if !defined(__SANITIZE_ADDRESS__)
   // Not under ASan: its quarantine keeps freed blocks resident by design (256 MiB by default).
-  EXPECT_LT(after, before + (64u << 20)) << "resident memory grew from " << before << " to "
-                                          << after;
+  EXPECT_LT(after, before + (64u << 20))
+      << "resident memory grew from " << before << " to " << after;
 #else
   (void)before;
   (void)after;

@@ -65,10 +65,9 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession> {
     body_bytes_ = 0;
     hash_ = 1469598103934665603ULL;
     stream_.expires_after(std::chrono::seconds(120));
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](error_code ec, std::size_t) {
-                              self->onHeader(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->onHeader(ec); });
   }
 
  private:
@@ -90,22 +89,22 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession> {
     }
     parser_->get().body().data = buf_.data();
     parser_->get().body().size = buf_.size();
-    http::async_read_some(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](error_code ec, std::size_t) {
-                            if (ec == http::error::need_buffer) {
-                              ec = {};
-                            }
-                            if (ec) {
-                              return self->close();
-                            }
-                            const std::size_t n = self->buf_.size() - self->parser_->get().body().size;
-                            for (std::size_t i = 0; i < n; ++i) {
-                              self->hash_ = (self->hash_ ^ static_cast<unsigned char>(self->buf_[i])) *
-                                            1099511628211ULL;
-                            }
-                            self->body_bytes_ += n;
-                            self->readBody();
-                          });
+    http::async_read_some(
+        stream_, buffer_, *parser_, [self = shared_from_this()](error_code ec, std::size_t) {
+          if (ec == http::error::need_buffer) {
+            ec = {};
+          }
+          if (ec) {
+            return self->close();
+          }
+          const std::size_t n = self->buf_.size() - self->parser_->get().body().size;
+          for (std::size_t i = 0; i < n; ++i) {
+            self->hash_ =
+                (self->hash_ ^ static_cast<unsigned char>(self->buf_[i])) * 1099511628211ULL;
+          }
+          self->body_bytes_ += n;
+          self->readBody();
+        });
   }
 
   void answer() {
@@ -177,23 +176,25 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession> {
 
   void writeChunk() {
     auto& body = stream_res_.body();
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, buf_.size()));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, buf_.size()));
     body.data = n > 0 ? buf_.data() : nullptr;
     body.size = n;
     body.more = remaining_ > n;
     remaining_ -= n;
-    http::async_write(stream_, *serializer_, [self = shared_from_this()](error_code ec, std::size_t) {
-      if (ec == http::error::need_buffer) {
-        ec = {};
-      }
-      if (ec) {
-        return self->close();
-      }
-      if (self->serializer_->is_done()) {
-        return self->afterWrite({});
-      }
-      self->writeChunk();
-    });
+    http::async_write(stream_, *serializer_,
+                      [self = shared_from_this()](error_code ec, std::size_t) {
+                        if (ec == http::error::need_buffer) {
+                          ec = {};
+                        }
+                        if (ec) {
+                          return self->close();
+                        }
+                        if (self->serializer_->is_done()) {
+                          return self->afterWrite({});
+                        }
+                        self->writeChunk();
+                      });
   }
 
   void afterWrite(error_code ec) {

@@ -35,8 +35,8 @@ std::string HttpResponse::header(const std::string& name) const {
 }
 
 std::string serialize(const HttpRequest& req) {
-  std::string out = req.method + " " + req.target + (req.version == 11 ? " HTTP/1.1" : " HTTP/1.0") +
-                    "\r\n";
+  std::string out =
+      req.method + " " + req.target + (req.version == 11 ? " HTTP/1.1" : " HTTP/1.0") + "\r\n";
   if (!req.host.empty()) {
     out += "Host: " + req.host + "\r\n";
   }
@@ -156,8 +156,8 @@ HttpResponse Connection::readResponse(bool head_request, std::chrono::millisecon
   while (line_end != std::string::npos) {
     const std::size_t start = line_end + 2;
     line_end = head.find("\r\n", start);
-    const std::string line = head.substr(start, line_end == std::string::npos ? std::string::npos
-                                                                               : line_end - start);
+    const std::string line =
+        head.substr(start, line_end == std::string::npos ? std::string::npos : line_end - start);
     const auto colon = line.find(':');
     if (colon == std::string::npos) {
       continue;
@@ -226,7 +226,8 @@ HttpResponse Connection::send(const HttpRequest& req, std::chrono::milliseconds 
   return readResponse(req.method == "HEAD", timeout);
 }
 
-HttpResponse request(std::uint16_t port, const HttpRequest& req, std::chrono::milliseconds timeout) {
+HttpResponse request(std::uint16_t port, const HttpRequest& req,
+                     std::chrono::milliseconds timeout) {
   Connection c(port);
   return c.send(req, timeout);
 }

@@ -1,10 +1,10 @@
 #include "process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -76,8 +76,8 @@ Process::~Process() {
   }
 }
 
-std::optional<std::string> Process::waitForLine(
-    const std::function<bool(const std::string&)>& pred, std::chrono::milliseconds timeout) {
+std::optional<std::string> Process::waitForLine(const std::function<bool(const std::string&)>& pred,
+                                                std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mutex_);
   std::size_t checked = 0;
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -26,8 +26,9 @@ inline std::string loopbackService(const std::string& name, const std::vector<st
                   "}\nspec:\n  ports: [{name: http, port: 80, targetPort: http}]\n---\n";
   for (std::size_t i = 0; i < ports.size(); ++i) {
     y += "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: " + name + "-" +
-         std::to_string(i) + "\n  namespace: " + ns + "\n  labels: {kubernetes.io/service-name: " +
-         name + "}\naddressType: IPv4\nports: [{name: http, port: " + std::to_string(ports[i]) +
+         std::to_string(i) + "\n  namespace: " + ns +
+         "\n  labels: {kubernetes.io/service-name: " + name +
+         "}\naddressType: IPv4\nports: [{name: http, port: " + std::to_string(ports[i]) +
          "}]\nendpoints: [{addresses: [\"127.0.0.1\"], conditions: {ready: true}}]\n---\n";
   }
   if (ports.empty()) {
@@ -42,8 +43,8 @@ inline std::string loopbackService(const std::string& name, const std::vector<st
 inline std::string simpleIngress(const std::string& name, const std::string& host,
                                  const std::string& path, const std::string& service) {
   return "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: " + name +
-         ", namespace: default}\nspec:\n  ingressClassName: portico\n  rules:\n  - host: \"" + host +
-         "\"\n    http:\n      paths:\n      - {path: \"" + path +
+         ", namespace: default}\nspec:\n  ingressClassName: portico\n  rules:\n  - host: \"" +
+         host + "\"\n    http:\n      paths:\n      - {path: \"" + path +
          "\", pathType: Prefix, backend: {service: {name: " + service +
          ", port: {number: 80}}}}\n---\n";
 }

@@ -72,19 +72,23 @@ TEST(Store, PatchTypes) {
   Store store;
   store.create(services(), "ns",
                {{"metadata", {{"name", "s"}}},
-                {"spec", {{"ports", {{{"name", "http"}, {"port", 80}, {"targetPort", 8080}},
-                                     {{"name", "https"}, {"port", 443}, {"targetPort", 8443}}}}}}});
+                {"spec",
+                 {{"ports",
+                   {{{"name", "http"}, {"port", 80}, {"targetPort", 8080}},
+                    {{"name", "https"}, {"port", 443}, {"targetPort", 8443}}}}}}});
   // What `kubectl apply` sends: a strategic merge patch that merges ports by key.
-  auto smp = store.patch(services(), "ns", "s",
-                         json::parse(R"({"spec":{"$setElementOrder/ports":[{"port":80},{"port":443}],
+  auto smp =
+      store.patch(services(), "ns", "s",
+                  json::parse(R"({"spec":{"$setElementOrder/ports":[{"port":80},{"port":443}],
                                           "ports":[{"port":443,"targetPort":9443}]}})"),
-                         "application/strategic-merge-patch+json", false);
+                  "application/strategic-merge-patch+json", false);
   ASSERT_EQ(smp.code, 200) << smp.body.dump();
   EXPECT_EQ(smp.body["spec"]["ports"][0]["name"], "http");
   EXPECT_EQ(smp.body["spec"]["ports"][1]["targetPort"], 9443);
   EXPECT_EQ(smp.body["spec"]["ports"][1]["name"], "https");
-  auto merge = store.patch(services(), "ns", "s", json::parse(R"({"metadata":{"labels":{"a":"b"}}})"),
-                           "application/merge-patch+json", false);
+  auto merge =
+      store.patch(services(), "ns", "s", json::parse(R"({"metadata":{"labels":{"a":"b"}}})"),
+                  "application/merge-patch+json", false);
   EXPECT_EQ(merge.body["metadata"]["labels"]["a"], "b");
   auto jp = store.patch(services(), "ns", "s",
                         json::parse(R"([{"op":"replace","path":"/spec/ports/0/port","value":81}])"),

@@ -36,7 +36,8 @@ TEST(Strings, Sizes) {
   EXPECT_EQ(parseSize("2Gi"), 2147483648u);
   EXPECT_EQ(parseSize("0"), 0u);
   EXPECT_EQ(parseSize("100"), 100u);
-  for (const char* bad : {"", "Ki", "1Ti", "-5", "99999999999999999999", "18446744073709551615Ki"}) {
+  for (const char* bad :
+       {"", "Ki", "1Ti", "-5", "99999999999999999999", "18446744073709551615Ki"}) {
     EXPECT_FALSE(parseSize(bad).has_value()) << bad;
   }
 }

@@ -223,34 +223,45 @@ spec:
              {"match":"Prefix","path":"/good","targetGroup":"default/web:80","ingress":"default/bad"}]}],
            "anyHost":{"host":"","routes":[]}})",
        {
-           "error: Ingress default/bad: spec.rules[0].http.paths[0].backend.service.name: Service default/nope not found",
-           "error: Ingress default/bad: spec.rules[0].http.paths[1].backend.service.port: Service default/web has no port 81",
-           "error: Ingress default/bad: spec.rules[0].http.paths[2].backend.service.port: Service default/web has no port named grpc",
-           "error: Ingress default/bad: spec.rules[0].http.paths[3].backend.service.port: set exactly one of number and name",
-           "error: Ingress default/bad: spec.rules[0].http.paths[4].backend.resource: resource backends are not supported; use a service backend",
-           "error: Ingress default/bad: spec.rules[0].http.paths[5].path: \"relative\" must be an absolute path (start with '/')",
-           "error: Ingress default/bad: spec.rules[0].http.paths[6].path: \"/a//b\" must not contain '//'",
-           "error: Ingress default/bad: spec.rules[0].http.paths[7].pathType: \"Regex\" is not one of Exact, Prefix, ImplementationSpecific",
-           "error: Ingress default/bad: spec.rules[0].http.paths[8].pathType: required: one of Exact, Prefix, ImplementationSpecific",
-           "error: Ingress default/bad: spec.rules[1].host: \"bad_host.example.com\" invalid character '_' (a DNS name is [a-z0-9.-])",
-           "error: Ingress default/bad: spec.rules[2].host: \"a.*.example.com\" a wildcard is allowed only as the whole first label (\"*.example.com\")",
+           "error: Ingress default/bad: spec.rules[0].http.paths[0].backend.service.name: Service "
+           "default/nope not found",
+           "error: Ingress default/bad: spec.rules[0].http.paths[1].backend.service.port: Service "
+           "default/web has no port 81",
+           "error: Ingress default/bad: spec.rules[0].http.paths[2].backend.service.port: Service "
+           "default/web has no port named grpc",
+           "error: Ingress default/bad: spec.rules[0].http.paths[3].backend.service.port: set "
+           "exactly one of number and name",
+           "error: Ingress default/bad: spec.rules[0].http.paths[4].backend.resource: resource "
+           "backends are not supported; use a service backend",
+           "error: Ingress default/bad: spec.rules[0].http.paths[5].path: \"relative\" must be an "
+           "absolute path (start with '/')",
+           "error: Ingress default/bad: spec.rules[0].http.paths[6].path: \"/a//b\" must not "
+           "contain '//'",
+           "error: Ingress default/bad: spec.rules[0].http.paths[7].pathType: \"Regex\" is not one "
+           "of Exact, Prefix, ImplementationSpecific",
+           "error: Ingress default/bad: spec.rules[0].http.paths[8].pathType: required: one of "
+           "Exact, Prefix, ImplementationSpecific",
+           "error: Ingress default/bad: spec.rules[1].host: \"bad_host.example.com\" invalid "
+           "character '_' (a DNS name is [a-z0-9.-])",
+           "error: Ingress default/bad: spec.rules[2].host: \"a.*.example.com\" a wildcard is "
+           "allowed only as the whole first label (\"*.example.com\")",
            "error: Ingress default/bad: spec.rules[3].host: \"h:8080\" must not carry a port",
        }},
       {"duplicates across Ingresses: the oldest wins; no timestamp counts as newest",
-       kWeb + kApi +
-           ingress("b-young", R"(  rules:
+       kWeb + kApi + ingress("b-young", R"(  rules:
   - host: h
     http:
       paths:
       - {path: /p/, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
       - {path: /only-young, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
-)") + ingress("z-old", R"(  rules:
+)") +
+           ingress("z-old", R"(  rules:
   - host: h
     http:
       paths:
       - {path: /p, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}
 )",
-                         "  creationTimestamp: \"2023-05-01T00:00:00Z\"\n"),
+                   "  creationTimestamp: \"2023-05-01T00:00:00Z\"\n"),
        R"({"targetGroups":[{"id":"default/api:80","endpoints":["10.0.1.1:8080"]},
                           {"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
            "hosts":[{"host":"h","routes":[
@@ -331,7 +342,8 @@ spec:
            "hosts":[{"host":"h","routes":[{"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a"}]}],
            "anyHost":{"host":"","routes":[]}})",
        {"error: Controller --default-backend-service: Service kube-system/none not found",
-        "error: Ingress default/a: spec.defaultBackend.service.name: Service default/gone not found"},
+        "error: Ingress default/a: spec.defaultBackend.service.name: Service default/gone not "
+        "found"},
        Options{"portico", "portico.dev/ingress-controller", false, "kube-system/none"}},
   };
 }
@@ -381,8 +393,8 @@ TEST(Compiler, DeterministicAcrossRuns) {
 }
 
 TEST(Compiler, ListsOurIngresses) {
-  const auto state = stateFrom(objectsFromYaml(kWeb + ingress("a", "  rules: []\n") +
-                                               ingress("b", "  rules: []\n")));
+  const auto state = stateFrom(
+      objectsFromYaml(kWeb + ingress("a", "  rules: []\n") + ingress("b", "  rules: []\n")));
   EXPECT_EQ(compile(state, {}).ingresses, (std::vector<std::string>{"default/a", "default/b"}));
 }
 

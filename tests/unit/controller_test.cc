@@ -33,10 +33,13 @@ struct Published {
 class ControllerTest : public ::testing::Test {
  protected:
   ControllerTest()
-      : controller_({}, [this](auto s) {
-          const std::lock_guard<std::mutex> lock(published_.mutex);
-          published_.snapshots.push_back(std::move(s));
-        }, registry_, Debounce{10ms, 100ms}) {
+      : controller_(
+            {},
+            [this](auto s) {
+              const std::lock_guard<std::mutex> lock(published_.mutex);
+              published_.snapshots.push_back(std::move(s));
+            },
+            registry_, Debounce{10ms, 100ms}) {
     controller_.start();
   }
   metrics::Registry registry_;

@@ -27,10 +27,9 @@ TEST(Flags, DefaultsFollowTheDesign) {
 
 TEST(Flags, BothSpellingsAndBooleans) {
   auto f = parseFlags({"--manifests", "/tmp/m", "--http-port=0", "--workers", "3",
-                       "--watch-ingress-without-class", "--leader-elect=false",
-                       "--max-body-size", "10Mi", "--shutdown-grace=5s",
-                       "--default-backend-service", "ns/svc", "--log-format", "text",
-                       "--upstream-connect-timeout", "250ms"});
+                       "--watch-ingress-without-class", "--leader-elect=false", "--max-body-size",
+                       "10Mi", "--shutdown-grace=5s", "--default-backend-service", "ns/svc",
+                       "--log-format", "text", "--upstream-connect-timeout", "250ms"});
   ASSERT_TRUE(f.ok()) << f.error();
   EXPECT_EQ(f->manifests, "/tmp/m");
   EXPECT_EQ(f->proxy.http_port, 0);
@@ -53,12 +52,15 @@ TEST(Flags, ErrorsNameTheFlag) {
       {{"--nope"}, "unknown flag --nope (see --help)"},
       {{"--http-port", "70000"}, "--http-port=70000: expected a port number from 0 to 65535"},
       {{"--workers=0"}, "--workers=0: expected a number from 1 to 1024"},
-      {{"--shutdown-grace", "soon"}, "--shutdown-grace=soon: expected a duration such as 500ms, 30s, 5m"},
+      {{"--shutdown-grace", "soon"},
+       "--shutdown-grace=soon: expected a duration such as 500ms, 30s, 5m"},
       {{"--manifests"}, "--manifests needs a value (DIR)"},
-      {{"--default-backend-service", "svc"}, "--default-backend-service=svc: expected NAMESPACE/NAME"},
+      {{"--default-backend-service", "svc"},
+       "--default-backend-service=svc: expected NAMESPACE/NAME"},
       {{"--log-level", "loud"}, "--log-level=loud: expected debug, info, warn or error"},
       {{"--leader-elect=maybe"}, "--leader-elect=maybe: expected true or false"},
-      {{"--max-header-bytes", "10"}, "--max-header-bytes=10: expected a size from 1Ki to 64Mi, such as 64Ki"},
+      {{"--max-header-bytes", "10"},
+       "--max-header-bytes=10: expected a size from 1Ki to 64Mi, such as 64Ki"},
       {{"stray"}, "unexpected argument \"stray\" (flags start with --; see --help)"},
   };
   for (const auto& b : bad) {
@@ -70,13 +72,29 @@ TEST(Flags, ErrorsNameTheFlag) {
 
 TEST(Flags, UsageListsEveryDesignFlag) {
   const std::string u = usage();
-  for (const char* flag :
-       {"--manifests", "--kubeconfig", "--context", "--http-port", "--https-port", "--admin-port",
-        "--bind", "--workers", "--ingress-class", "--controller-name",
-        "--watch-ingress-without-class", "--watch-namespace", "--default-backend-service",
-        "--publish-service", "--publish-status-address", "--election-id", "--election-namespace",
-        "--leader-elect", "--max-header-bytes", "--max-body-size", "--shutdown-grace",
-        "--log-level", "--log-format"}) {
+  for (const char* flag : {"--manifests",
+                           "--kubeconfig",
+                           "--context",
+                           "--http-port",
+                           "--https-port",
+                           "--admin-port",
+                           "--bind",
+                           "--workers",
+                           "--ingress-class",
+                           "--controller-name",
+                           "--watch-ingress-without-class",
+                           "--watch-namespace",
+                           "--default-backend-service",
+                           "--publish-service",
+                           "--publish-status-address",
+                           "--election-id",
+                           "--election-namespace",
+                           "--leader-elect",
+                           "--max-header-bytes",
+                           "--max-body-size",
+                           "--shutdown-grace",
+                           "--log-level",
+                           "--log-format"}) {
     EXPECT_NE(u.find(flag), std::string::npos) << flag;
   }
 }

@@ -83,8 +83,9 @@ TEST(Kubeconfig, ErrorsNameTheField) {
   const std::vector<Bad> bad = {
       {"", "nope", "contexts: no context named \"nope\""},
       {"", "broken", "contexts[2].context.cluster: no cluster named \"nowhere\""},
-      {"", "other", "clusters[1].cluster.certificate-authority: cannot read " + dir.path() +
-                        "/ca.crt: No such file or directory"},
+      {"", "other",
+       "clusters[1].cluster.certificate-authority: cannot read " + dir.path() +
+           "/ca.crt: No such file or directory"},
       {"clusters: [{name: c, cluster: {server: https://x, certificate-authority-data: '!!'}}]\n"
        "contexts: [{name: x, context: {cluster: c}}]\ncurrent-context: x\n",
        "", "clusters[0].cluster.certificate-authority-data: not valid base64"},

@@ -18,8 +18,9 @@ TEST(ManifestSource, ReadsYamlYmlAndJsonOnly) {
   TempDir dir;
   dir.write("svc.yaml", serviceYaml("web", {"10.0.0.1"}));
   dir.write("ing.yml", kIngress);
-  dir.write("cm.json",
-            R"({"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"x"},"data":{"a":"b"}}]})");
+  dir.write(
+      "cm.json",
+      R"({"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"x"},"data":{"a":"b"}}]})");
   dir.write("notes.txt", "not a manifest");
   dir.write(".hidden.yaml", kIngress);
   ManifestSource source(dir.path());
@@ -55,7 +56,8 @@ TEST(ManifestSource, InvalidObjectIsReportedAndTheRestKept) {
   TempDir dir;
   dir.write("mixed.yaml", serviceYaml("web", {"10.0.0.1"}) +
                               "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: "
-                              "bad}\nspec: {rules: [{host: 7}]}\n---\n" + kIngress);
+                              "bad}\nspec: {rules: [{host: 7}]}\n---\n" +
+                              kIngress);
   ManifestSource source(dir.path());
   ASSERT_TRUE(source.open().ok());
   source.reload();

@@ -13,10 +13,10 @@ Snapshot makeSnapshot() {
                                   {"c", {{"10.0.0.3", 80}}},
                                   {"default-h", {{"10.0.0.4", 80}}},
                                   {"catch-all", {{"10.0.0.5", 80}}}};
-  VirtualHost exact{"foo.example.com",
-                    {{PathMatch::kExact, "/foo/bar", 1, "ns/i"},
-                     {PathMatch::kPrefix, "/foo", 0, "ns/i"}},
-                    3};
+  VirtualHost exact{
+      "foo.example.com",
+      {{PathMatch::kExact, "/foo/bar", 1, "ns/i"}, {PathMatch::kPrefix, "/foo", 0, "ns/i"}},
+      3};
   VirtualHost wildcard{"*.example.com", {{PathMatch::kPrefix, "", 2, "ns/i"}}, kNoTargetGroup};
   VirtualHost any{"", {{PathMatch::kPrefix, "/any", 2, "ns/i"}}, 4};
   return Snapshot(tgs, {exact, wildcard}, any);

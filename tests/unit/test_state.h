@@ -50,8 +50,9 @@ inline std::string serviceYaml(const std::string& name, const std::vector<std::s
   std::string y = "apiVersion: v1\nkind: Service\nmetadata: {name: " + name + ", namespace: " + ns +
                   "}\nspec:\n  ports: [{name: http, port: 80, targetPort: 8080}]\n---\n"
                   "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: " +
-                  name + "-abc\n  namespace: " + ns + "\n  labels: {kubernetes.io/service-name: " +
-                  name + "}\naddressType: IPv4\nports: [{name: http, port: 8080}]\nendpoints:\n";
+                  name + "-abc\n  namespace: " + ns +
+                  "\n  labels: {kubernetes.io/service-name: " + name +
+                  "}\naddressType: IPv4\nports: [{name: http, port: 8080}]\nendpoints:\n";
   for (const auto& a : addrs) {
     y += "- addresses: [\"" + a + "\"]\n  conditions: {ready: true}\n";
   }

@@ -62,8 +62,7 @@ Cert newCert(EVP_PKEY* key, const char* cn, long serial, X509* issuer, EVP_PKEY*
     addExtension(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
     addExtension(cert.get(), signer, NID_key_usage, "critical,digitalSignature,keyEncipherment");
     addExtension(cert.get(), signer, NID_ext_key_usage, "serverAuth");
-    addExtension(cert.get(), signer, NID_subject_alt_name,
-                 "IP:127.0.0.1,IP:::1,DNS:localhost");
+    addExtension(cert.get(), signer, NID_subject_alt_name, "IP:127.0.0.1,IP:::1,DNS:localhost");
   }
   check(X509_sign(cert.get(), issuer_key != nullptr ? issuer_key : key, EVP_sha256()) > 0, "sign");
   return cert;

@@ -9,11 +9,11 @@
 
 #include <cstdio>
 #include <deque>
-#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <list>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -70,8 +70,8 @@ std::string base64(const std::string& in) {
     out += kTable[(v >> 12) & 63];
     out += "==";
   } else if (i + 2 == in.size()) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                       (static_cast<unsigned char>(in[i + 1]) << 8);
+    const unsigned v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
     out += kTable[v >> 18];
     out += kTable[(v >> 12) & 63];
     out += kTable[(v >> 6) & 63];
@@ -175,12 +175,11 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   void start() {
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
-    stream_.async_handshake(ssl::stream_base::server,
-                            [self = shared_from_this()](error_code ec) {
-                              if (!ec) {
-                                self->doRead();
-                              }
-                            });
+    stream_.async_handshake(ssl::stream_base::server, [self = shared_from_this()](error_code ec) {
+      if (!ec) {
+        self->doRead();
+      }
+    });
   }
 
   // Watch output: one JSON line per event, each written as a chunk.
@@ -271,7 +270,8 @@ class Session final : public std::enable_shared_from_this<Session> {
   void handle() {
     if (server_.fail_next > 0) {
       --server_.fail_next;
-      respond(500, statusError(500, "InternalError", "injected failure (test-apiserver /_test/fail)"));
+      respond(500,
+              statusError(500, "InternalError", "injected failure (test-apiserver /_test/fail)"));
       return;
     }
     const std::string auth(request_[http::field::authorization]);
@@ -279,22 +279,28 @@ class Session final : public std::enable_shared_from_this<Session> {
       respond(401, statusError(401, "Unauthorized", "Unauthorized"));
       return;
     }
-    const Target t = parseTarget(std::string_view(request_.target().data(), request_.target().size()));
+    const Target t =
+        parseTarget(std::string_view(request_.target().data(), request_.target().size()));
     const auto& s = t.segments;
     if (!s.empty() && s[0] == "_test") {
       handleTest(t);
       return;
     }
     if (s.size() == 1 && s[0] == "version") {
-      respond(200, {{"major", "1"}, {"minor", "33"}, {"gitVersion", "v1.33.0-portico-test"},
-                    {"platform", "linux/amd64"}, {"goVersion", "go1.24"}, {"compiler", "gc"}});
+      respond(200, {{"major", "1"},
+                    {"minor", "33"},
+                    {"gitVersion", "v1.33.0-portico-test"},
+                    {"platform", "linux/amd64"},
+                    {"goVersion", "go1.24"},
+                    {"compiler", "gc"}});
       return;
     }
     if (s.size() == 2 && s[0] == "openapi") {
       if (s[1] == "v2") {
         respondRaw(200, "", "application/octet-stream");  // an empty protobuf Document
       } else {
-        respond(404, statusError(404, "NotFound", "the server could not find the requested resource"));
+        respond(404,
+                statusError(404, "NotFound", "the server could not find the requested resource"));
       }
       return;
     }
@@ -330,7 +336,8 @@ class Session final : public std::enable_shared_from_this<Session> {
       version = s[2];
       rest = 3;
     } else {
-      respond(404, statusError(404, "NotFound", "the server could not find the requested resource"));
+      respond(404,
+              statusError(404, "NotFound", "the server could not find the requested resource"));
       return;
     }
     if (s.size() == rest) {
@@ -345,13 +352,15 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
     const ResourceType* rt = findResource(group, version, r[0]);
     if (rt == nullptr || r.size() > 3 || (r.size() == 3 && r[2] != "status")) {
-      respond(404, statusError(404, "NotFound", "the server could not find the requested resource"));
+      respond(404,
+              statusError(404, "NotFound", "the server could not find the requested resource"));
       return;
     }
     const std::string name = r.size() >= 2 ? r[1] : "";
     const bool status = r.size() == 3;
     if (status && !rt->has_status) {
-      respond(404, statusError(404, "NotFound", "the server could not find the requested resource"));
+      respond(404,
+              statusError(404, "NotFound", "the server could not find the requested resource"));
       return;
     }
     resource(*rt, ns, name, status, t);
@@ -363,13 +372,14 @@ class Session final : public std::enable_shared_from_this<Session> {
       if (rt.group != group || rt.version != version) {
         continue;
       }
-      resources.push_back({{"name", rt.resource},
-                           {"singularName", rt.singular},
-                           {"namespaced", rt.namespaced},
-                           {"kind", rt.kind},
-                           {"shortNames", rt.short_names},
-                           {"verbs", {"create", "delete", "deletecollection", "get", "list",
-                                      "patch", "update", "watch"}}});
+      resources.push_back(
+          {{"name", rt.resource},
+           {"singularName", rt.singular},
+           {"namespaced", rt.namespaced},
+           {"kind", rt.kind},
+           {"shortNames", rt.short_names},
+           {"verbs",
+            {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}}});
       if (rt.has_status) {
         resources.push_back({{"name", rt.resource + "/status"},
                              {"singularName", ""},
@@ -379,7 +389,8 @@ class Session final : public std::enable_shared_from_this<Session> {
       }
     }
     if (resources.empty()) {
-      respond(404, statusError(404, "NotFound", "the server could not find the requested resource"));
+      respond(404,
+              statusError(404, "NotFound", "the server could not find the requested resource"));
       return;
     }
     respond(200, {{"kind", "APIResourceList"},
@@ -399,7 +410,8 @@ class Session final : public std::enable_shared_from_this<Session> {
     } else if (what == "fail") {
       server_.fail_next = std::stoi(t.query.count("count") ? t.query.at("count") : "1");
     } else if (what == "delay") {
-      server_.delay = std::chrono::milliseconds(std::stoi(t.query.count("ms") ? t.query.at("ms") : "0"));
+      server_.delay =
+          std::chrono::milliseconds(std::stoi(t.query.count("ms") ? t.query.at("ms") : "0"));
     } else if (what == "drop-next-event") {
       server_.drop_next_event = true;
     } else {
@@ -418,8 +430,9 @@ class Session final : public std::enable_shared_from_this<Session> {
       } catch (const json::exception&) {
         const std::string ct(request_[http::field::content_type]);
         if (ct.find("protobuf") != std::string::npos) {
-          respond(415, statusError(415, "UnsupportedMediaType",
-                                   "test-apiserver accepts JSON bodies only (use kubectl apply -f)"));
+          respond(415,
+                  statusError(415, "UnsupportedMediaType",
+                              "test-apiserver accepts JSON bodies only (use kubectl apply -f)"));
         } else {
           respond(400, statusError(400, "BadRequest", "the body is not valid JSON"));
         }
@@ -427,15 +440,19 @@ class Session final : public std::enable_shared_from_this<Session> {
       }
     };
     if (rt.namespaced && ns.empty() && (method != http::verb::get || !name.empty())) {
-      respond(404, statusError(404, "NotFound", "the server could not find the requested resource"));
+      respond(404,
+              statusError(404, "NotFound", "the server could not find the requested resource"));
       return;
     }
     Outcome out;
     bool changed = false;
     if (method == http::verb::get && name.empty()) {
       std::string error;
-      auto labels = Selector::parseLabels(t.query.count("labelSelector") ? t.query.at("labelSelector") : "", &error);
-      auto fields = labels ? Selector::parseFields(t.query.count("fieldSelector") ? t.query.at("fieldSelector") : "", rt, &error)
+      auto labels = Selector::parseLabels(
+          t.query.count("labelSelector") ? t.query.at("labelSelector") : "", &error);
+      auto fields = labels ? Selector::parseFields(
+                                 t.query.count("fieldSelector") ? t.query.at("fieldSelector") : "",
+                                 rt, &error)
                            : std::nullopt;
       if (!labels || !fields) {
         respond(400, statusError(400, "BadRequest", error));
@@ -485,7 +502,8 @@ class Session final : public std::enable_shared_from_this<Session> {
       out = server_.store.remove(rt, ns, name);
       changed = true;
     } else {
-      respond(405, statusError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
+      respond(405, statusError(405, "MethodNotAllowed",
+                               "the server does not allow this method on the requested resource"));
       return;
     }
     if (changed && out.code < 300) {
@@ -512,7 +530,8 @@ class Session final : public std::enable_shared_from_this<Session> {
     watcher->ns = ns;
     watcher->labels = labels;
     watcher->fields = fields;
-    watcher->bookmarks = t.query.count("allowWatchBookmarks") && t.query.at("allowWatchBookmarks") == "true";
+    watcher->bookmarks =
+        t.query.count("allowWatchBookmarks") && t.query.at("allowWatchBookmarks") == "true";
     watch_response_ = {};
     watch_response_.version(11);
     watch_response_.result(http::status::ok);
@@ -530,7 +549,8 @@ class Session final : public std::enable_shared_from_this<Session> {
                                }
                                self->writeNext();
                              });
-    const std::string rv_text = t.query.count("resourceVersion") ? t.query.at("resourceVersion") : "";
+    const std::string rv_text =
+        t.query.count("resourceVersion") ? t.query.at("resourceVersion") : "";
     const std::uint64_t rv = rv_text.empty() ? 0 : std::stoull(rv_text);
     if (rv_text.empty() || rv_text == "0") {
       for (const auto& obj : server_.store.objects(rt, ns)) {
@@ -544,9 +564,10 @@ class Session final : public std::enable_shared_from_this<Session> {
       }
       queue_.push_back(
           json{{"type", "ERROR"},
-               {"object", statusError(410, "Expired",
-                                      "too old resource version: " + rv_text + " (" +
-                                          std::to_string(server_.store.oldestWatchable() + 1) + ")")}}
+               {"object",
+                statusError(410, "Expired",
+                            "too old resource version: " + rv_text + " (" +
+                                std::to_string(server_.store.oldestWatchable() + 1) + ")")}}
               .dump() +
           "\n");
       ending_ = true;
@@ -560,7 +581,8 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
     server_.watchers.push_back(watcher);
     watcher_ = watcher;
-    const std::string timeout = t.query.count("timeoutSeconds") ? t.query.at("timeoutSeconds") : "1800";
+    const std::string timeout =
+        t.query.count("timeoutSeconds") ? t.query.at("timeoutSeconds") : "1800";
     watch_deadline_.emplace(stream_.get_executor());
     watch_deadline_->expires_after(std::chrono::seconds(std::stoi(timeout)));
     watch_deadline_->async_wait([self = shared_from_this()](error_code ec) {
@@ -582,10 +604,13 @@ class Session final : public std::enable_shared_from_this<Session> {
       }
       auto w = self->watcher_.lock();
       if (w) {
-        self->sendEvent({{"type", "BOOKMARK"},
-                         {"object", {{"kind", w->rt->kind},
-                                     {"apiVersion", w->rt->apiVersion()},
-                                     {"metadata", {{"resourceVersion", std::to_string(self->server_.store.resourceVersion())}}}}}});
+        self->sendEvent(
+            {{"type", "BOOKMARK"},
+             {"object",
+              {{"kind", w->rt->kind},
+               {"apiVersion", w->rt->apiVersion()},
+               {"metadata",
+                {{"resourceVersion", std::to_string(self->server_.store.resourceVersion())}}}}}});
       }
       self->armBookmark();
     });
@@ -601,8 +626,8 @@ class Session final : public std::enable_shared_from_this<Session> {
       return std::nullopt;
     }
     const bool now = w.labels.matches(e.object) && w.fields.matches(e.object);
-    const bool before = !e.old_object.is_null() && w.labels.matches(e.old_object) &&
-                        w.fields.matches(e.old_object);
+    const bool before =
+        !e.old_object.is_null() && w.labels.matches(e.old_object) && w.fields.matches(e.old_object);
     std::string type = e.type;
     if (e.type == "MODIFIED") {
       if (now && !before) {
@@ -626,10 +651,9 @@ class Session final : public std::enable_shared_from_this<Session> {
     if (queue_.empty()) {
       if (ending_) {
         writing_ = true;
-        net::async_write(stream_, http::make_chunk_last(),
-                         [self = shared_from_this()](error_code, std::size_t) {
-                           self->finishWatch();
-                         });
+        net::async_write(
+            stream_, http::make_chunk_last(),
+            [self = shared_from_this()](error_code, std::size_t) { self->finishWatch(); });
       }
       return;
     }
@@ -720,7 +744,8 @@ std::uint16_t ApiServer::start() {
   }
   const fs::path dir = o.data_dir.empty() ? fs::path() : fs::path(o.data_dir);
   if (!o.data_dir.empty() && fs::exists(dir / "ca.crt") && fs::exists(dir / "token")) {
-    impl_->certs = {readAll(dir / "ca.crt"), readAll(dir / "server.crt"), readAll(dir / "server.key")};
+    impl_->certs = {readAll(dir / "ca.crt"), readAll(dir / "server.crt"),
+                    readAll(dir / "server.key")};
     impl_->token = readAll(dir / "token");
   } else {
     impl_->certs = generateCertificates();
@@ -781,8 +806,8 @@ std::string ApiServer::token() const { return impl_->token; }
 std::string ApiServer::kubeconfig() const {
   return "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
          "clusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:" +
-         std::to_string(impl_->port) + "\n    certificate-authority-data: " +
-         base64(impl_->certs.ca_cert) +
+         std::to_string(impl_->port) +
+         "\n    certificate-authority-data: " + base64(impl_->certs.ca_cert) +
          "\ncontexts:\n- name: test\n  context: {cluster: test, user: test, namespace: default}\n"
          "users:\n- name: test\n  user:\n    token: " +
          impl_->token + "\n";

@@ -63,9 +63,25 @@ bool validLabelKey(const std::string& k) {
 const std::vector<ResourceType>& resourceTypes() {
   static const std::vector<ResourceType> kTypes = {
       {"networking.k8s.io", "v1", "ingresses", "Ingress", "ingress", {"ing"}, true, true, true},
-      {"networking.k8s.io", "v1", "ingressclasses", "IngressClass", "ingressclass", {}, false, false, true},
+      {"networking.k8s.io",
+       "v1",
+       "ingressclasses",
+       "IngressClass",
+       "ingressclass",
+       {},
+       false,
+       false,
+       true},
       {"", "v1", "services", "Service", "service", {"svc"}, true, true, true},
-      {"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", "endpointslice", {}, true, false, true},
+      {"discovery.k8s.io",
+       "v1",
+       "endpointslices",
+       "EndpointSlice",
+       "endpointslice",
+       {},
+       true,
+       false,
+       true},
       {"", "v1", "secrets", "Secret", "secret", {}, true, false, true},
       {"", "v1", "configmaps", "ConfigMap", "configmap", {"cm"}, true, false, true},
       {"coordination.k8s.io", "v1", "leases", "Lease", "lease", {}, true, false, false},
@@ -88,7 +104,7 @@ const ResourceType* findResource(const std::string& group, const std::string& ve
 
 json statusError(int code, const std::string& reason, const std::string& message,
                  const json& details) {
-  json s = {{"kind", "Status"},   {"apiVersion", "v1"}, {"metadata", json::object()},
+  json s = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
             {"status", "Failure"}, {"message", message}, {"reason", reason},
             {"code", code}};
   if (!details.is_null()) {
@@ -340,7 +356,8 @@ Outcome Store::notFound(const ResourceType& rt, const std::string& name) const {
 }
 
 void Store::record(const ResourceType& rt, std::string type, json object, json old_object) {
-  history_.push_back(WatchEvent{rv_, std::move(type), &rt, std::move(object), std::move(old_object)});
+  history_.push_back(
+      WatchEvent{rv_, std::move(type), &rt, std::move(object), std::move(old_object)});
   while (history_.size() > history_limit_) {
     compacted_rv_ = history_.front().rv;
     history_.pop_front();
@@ -372,9 +389,10 @@ Outcome Store::create(const ResourceType& rt, const std::string& ns, json object
                              rt.kind + " \"\" is invalid: metadata.name: Required value: name or "
                                        "generateName is required",
                              {{"kind", rt.kind},
-                              {"causes", {{{"reason", "FieldValueRequired"},
-                                           {"message", "Required value: name or generateName is required"},
-                                           {"field", "metadata.name"}}}}})};
+                              {"causes",
+                               {{{"reason", "FieldValueRequired"},
+                                 {"message", "Required value: name or generateName is required"},
+                                 {"field", "metadata.name"}}}}})};
   }
   if (rt.namespaced) {
     const std::string body_ns = meta.value("namespace", "");
@@ -389,9 +407,9 @@ Outcome Store::create(const ResourceType& rt, const std::string& ns, json object
   }
   const std::string k = key(rt, ns, name);
   if (objects_.count(k) != 0) {
-    return {409, statusError(409, "AlreadyExists",
-                             rt.qualified() + " \"" + name + "\" already exists",
-                             {{"name", name}, {"group", rt.group}, {"kind", rt.resource}})};
+    return {409,
+            statusError(409, "AlreadyExists", rt.qualified() + " \"" + name + "\" already exists",
+                        {{"name", name}, {"group", rt.group}, {"kind", rt.resource}})};
   }
   ++rv_;
   meta["name"] = name;
@@ -459,8 +477,9 @@ Outcome Store::write(const ResourceType& rt, const std::string& ns, const std::s
   }
   if (sent_rv.empty() && !rt.unconditional_update) {
     return {422, statusError(422, "Invalid",
-                             rt.kind + " \"" + name + "\" is invalid: metadata.resourceVersion: "
-                                       "Invalid value: 0x0: must be specified for an update",
+                             rt.kind + " \"" + name +
+                                 "\" is invalid: metadata.resourceVersion: "
+                                 "Invalid value: 0x0: must be specified for an update",
                              {{"name", name}, {"kind", rt.kind}})};
   }
   json result;
@@ -541,10 +560,11 @@ Outcome Store::patch(const ResourceType& rt, const std::string& ns, const std::s
     }
     next = *patched;
   } else {
-    return {415, statusError(415, "UnsupportedMediaType",
-                             "the body of the request was in an unknown format - accepted media "
-                             "types include: application/json-patch+json, "
-                             "application/merge-patch+json, application/strategic-merge-patch+json")};
+    return {415,
+            statusError(415, "UnsupportedMediaType",
+                        "the body of the request was in an unknown format - accepted media "
+                        "types include: application/json-patch+json, "
+                        "application/merge-patch+json, application/strategic-merge-patch+json")};
   }
   return write(rt, ns, name, std::move(next), current, status);
 }
@@ -561,12 +581,13 @@ Outcome Store::remove(const ResourceType& rt, const std::string& ns, const std::
   json old = last;
   last["metadata"]["resourceVersion"] = std::to_string(rv_);
   record(rt, "DELETED", last, old);
-  return {200,
-          {{"kind", "Status"},
-           {"apiVersion", "v1"},
-           {"metadata", json::object()},
-           {"status", "Success"},
-           {"details", {{"name", name}, {"group", rt.group}, {"kind", rt.resource}, {"uid", uid}}}}};
+  return {
+      200,
+      {{"kind", "Status"},
+       {"apiVersion", "v1"},
+       {"metadata", json::object()},
+       {"status", "Success"},
+       {"details", {{"name", name}, {"group", rt.group}, {"kind", rt.resource}, {"uid", uid}}}}};
 }
 
 std::uint64_t Store::oldestWatchable() const { return compacted_rv_; }

@@ -112,8 +112,8 @@ class Store final {
   static std::string key(const ResourceType& rt, const std::string& ns, const std::string& name);
   void record(const ResourceType& rt, std::string type, json object, json old_object);
   Outcome notFound(const ResourceType& rt, const std::string& name) const;
-  Outcome write(const ResourceType& rt, const std::string& ns, const std::string& name,
-                json next, const json& current, bool status);
+  Outcome write(const ResourceType& rt, const std::string& ns, const std::string& name, json next,
+                const json& current, bool status);
 
   std::map<std::string, json> objects_;  // key -> object
   std::uint64_t rv_ = 1;
