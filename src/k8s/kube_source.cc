@@ -15,10 +15,6 @@ bool wanted(const model::Object& o) {
   return secret == nullptr || secret->type == kTlsSecretType;
 }
 
-template <class Map>
-void eraseAll(Map& m) {
-  m.clear();
-}
 }  // namespace
 
 KubeSource::KubeSource(ApiConfig config, std::string watch_namespace, Publish publish,
@@ -58,15 +54,15 @@ void KubeSource::start() {
     apply([&](model::ClusterState& s) {
       const model::ClusterState before = s;
       if (kind.kind == "Ingress") {
-        eraseAll(s.ingresses);
+        s.ingresses.clear();
       } else if (kind.kind == "IngressClass") {
-        eraseAll(s.ingress_classes);
+        s.ingress_classes.clear();
       } else if (kind.kind == "Service") {
-        eraseAll(s.services);
+        s.services.clear();
       } else if (kind.kind == "EndpointSlice") {
-        eraseAll(s.endpoint_slices);
+        s.endpoint_slices.clear();
       } else if (kind.kind == "Secret") {
-        eraseAll(s.secrets);
+        s.secrets.clear();
       }
       for (const auto& o : objects) {
         if (wanted(o)) {

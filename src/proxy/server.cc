@@ -13,8 +13,7 @@
 namespace portico::proxy {
 
 ProxyMetrics::ProxyMetrics(metrics::Registry& r)
-    : registry(r),
-      connections_accepted(
+    : connections_accepted(
           r.counter("portico_connections_accepted_total", "Client connections accepted.")),
       accept_errors(r.counter("portico_accept_errors_total",
                               "Failed accepts (EMFILE and others); the listener backs off.")),

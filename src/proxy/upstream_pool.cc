@@ -14,8 +14,7 @@ std::string endpointKey(const std::string& address, std::uint16_t port) {
 UpstreamPool::UpstreamPool(net::io_context& ioc, std::size_t max_idle_per_endpoint,
                            std::chrono::milliseconds idle_timeout,
                            std::chrono::milliseconds recheck_after)
-    : ioc_(ioc),
-      max_idle_per_endpoint_(max_idle_per_endpoint),
+    : max_idle_per_endpoint_(max_idle_per_endpoint),
       idle_timeout_(idle_timeout),
       recheck_after_(recheck_after),
       sweep_timer_(ioc) {}

@@ -51,7 +51,6 @@ class UpstreamPool final {
   void armSweep();
   void sweep();
 
-  net::io_context& ioc_;
   std::size_t max_idle_per_endpoint_;
   std::chrono::milliseconds idle_timeout_;
   std::chrono::milliseconds recheck_after_;

@@ -28,7 +28,6 @@ struct ProxyMetrics {
   explicit ProxyMetrics(metrics::Registry& r);
   metrics::Counter& requestsFor(unsigned status);
 
-  metrics::Registry& registry;
   std::array<metrics::Counter*, 6> requests_by_class{};  // index status/100; 0 for "other"
   metrics::Counter& connections_accepted;
   metrics::Counter& accept_errors;
