@@ -18,7 +18,8 @@ $(BUILD)/build.ninja: | deps
 # the executable's copies of Boost.Asio's inline functions (which libcpprest binds to) differ
 # from the ones libcpprest was built with, and cpprestsdk crashes in start_request.
 $(ASAN_BUILD)/build.ninja: | deps
-	cmake -S . -B $(ASAN_BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPORTICO_SANITIZE=ON -DPORTICO_BENCH=OFF
+	cmake -S . -B $(ASAN_BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DPORTICO_SANITIZE=ON -DPORTICO_BENCH=OFF
 
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
