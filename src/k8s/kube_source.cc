@@ -15,6 +15,21 @@ bool wanted(const model::Object& o) {
   return secret == nullptr || secret->type == kTlsSecretType;
 }
 
+// Replaces every object of one kind (after a list); true when that changed anything.
+template <class T>
+bool replaceAll(std::map<std::string, T>& target, const std::vector<model::Object>& objects) {
+  std::map<std::string, T> next;
+  for (const auto& o : objects) {
+    if (const T* typed = std::get_if<T>(&o); typed != nullptr && wanted(o)) {
+      next.emplace(typed->meta.key(), *typed);
+    }
+  }
+  if (next == target) {
+    return false;
+  }
+  target = std::move(next);
+  return true;
+}
 }  // namespace
 
 KubeSource::KubeSource(ApiConfig config, std::string watch_namespace, Publish publish,
@@ -52,25 +67,20 @@ void KubeSource::start() {
   ReflectorHandler handler;
   handler.replace = [this](const ResourceKind& kind, std::vector<model::Object> objects) {
     apply([&](model::ClusterState& s) {
-      const model::ClusterState before = s;
+      bool changed = false;
       if (kind.kind == "Ingress") {
-        s.ingresses.clear();
+        changed = replaceAll(s.ingresses, objects);
       } else if (kind.kind == "IngressClass") {
-        s.ingress_classes.clear();
+        changed = replaceAll(s.ingress_classes, objects);
       } else if (kind.kind == "Service") {
-        s.services.clear();
+        changed = replaceAll(s.services, objects);
       } else if (kind.kind == "EndpointSlice") {
-        s.endpoint_slices.clear();
+        changed = replaceAll(s.endpoint_slices, objects);
       } else if (kind.kind == "Secret") {
-        s.secrets.clear();
-      }
-      for (const auto& o : objects) {
-        if (wanted(o)) {
-          s.upsert(o);
-        }
+        changed = replaceAll(s.secrets, objects);
       }
       // A first list always counts as a change: it may complete the initial sync.
-      return !(s == before) || !announced_synced_;
+      return changed || !announced_synced_;
     });
   };
   handler.upsert = [this](const model::Object& o) {

@@ -2,6 +2,7 @@
 // sync, every kind of change, and every fault test-apiserver can inject.
 
 #include "k8s/kube_source.h"
+#include "apiserver/api_config.h"
 #include "apiserver/server.h"
 #include "http_client.h"
 #include "temp_dir.h"
@@ -19,14 +20,6 @@ using nlohmann::json;
 using portico::testing::eventually;
 using portico::testing::TempDir;
 
-ApiConfig configFor(apiserver::ApiServer& server, std::uint16_t port) {
-  ApiConfig c;
-  c.server = "https://127.0.0.1:" + std::to_string(port);
-  c.ca_pem = server.caPem();
-  c.token = server.token();
-  return c;
-}
-
 json service(const std::string& name, int port) {
   return {{"apiVersion", "v1"},
           {"kind", "Service"},
@@ -38,7 +31,7 @@ class KubeSourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     startServer(0);
-    client_ = std::make_unique<ApiClient>(configFor(*server_, port_));
+    client_ = std::make_unique<ApiClient>(apiserver::apiConfigFor(*server_, port_));
   }
   void startServer(std::uint16_t port) {
     apiserver::ServerOptions o;
@@ -50,7 +43,7 @@ class KubeSourceTest : public ::testing::Test {
   }
   void startSource() {
     source_ = std::make_unique<KubeSource>(
-        configFor(*server_, port_), "",
+        apiserver::apiConfigFor(*server_, port_), "",
         [this](model::ClusterState s) {
           const std::lock_guard<std::mutex> lock(mutex_);
           state_ = std::move(s);
@@ -178,7 +171,7 @@ TEST_F(KubeSourceTest, WatchNamespaceRestrictsNamespacedKinds) {
       "POST", "/apis/networking.k8s.io/v1/ingressclasses",
       R"({"metadata":{"name":"portico"},"spec":{"controller":"portico.dev/ingress-controller"}})");
   source_ = std::make_unique<KubeSource>(
-      configFor(*server_, port_), "default",
+      apiserver::apiConfigFor(*server_, port_), "default",
       [this](model::ClusterState s) {
         const std::lock_guard<std::mutex> lock(mutex_);
         state_ = std::move(s);
@@ -199,7 +192,7 @@ TEST_F(KubeSourceTest, SurvivesAnApiServerRestart) {
   server_->stop();
   server_.reset();
   startServer(port_);  // same port, same data directory
-  client_ = std::make_unique<ApiClient>(configFor(*server_, port_));
+  client_ = std::make_unique<ApiClient>(apiserver::apiConfigFor(*server_, port_));
   create(service("during", 85));
   ASSERT_TRUE(eventually([&] { return hasService("default/during", 85); }, 60s));
   EXPECT_TRUE(hasService("default/before", 84));
@@ -211,7 +204,7 @@ TEST(ApiClientTest, FailuresAreDecodedFromStatus) {
   o.data_dir = dir.path();
   apiserver::ApiServer server(o);
   const auto port = server.start();
-  ApiConfig good = configFor(server, port);
+  ApiConfig good = apiserver::apiConfigFor(server, port);
   ApiClient client(good);
   auto missing = client.request("GET", "/api/v1/namespaces/default/services/nope");
   ASSERT_TRUE(std::holds_alternative<ApiFailure>(missing));

@@ -1,5 +1,6 @@
 // Leader election and the status writer against test-apiserver.
 #include "k8s/leader_election.h"
+#include "apiserver/api_config.h"
 #include "apiserver/server.h"
 #include "http_client.h"
 #include "k8s/status_writer.h"
@@ -26,13 +27,7 @@ class ApiTest : public ::testing::Test {
     server_ = std::make_unique<apiserver::ApiServer>(o);
     port_ = server_->start();
   }
-  ApiConfig config() {
-    ApiConfig c;
-    c.server = "https://127.0.0.1:" + std::to_string(port_);
-    c.ca_pem = server_->caPem();
-    c.token = server_->token();
-    return c;
-  }
+  ApiConfig config() { return apiserver::apiConfigFor(*server_, port_); }
   TempDir dir_;
   std::unique_ptr<apiserver::ApiServer> server_;
   std::uint16_t port_ = 0;
