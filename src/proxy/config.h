@@ -19,6 +19,7 @@ struct ProxyConfig {
   milliseconds client_header_timeout{60'000};      // whole request header; then 408
   milliseconds client_body_timeout{60'000};        // between two reads of the request body
   milliseconds keepalive_timeout{75'000};          // idle client connection between requests
+  milliseconds client_send_timeout{60'000};        // between two writes to the client
   milliseconds upstream_connect_timeout{5'000};    // then the next endpoint, or 504
   milliseconds upstream_response_timeout{60'000};  // between two reads/writes upstream; then 504
   milliseconds upstream_idle_timeout{60'000};      // pooled idle upstream connection lifetime

@@ -9,15 +9,26 @@ namespace portico::proxy {
 
 namespace {
 
-// Field names listed by Connection, at most a handful in practice.
+std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
+
+// Never removed by a Connection nomination: the framing and routing fields, which the writers
+// emit themselves, and the forwarding fields the upstream relies on.
+bool isProtected(std::string_view name) {
+  return iequals(name, "host") || iequals(name, "content-length") ||
+         iequals(name, "transfer-encoding") || iequals(name, "x-request-id") ||
+         (name.size() > 12 && iequals(name.substr(0, 12), "x-forwarded-"));
+}
+
+// Field names listed by Connection; checkRequestHead() bounds a request's count, an upstream's
+// past the bound are ignored (they can only remove its own fields).
 class ConnectionTokens final {
  public:
   explicit ConnectionTokens(const http::fields& fields) {
     const auto range = fields.equal_range(http::field::connection);
     for (auto it = range.first; it != range.second; ++it) {
-      for (auto token : split(std::string_view(it->value().data(), it->value().size()), ',')) {
+      for (auto token : split(sv(it->value()), ',')) {
         token = trim(token);
-        if (!token.empty() && count_ < tokens_.size()) {
+        if (!token.empty() && !isProtected(token) && count_ < tokens_.size()) {
           tokens_[count_++] = token;
         }
       }
@@ -33,11 +44,12 @@ class ConnectionTokens final {
   }
 
  private:
-  std::array<std::string_view, 16> tokens_{};
+  std::array<std::string_view, kMaxConnectionTokens> tokens_{};
   std::size_t count_ = 0;
 };
 
-bool isHopByHop(http::field f) {
+// Hop-by-hop and framing fields: never copied, in either direction.
+bool isDropped(http::field f) {
   switch (f) {
     case http::field::connection:
     case http::field::keep_alive:
@@ -45,6 +57,7 @@ bool isHopByHop(http::field f) {
     case http::field::te:
     case http::field::trailer:
     case http::field::transfer_encoding:
+    case http::field::content_length:
     case http::field::upgrade:
       return true;
     default:
@@ -59,42 +72,51 @@ void appendField(std::string& out, std::string_view name, std::string_view value
   out.append("\r\n");
 }
 
-std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
+void appendLength(std::string& out, std::uint64_t n) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
+  (void)ec;
+  out.append("Content-Length: ");
+  out.append(buf, static_cast<std::size_t>(end - buf));
+  out.append("\r\n");
+}
+
+void appendEdits(std::string& out, const HeaderEdits* edits) {
+  if (edits != nullptr) {
+    edits->forEachSet([&](std::string_view n, std::string_view v) { appendField(out, n, v); });
+  }
+}
 
 }  // namespace
 
-std::string_view requestPath(std::string_view target, std::string_view* authority) {
-  if (!target.empty() && target.front() != '/') {
-    const std::size_t scheme_end = target.find("://");
-    if (scheme_end != std::string_view::npos) {
-      std::string_view rest = target.substr(scheme_end + 3);
-      const std::size_t path_start = rest.find_first_of("/?");
-      if (authority != nullptr) {
-        *authority = rest.substr(0, path_start);
-      }
-      target =
-          path_start == std::string_view::npos ? std::string_view("/") : rest.substr(path_start);
-      if (!target.empty() && target.front() == '?') {
-        return "/";
-      }
-    }
+bool HeaderEdits::remove(std::string_view name) {
+  if (removes_ == kMax) {
+    return false;
   }
-  const std::size_t q = target.find_first_of("?#");
-  return q == std::string_view::npos ? target : target.substr(0, q);
+  remove_[removes_++] = name;
+  return true;
 }
 
-bool isIdempotent(http::verb method) {
-  switch (method) {
-    case http::verb::get:
-    case http::verb::head:
-    case http::verb::options:
-    case http::verb::trace:
-    case http::verb::put:
-    case http::verb::delete_:
-      return true;
-    default:
-      return false;
+bool HeaderEdits::set(std::string_view name, std::string_view value) {
+  if (sets_ == kMax) {
+    return false;
   }
+  set_[sets_++] = {name, value};
+  return true;
+}
+
+bool HeaderEdits::touches(std::string_view name) const {
+  for (std::size_t i = 0; i < removes_; ++i) {
+    if (iequals(remove_[i], name)) {
+      return true;
+    }
+  }
+  for (std::size_t i = 0; i < sets_; ++i) {
+    if (iequals(set_[i].first, name)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string httpDate(std::time_t t) {
@@ -107,20 +129,27 @@ std::string httpDate(std::time_t t) {
 
 void appendRequestHead(const http::request_header<>& req, const UpstreamRequestHead& head,
                        std::string& out) {
+  const RequestInfo& info = *head.info;
   out.append(sv(req.method_string()));
   out.push_back(' ');
-  out.append(sv(req.target()));
+  std::string_view target = head.target.empty() ? info.origin_target : head.target;
+  if (target.empty() || target.front() == '?') {
+    out.push_back('/');  // "http://h" and "http://h?q" in origin-form
+  }
+  out.append(target);
   out.append(" HTTP/1.1\r\n");
+  appendField(out, "Host", info.host);
   const ConnectionTokens named(req);
+  const bool edited = head.edits != nullptr && !head.edits->empty();
   std::string_view forwarded_for;  // the first X-Forwarded-For; later ones are joined below
   std::string joined_forwarded_for;
   bool has_request_id = false;
   for (const auto& f : req) {
     const http::field id = f.name();
-    const std::string_view name = sv(f.name_string());
-    if (isHopByHop(id) || id == http::field::expect || named.names(name)) {
+    if (isDropped(id) || id == http::field::host || id == http::field::expect) {
       continue;
     }
+    const std::string_view name = sv(f.name_string());
     if (id == http::field::unknown) {
       if (iequals(name, "X-Forwarded-For")) {
         if (forwarded_for.empty() && joined_forwarded_for.empty()) {
@@ -137,7 +166,16 @@ void appendRequestHead(const http::request_header<>& req, const UpstreamRequestH
           iequals(name, "X-Forwarded-Port")) {
         continue;
       }
-      has_request_id = has_request_id || iequals(name, "X-Request-Id");
+      if (iequals(name, "X-Request-Id")) {
+        has_request_id = true;
+      } else if (named.names(name)) {
+        continue;
+      }
+    } else if (named.names(name)) {
+      continue;
+    }
+    if (edited && head.edits->touches(name)) {
+      continue;
     }
     appendField(out, name, sv(f.value()));
   }
@@ -148,18 +186,21 @@ void appendRequestHead(const http::request_header<>& req, const UpstreamRequestH
     out.append(forwarded_for).append(", ");
   }
   out.append(head.client_address).append("\r\n");
-  appendField(out, "X-Forwarded-Proto", "http");
-  appendField(out, "X-Forwarded-Host", head.host);
+  appendField(out, "X-Forwarded-Proto", head.proto);
+  appendField(out, "X-Forwarded-Host", info.host);
   appendField(out, "X-Forwarded-Port", head.listener_port);
   if (!has_request_id && !head.request_id.empty()) {
     appendField(out, "X-Request-Id", head.request_id);
   }
-  if (head.chunked) {
+  appendEdits(out, head.edits);
+  if (info.content_length) {
+    appendLength(out, *info.content_length);
+  } else if (info.chunked) {
     out.append("Transfer-Encoding: chunked\r\n");
   }
-  if (!head.upgrade.empty()) {
+  if (info.upgrade) {
     out.append("Connection: upgrade\r\n");
-    appendField(out, "Upgrade", head.upgrade);
+    appendField(out, "Upgrade", sv(req[http::field::upgrade]));
   }
   out.append("\r\n");
 }
@@ -178,17 +219,24 @@ void appendResponseHead(const http::response_header<>& res, const ClientResponse
   out.append(reason.empty() ? sv(http::obsolete_reason(res.result())) : sv(reason));
   out.append("\r\n");
   const ConnectionTokens named(res);
+  const bool edited = head.edits != nullptr && !head.edits->empty();
   for (const auto& f : res) {
     const http::field id = f.name();
-    if (isHopByHop(id) || id == http::field::server || id == http::field::date ||
-        named.names(sv(f.name_string()))) {
+    if (isDropped(id) || id == http::field::server || id == http::field::date) {
       continue;
     }
-    appendField(out, sv(f.name_string()), sv(f.value()));
+    const std::string_view name = sv(f.name_string());
+    if (named.names(name) || (edited && head.edits->touches(name))) {
+      continue;
+    }
+    appendField(out, name, sv(f.value()));
   }
   out.append("Server: portico\r\n");
   appendField(out, "Date", head.date);
-  if (head.chunked) {
+  appendEdits(out, head.edits);
+  if (head.content_length) {
+    appendLength(out, *head.content_length);
+  } else if (head.chunked) {
     out.append("Transfer-Encoding: chunked\r\n");
   }
   switch (head.connection) {
@@ -208,21 +256,30 @@ void appendResponseHead(const http::response_header<>& res, const ClientResponse
   out.append("\r\n");
 }
 
-void appendLocalResponse(unsigned status, std::string_view date, bool keep_alive, bool head_only,
-                         std::string& out) {
-  const std::string code = std::to_string(status);
-  const auto reason = sv(http::obsolete_reason(http::int_to_status(status)));
-  const std::string body = code + " " + std::string(reason) + "\n";
-  out.append("HTTP/1.1 ").append(code).append(" ").append(reason).append("\r\n");
+void appendLocalResponse(const LocalResponse& r, std::string_view date, bool keep_alive,
+                         bool head_only, std::string& out) {
+  char code[4];
+  auto [end, ec] = std::to_chars(code, code + sizeof(code), r.status % 1000);
+  (void)ec;
+  const std::string_view code_text(code, static_cast<std::size_t>(end - code));
+  const auto reason = sv(http::obsolete_reason(http::int_to_status(r.status)));
+  out.append("HTTP/1.1 ").append(code_text).append(" ").append(reason).append("\r\n");
   out.append("Server: portico\r\n");
   appendField(out, "Date", date);
-  out.append("Content-Type: text/plain; charset=utf-8\r\n");
-  appendField(out, "Content-Length",
-              head_only ? std::string_view("0") : std::to_string(body.size()));
+  appendField(out, "Content-Type", r.content_type);
+  appendEdits(out, r.headers);
+  const std::size_t body_size = r.body.empty() ? code_text.size() + 1 + reason.size() + 1
+                                               : r.body.size();
+  appendLength(out, head_only ? 0 : body_size);
   out.append(keep_alive ? "" : "Connection: close\r\n");
   out.append("\r\n");
-  if (!head_only) {
-    out.append(body);
+  if (head_only) {
+    return;
+  }
+  if (r.body.empty()) {
+    out.append(code_text).append(" ").append(reason).append("\n");
+  } else {
+    out.append(r.body);
   }
 }
 
@@ -232,6 +289,23 @@ std::size_t chunkPrefix(std::size_t n, char* buf) {
   end[0] = '\r';
   end[1] = '\n';
   return static_cast<std::size_t>(end + 2 - buf);
+}
+
+const char* responseHeadProblem(const http::response_header<>& res) {
+  bool te = false;
+  for (auto [it, end] = res.equal_range(http::field::transfer_encoding); it != end; ++it) {
+    te = true;
+    for (auto coding : split(sv(it->value()), ',')) {
+      coding = trim(coding);
+      if (!coding.empty() && !iequals(coding, "chunked")) {
+        return "unknown transfer coding";
+      }
+    }
+  }
+  if (te && res.count(http::field::content_length) > 0) {
+    return "Transfer-Encoding with Content-Length";
+  }
+  return nullptr;
 }
 
 }  // namespace portico::proxy

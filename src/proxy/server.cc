@@ -3,10 +3,12 @@
 #include "common/log.h"
 #include "proxy/http_util.h"
 #include "proxy/listen.h"
-#include "proxy/session.h"
+#include "proxy/http1_connection.h"
+#include "runtime/runtime_state.h"
 #include "proxy/worker.h"
 
 #include <condition_variable>
+#include <random>
 #include <mutex>
 #include <thread>
 
@@ -23,6 +25,12 @@ ProxyMetrics::ProxyMetrics(metrics::Registry& r)
                                  "Requests sent again to another endpoint after a safe failure.")),
       upstream_reuses(r.counter("portico_upstream_connection_reuses_total",
                                 "Requests sent on a pooled keep-alive upstream connection.")),
+      upstream_truncated(r.counter("portico_upstream_truncated_responses_total",
+                                   "Responses cut short because the upstream failed mid-body.")),
+      client_aborts(r.counter("portico_client_aborts_total",
+                              "Requests the client abandoned before their response ended.")),
+      rejected_requests(r.counter("portico_rejected_requests_total",
+                                  "Requests refused as malformed, ambiguous or over a limit.")),
       snapshot_swaps(r.counter("portico_snapshot_swaps_total",
                                "Snapshots installed, counted once per worker.")),
       connections_active(r.gauge("portico_connections_active", "Open client connections.")) {
@@ -39,16 +47,18 @@ metrics::Counter& ProxyMetrics::requestsFor(unsigned status) {
   return *requests_by_class[cls >= 1 && cls <= 5 ? cls : 0];
 }
 
-Worker::Worker(const ProxyConfig& cfg, ProxyMetrics& m, int idx)
+Worker::Worker(const ProxyConfig& cfg, ProxyMetrics& m, int idx, const Clock& clk,
+               std::uint64_t seed)
     : config(cfg),
       metrics(m),
+      clock(clk),
       index(idx),
-      pool(ioc, cfg.max_idle_per_endpoint, cfg.upstream_idle_timeout),
+      pool(ioc, clk, cfg.max_idle_per_endpoint, cfg.upstream_idle_timeout),
       accept_backoff(ioc),
-      rng(std::random_device{}()) {}
+      rng(seed) {}
 
 const std::string& Worker::date() {
-  const std::time_t now = std::time(nullptr);
+  const std::time_t now = std::chrono::system_clock::to_time_t(clock.wallNow());
   if (now != date_second) {
     date_second = now;
     date_value = httpDate(now);
@@ -56,17 +66,15 @@ const std::string& Worker::date() {
   return date_value;
 }
 
-std::string Worker::newRequestId() {
+void Worker::newRequestId(char* out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(32, '0');
   for (int half = 0; half < 2; ++half) {
-    std::uint64_t v = rng();
+    std::uint64_t v = rng.next();
     for (int i = 0; i < 16; ++i) {
-      id[static_cast<std::size_t>(half * 16 + i)] = kHex[v & 0xF];
+      out[half * 16 + i] = kHex[v & 0xF];
       v >>= 4;
     }
   }
-  return id;
 }
 
 namespace {
@@ -97,7 +105,8 @@ void onAccept(Worker& w, error_code ec, tcp::socket socket) {
     return;
   }
   w.metrics.connections_accepted.inc();
-  std::make_shared<Session>(w, std::move(socket))->start();
+  std::make_shared<Http1Connection<beast::tcp_stream>>(w, beast::tcp_stream(std::move(socket)))
+      ->start();
   doAccept(w);
 }
 
@@ -108,17 +117,20 @@ void doAccept(Worker& w) {
 }  // namespace
 
 struct Server::Impl {
-  Impl(ProxyConfig c, metrics::Registry& r) : config(std::move(c)), metrics(r) {}
+  Impl(ProxyConfig c, metrics::Registry& r, ServerOptions o)
+      : config(std::move(c)), metrics(r), options(std::move(o)) {}
   ProxyConfig config;
   ProxyMetrics metrics;
+  ServerOptions options;
+  runtime::RuntimeState runtime;  // control thread only
   std::vector<std::unique_ptr<Worker>> workers;
   std::uint16_t port = 0;
   bool started = false;
   bool stopped = false;
 };
 
-Server::Server(ProxyConfig config, metrics::Registry& registry)
-    : impl_(std::make_unique<Impl>(std::move(config), registry)) {}
+Server::Server(ProxyConfig config, metrics::Registry& registry, ServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(config), registry, std::move(options))) {}
 
 Server::~Server() { stop(); }
 
@@ -126,8 +138,17 @@ Result<std::uint16_t> Server::start() {
   auto& cfg = impl_->config;
   std::uint16_t port = cfg.http_port;
   const int n = std::max(1, cfg.workers);
+  const Clock& clock = impl_->options.clock != nullptr ? *impl_->options.clock : Clock::system();
+  const std::uint64_t seed =
+      impl_->options.seed != 0 ? impl_->options.seed : std::random_device{}() | 1u;
   for (int i = 0; i < n; ++i) {
-    auto w = std::make_unique<Worker>(cfg, impl_->metrics, i);
+    auto w = std::make_unique<Worker>(cfg, impl_->metrics, i, clock,
+                                      seed + static_cast<std::uint64_t>(i) * 0x9e3779b97f4a7c15ULL);
+    if (impl_->options.connector) {
+      w->connector = impl_->options.connector(w->ioc, w->pool);
+    } else {
+      w->connector = std::make_unique<PooledConnector>(w->ioc, w->pool);
+    }
     auto acceptor = listenOn(w->ioc, cfg.bind, port, /*reuse_port=*/true);
     if (!acceptor) {
       impl_->workers.clear();
@@ -155,19 +176,16 @@ Result<std::uint16_t> Server::start() {
 std::uint16_t Server::port() const { return impl_->port; }
 
 void Server::publish(std::shared_ptr<const snapshot::Snapshot> snapshot) {
-  // The set of endpoints this snapshot wants, computed once on the control thread.
-  auto wanted = std::make_shared<std::unordered_set<std::string>>();
-  for (const auto& tg : snapshot->targetGroups()) {
-    for (const auto& e : tg.endpoints) {
-      wanted->insert(endpointKey(e.address, e.port));
-    }
-  }
+  // Joined to the runtime state once, on the control thread; the workers only swap pointers.
+  std::shared_ptr<const runtime::PublishedConfig> published =
+      impl_->runtime.bind(std::move(snapshot));
   for (auto& w : impl_->workers) {
     Worker* wp = w.get();
-    net::post(wp->ioc, [wp, snapshot, wanted] {
-      wp->snapshot = snapshot;
-      wp->balancer.retain(*snapshot);
-      wp->pool.retain(*wanted);
+    net::post(wp->ioc, [wp, published] {
+      wp->balancer.rebind(wp->published ? wp->published->snapshot.get() : nullptr,
+                          *published->snapshot);
+      wp->published = published;
+      wp->pool.retain(published->pool_ids);
       wp->metrics.snapshot_swaps.inc();
       wp->installed_generation.fetch_add(1, std::memory_order_release);
     });
@@ -192,10 +210,11 @@ void Server::drain() {
         wp->acceptor->close(ignored);
       }
       wp->accept_backoff.cancel();
-      // Copy: drain() closes sockets, whose handlers may end sessions later.
-      const std::vector<Session*> sessions(wp->sessions.begin(), wp->sessions.end());
-      for (Session* s : sessions) {
-        s->drain();
+      // Copy: drain() closes sockets, whose handlers may end connections later.
+      const std::vector<ClientConnection*> connections(wp->connections.begin(),
+                                                       wp->connections.end());
+      for (ClientConnection* c : connections) {
+        c->drain();
       }
       wp->pool.clear();
     });
@@ -237,7 +256,7 @@ void Server::stop() {
 std::size_t Server::activeConnections() const {
   std::size_t n = 0;
   for (const auto& w : impl_->workers) {
-    n += w->session_count.load(std::memory_order_relaxed);
+    n += w->connection_count.load(std::memory_order_relaxed);
   }
   return n;
 }

@@ -7,6 +7,7 @@
 // snapshot to each worker; a request keeps the snapshot it started with until it ends.
 // Lifetime: start() once; stop() (or the destructor) joins the workers.
 
+#include "common/clock.h"
 #include "common/result.h"
 #include "metrics/registry.h"
 #include "proxy/config.h"
@@ -14,13 +15,30 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace portico::proxy {
 
+class UpstreamConnector;
+class UpstreamPool;
+
+// What the server is given rather than takes from the world (CONVENTIONS.md rule 7).
+struct ServerOptions {
+  const Clock* clock = nullptr;  // null: the system clock
+  std::uint64_t seed = 0;        // of each worker's Random (seed + worker index); 0: random
+  // Makes each worker's upstream connector; empty: TCP with pooling (PooledConnector).
+  std::function<std::unique_ptr<UpstreamConnector>(boost::asio::io_context&, UpstreamPool&)>
+      connector;
+};
+
 class Server final {
  public:
-  Server(ProxyConfig config, metrics::Registry& registry);
+  Server(ProxyConfig config, metrics::Registry& registry, ServerOptions options = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -29,7 +47,9 @@ class Server final {
   Result<std::uint16_t> start();
   std::uint16_t port() const;
 
-  // Swaps `snapshot` into every worker. Never closes a listener or a wanted upstream connection.
+  // Binds `snapshot` to the runtime state that survives swaps (endpoint health and counters, by
+  // stable key) and swaps the bundle into every worker. Never closes a listener or a wanted
+  // upstream connection.
   void publish(std::shared_ptr<const snapshot::Snapshot> snapshot);
   // Generation of snapshots every worker has installed (counts publish() calls).
   std::uint64_t installedGeneration() const;

@@ -1,20 +1,17 @@
 #include "proxy/upstream_pool.h"
 
+#include <algorithm>
+
 #include <sys/socket.h>
 
 namespace portico::proxy {
 
-std::string endpointKey(const std::string& address, std::uint16_t port) {
-  std::string key = address;
-  key += '|';
-  key += std::to_string(port);
-  return key;
-}
-
-UpstreamPool::UpstreamPool(net::io_context& ioc, std::size_t max_idle_per_endpoint,
+UpstreamPool::UpstreamPool(net::io_context& ioc, const Clock& clock,
+                           std::size_t max_idle_per_endpoint,
                            std::chrono::milliseconds idle_timeout,
                            std::chrono::milliseconds recheck_after)
-    : max_idle_per_endpoint_(max_idle_per_endpoint),
+    : clock_(clock),
+      max_idle_per_endpoint_(max_idle_per_endpoint),
       idle_timeout_(idle_timeout),
       recheck_after_(recheck_after),
       sweep_timer_(ioc) {}
@@ -29,21 +26,22 @@ bool looksOpen(tcp::socket& socket) {
 }
 }  // namespace
 
-std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& key) {
-  auto it = idle_.find(key);
+UpstreamConnPtr UpstreamPool::take(std::uint32_t pool_id) {
+  auto it = idle_.find(pool_id);
   if (it == idle_.end()) {
     return nullptr;
   }
   auto& conns = it->second;
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = clock_.now();
   while (!conns.empty()) {
-    std::unique_ptr<UpstreamConn> conn = std::move(conns.back());
+    UpstreamConnPtr conn = std::move(conns.back());
     conns.pop_back();
     const auto idle = now - conn->idle_since;
     // A connection idle for a moment only was seen open a moment ago: skip the syscall. Upstreams
     // close idle connections after seconds (nginx 75 s, Node 5 s, gunicorn 2 s), and a request
     // that still meets a closed one is retried when that is safe.
-    if (idle < idle_timeout_ && (idle < recheck_after_ || looksOpen(conn->stream.socket()))) {
+    if (idle < idle_timeout_ &&
+        (idle < recheck_after_ || looksOpen(beast::get_lowest_layer(conn->stream).socket()))) {
       conn->reused = true;
       return conn;
     }
@@ -51,20 +49,22 @@ std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& key) {
   return nullptr;
 }
 
-void UpstreamPool::put(std::unique_ptr<UpstreamConn> conn) {
-  auto& conns = idle_[conn->key];
+void UpstreamPool::put(UpstreamConnPtr conn) {
+  auto& conns = idle_[conn->pool_id];
   if (conns.size() >= max_idle_per_endpoint_) {
     return;  // the oldest ones stay; this one closes
   }
-  conn->idle_since = std::chrono::steady_clock::now();
+  conn->idle_since = clock_.now();
   conn->stream.expires_never();
+  conn->parser.reset();
   conns.push_back(std::move(conn));
   armSweep();
 }
 
-void UpstreamPool::retain(const std::unordered_set<std::string>& keys) {
+void UpstreamPool::retain(const std::vector<std::uint32_t>& pool_ids) {
   for (auto it = idle_.begin(); it != idle_.end();) {
-    it = keys.count(it->first) != 0 ? std::next(it) : idle_.erase(it);
+    it = std::binary_search(pool_ids.begin(), pool_ids.end(), it->first) ? std::next(it)
+                                                                          : idle_.erase(it);
   }
 }
 
@@ -96,7 +96,7 @@ void UpstreamPool::armSweep() {
 }
 
 void UpstreamPool::sweep() {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = clock_.now();
   for (auto it = idle_.begin(); it != idle_.end();) {
     auto& conns = it->second;
     std::erase_if(conns, [&](const auto& c) { return now - c->idle_since >= idle_timeout_; });

@@ -1,16 +1,20 @@
 #pragma once
-// Per-worker pool of idle keep-alive upstream connections, keyed by endpoint.
+// Per-worker pool of idle keep-alive upstream connections, keyed by the endpoint's dense pool id
+// (runtime::EndpointState::pool_id), so a take() never builds or hashes a string.
 //
 // Thread: owned by one worker, used only on its thread. The pool is keyed by endpoint, not by
 // snapshot, so a snapshot swap keeps every idle connection whose endpoint is still wanted.
+// Ownership: connections are shared_ptr because an asynchronous operation still pending on a
+// connection that an exchange gave up holds it (and its buffer and parser) until it completes.
 
+#include "common/clock.h"
 #include "proxy/net.h"
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
-#include <string>
+#include <optional>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace portico::proxy {
@@ -23,27 +27,29 @@ struct UpstreamConn {
   explicit UpstreamConn(net::io_context& ioc) : stream(ioc) { buffer.reserve(kReadBufferReserve); }
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
-  std::string key;      // endpoint key, see endpointKey()
+  // The response being read on this connection; it lives here, not in the exchange, so that a
+  // read still pending when the exchange drops the connection has its parser until it ends.
+  std::optional<http::response_parser<http::buffer_body>> parser;
+  std::uint32_t pool_id = 0;
   bool reused = false;  // came from the pool: may have been closed by the peer meanwhile
   std::chrono::steady_clock::time_point idle_since;
 };
-
-std::string endpointKey(const std::string& address, std::uint16_t port);
+using UpstreamConnPtr = std::shared_ptr<UpstreamConn>;
 
 class UpstreamPool final {
  public:
   // A connection idle for less than `recheck_after` is reused without checking that the peer
   // kept it open (one syscall saved on the busiest path).
-  UpstreamPool(net::io_context& ioc, std::size_t max_idle_per_endpoint,
+  UpstreamPool(net::io_context& ioc, const Clock& clock, std::size_t max_idle_per_endpoint,
                std::chrono::milliseconds idle_timeout,
                std::chrono::milliseconds recheck_after = std::chrono::milliseconds(250));
 
-  // A pooled connection to `key` that still looks open, or nullptr.
-  std::unique_ptr<UpstreamConn> take(const std::string& key);
+  // A pooled connection to endpoint `pool_id` that still looks open, or nullptr.
+  UpstreamConnPtr take(std::uint32_t pool_id);
   // Keeps `conn` for reuse (it must have finished a whole exchange, with nothing buffered).
-  void put(std::unique_ptr<UpstreamConn> conn);
-  // Closes idle connections to endpoints not in `keys`.
-  void retain(const std::unordered_set<std::string>& keys);
+  void put(UpstreamConnPtr conn);
+  // Closes idle connections to endpoints not in `pool_ids` (sorted).
+  void retain(const std::vector<std::uint32_t>& pool_ids);
   void clear();
   std::size_t idleCount() const;
 
@@ -51,10 +57,11 @@ class UpstreamPool final {
   void armSweep();
   void sweep();
 
+  const Clock& clock_;
   std::size_t max_idle_per_endpoint_;
   std::chrono::milliseconds idle_timeout_;
   std::chrono::milliseconds recheck_after_;
-  std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
+  std::unordered_map<std::uint32_t, std::vector<UpstreamConnPtr>> idle_;
   net::steady_timer sweep_timer_;
   bool sweep_armed_ = false;
 };

@@ -2,26 +2,25 @@
 // Internal to src/proxy: one worker's state. Everything here is touched only on the worker's
 // own thread, except the atomics.
 
+#include "common/clock.h"
 #include "lb/balancer.h"
 #include "metrics/registry.h"
 #include "proxy/config.h"
 #include "proxy/net.h"
+#include "proxy/upstream_connector.h"
 #include "proxy/upstream_pool.h"
-#include "snapshot/snapshot.h"
+#include "runtime/published_config.h"
 
 #include <array>
 #include <atomic>
 #include <ctime>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <unordered_set>
 
 namespace portico::proxy {
-
-class Session;
 
 // Proxy counters, registered once; updated lock-free from every worker.
 struct ProxyMetrics {
@@ -34,34 +33,51 @@ struct ProxyMetrics {
   metrics::Counter& upstream_connect_errors;
   metrics::Counter& upstream_retries;
   metrics::Counter& upstream_reuses;
+  metrics::Counter& upstream_truncated;
+  metrics::Counter& client_aborts;
+  metrics::Counter& rejected_requests;
   metrics::Counter& snapshot_swaps;
   metrics::Gauge& connections_active;
 };
 
+// What the worker knows of a client connection: enough to drain it.
+class ClientConnection {
+ public:
+  // Worker is draining: close now if idle between requests, else after the current response.
+  virtual void drain() = 0;
+
+ protected:
+  ~ClientConnection() = default;
+};
+
 struct Worker {
-  Worker(const ProxyConfig& config, ProxyMetrics& metrics, int index);
+  Worker(const ProxyConfig& config, ProxyMetrics& metrics, int index, const Clock& clock,
+         std::uint64_t seed);
 
   const std::string& date();  // the Date header value, refreshed once a second
-  std::string newRequestId();
+  // 32 lower-case hex digits into `out`.
+  void newRequestId(char* out);
 
   const ProxyConfig& config;
   ProxyMetrics& metrics;
+  const Clock& clock;
   const int index;
-  // Declared before the io_context: sessions that die while it is destroyed unregister here.
-  std::unordered_set<Session*> sessions;
+  // Declared before the io_context: connections that die while it is destroyed unregister here.
+  std::unordered_set<ClientConnection*> connections;
   bool draining = false;
-  std::atomic<std::size_t> session_count{0};
+  std::atomic<std::size_t> connection_count{0};
   std::atomic<std::uint64_t> installed_generation{0};
 
   net::io_context ioc{1};
-  std::shared_ptr<const snapshot::Snapshot> snapshot;
+  std::shared_ptr<const runtime::PublishedConfig> published;
   lb::RoundRobin balancer;
   UpstreamPool pool;
+  std::unique_ptr<UpstreamConnector> connector;
   std::optional<tcp::acceptor> acceptor;
   net::steady_timer accept_backoff;
   std::uint16_t listen_port = 0;
   std::string listen_port_text;  // X-Forwarded-Port
-  std::mt19937_64 rng;
+  Random rng;
   std::time_t date_second = 0;
   std::string date_value;
   std::thread thread;

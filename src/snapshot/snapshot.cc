@@ -46,11 +46,13 @@ RouteMatch Snapshot::lookupIn(const VirtualHost& vhost, std::string_view path) c
     if (r.matches(path)) {
       m.route = &r;
       m.target_group = &target_groups_[r.target_group];
+      m.target_group_index = r.target_group;
       return m;
     }
   }
   if (vhost.default_target_group != kNoTargetGroup) {
     m.target_group = &target_groups_[vhost.default_target_group];
+    m.target_group_index = vhost.default_target_group;
   }
   return m;
 }

@@ -61,11 +61,18 @@ struct RouteMatch {
   const VirtualHost* vhost = nullptr;
   const Route* route = nullptr;               // null when the default backend answers
   const TargetGroup* target_group = nullptr;  // null: 404
+  std::uint32_t target_group_index = kNoTargetGroup;
 };
 
 class Snapshot final {
  public:
   Snapshot() = default;
+  // Not copyable: the lookup tables hold views into hosts_. Moving keeps them valid (a moved
+  // vector keeps its elements where they are).
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+  Snapshot(Snapshot&&) = default;
+  Snapshot& operator=(Snapshot&&) = default;
   // `hosts` holds exact and wildcard hosts; `any_host` the rules without a host and the
   // catch-all default backend.
   Snapshot(std::vector<TargetGroup> target_groups, std::vector<VirtualHost> hosts,

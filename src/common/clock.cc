@@ -1,0 +1,10 @@
+#include "common/clock.h"
+
+namespace portico {
+
+const Clock& Clock::system() {
+  static const SystemClock clock;
+  return clock;
+}
+
+}  // namespace portico

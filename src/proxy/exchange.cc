@@ -1,0 +1,574 @@
+#include "proxy/exchange.h"
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "proxy/http1_connection.h"
+#include "proxy/tunnel.h"
+
+namespace portico::proxy {
+
+namespace {
+constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
+constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+bool isTimeout(error_code ec) { return ec == beast::error::timeout; }
+
+std::string endpointName(const runtime::EndpointState* e) {
+  return e == nullptr ? std::string() : e->endpoint.address + ":" + std::to_string(e->endpoint.port);
+}
+}  // namespace
+
+template <class Stream>
+Exchange<Stream>::Exchange(Connection& conn) : conn_(conn), worker_(conn.worker()) {}
+
+// ---- route, requestPolicies, action -------------------------------------------------------
+
+template <class Stream>
+void Exchange<Stream>::start() {
+  ++id_;
+  attempts_ = 0;
+  status_ = 0;
+  endpoint_ = nullptr;
+  continue_sent_ = false;
+  request_body_started_ = false;
+  request_done_ = false;
+  request_failed_ = false;
+  client_reading_ = false;
+  upstream_writing_ = false;
+  response_started_ = false;
+  response_done_ = false;
+  header_only_ = false;
+  finish_after_read_ = false;
+  fail_after_read_.reset();
+  auto& parser = conn_.parser();
+  const auto& req = parser.get();
+  head_request_ = req.method() == http::verb::head;
+  const unsigned bad =
+      checkRequestHead(req, parser.chunked(), toOptional(parser.content_length()), info_,
+                       path_buf_);
+  keep_alive_ = info_.keep_alive;
+  if (bad != 0) {
+    worker_.metrics.rejected_requests.inc();
+    keep_alive_ = false;  // the framing of what follows cannot be trusted
+    fail({Phase::kReadHeader, causeForStatus(bad)});
+    return;
+  }
+  route();
+}
+
+template <class Stream>
+void Exchange<Stream>::route() {
+  config_ = worker_.published;
+  if (config_ == nullptr) {
+    fail({Phase::kRoute, Cause::kNoRoute, Side::kInternal});
+    return;
+  }
+  const snapshot::RouteMatch match = config_->snapshot->lookup(info_.host, info_.path);
+  if (match.target_group_index == snapshot::kNoTargetGroup) {
+    fail({Phase::kRoute, Cause::kNoRoute});
+    return;
+  }
+  // requestPolicies: none are compiled yet (docs/architecture.md says where they run).
+  // action: forward to the matched target group.
+  target_group_ = match.target_group_index;
+
+  // The request as the upstream sees it (DESIGN.md, "What the proxy promises"), written once
+  // and reused if the request is retried.
+  const auto& req = conn_.parser().get();
+  UpstreamRequestHead head;
+  head.info = &info_;
+  head.client_address = conn_.clientAddress();
+  head.listener_port = worker_.listen_port_text;
+  if (req.find("X-Request-Id") == req.end()) {
+    worker_.newRequestId(request_id_.data());
+    head.request_id = std::string_view(request_id_.data(), request_id_.size());
+  }
+  request_head_.clear();
+  appendRequestHead(req, head, request_head_);
+  selectUpstream();
+}
+
+// ---- selectUpstream, connect --------------------------------------------------------------
+
+template <class Stream>
+void Exchange<Stream>::selectUpstream() {
+  ++attempts_;
+  ++attempt_;
+  endpoint_ = worker_.balancer.pick(target_group_, config_->target_groups[target_group_]);
+  if (endpoint_ == nullptr) {
+    fail({Phase::kSelectUpstream, Cause::kNoEndpoint, Side::kUpstream});
+    return;
+  }
+  upstream_ = worker_.connector->reuse(*endpoint_);
+  if (upstream_ != nullptr) {
+    worker_.metrics.upstream_reuses.inc();
+    forwardRequest();
+    return;
+  }
+  const std::uint32_t attempt = attempt_;
+  upstream_ = worker_.connector->connect(
+      *endpoint_, worker_.config.upstream_connect_timeout,
+      [self = conn_.shared_from_this(), this, attempt](error_code ec) { onConnect(ec, attempt); });
+}
+
+template <class Stream>
+void Exchange<Stream>::onConnect(error_code ec, std::uint32_t attempt) {
+  if (conn_.closed() || attempt != attempt_) {
+    return;
+  }
+  if (ec) {
+    worker_.metrics.upstream_connect_errors.inc();
+    log::warn("upstream connect failed", {{"endpoint", endpointName(endpoint_)},
+                                          {"error", ec.message()},
+                                          {"attempt", attempts_}});
+    upstreamFailed(Phase::kConnect, ec);
+    return;
+  }
+  forwardRequest();
+}
+
+// ---- forwardRequest: the request body pump ------------------------------------------------
+
+template <class Stream>
+void Exchange<Stream>::forwardRequest() {
+  up_.reset(&request_head_, info_.chunked);
+  if (info_.expect_continue && !continue_sent_ && !conn_.parser().is_done()) {
+    // The client waits for this before sending its body; answer it ourselves, as nginx does.
+    // HTTP/1.0 clients never get one (RFC 9110 10.1.1).
+    continue_sent_ = true;
+    beast::get_lowest_layer(conn_.stream()).expires_after(worker_.config.client_send_timeout);
+    net::async_write(conn_.stream(), net::buffer(kContinue, sizeof(kContinue) - 1),
+                     [self = conn_.shared_from_this(), this, id = id_](error_code ec, std::size_t) {
+                       if (id != id_ || conn_.closed()) {
+                         return;
+                       }
+                       if (ec) {
+                         worker_.metrics.client_aborts.inc();
+                         dropUpstream();
+                         conn_.close();
+                         return;
+                       }
+                       doReadRequestBody();
+                     });
+    return;
+  }
+  doReadRequestBody();
+}
+
+template <class Stream>
+void Exchange<Stream>::doReadRequestBody() {
+  auto& parser = conn_.parser();
+  if (parser.is_done()) {
+    writeRequestPiece(0);
+    return;
+  }
+  auto& body = parser.get().body();
+  body.data = request_buf_.data();
+  body.size = request_buf_.size();
+  client_reading_ = true;
+  beast::get_lowest_layer(conn_.stream()).expires_after(worker_.config.client_body_timeout);
+  http::async_read_some(conn_.stream(), conn_.buffer(), parser,
+                        [self = conn_.shared_from_this(), this, id = id_](error_code ec,
+                                                                          std::size_t) {
+                          onReadRequestBody(ec, id);
+                        });
+}
+
+template <class Stream>
+void Exchange<Stream>::onReadRequestBody(error_code ec, std::uint32_t id) {
+  if (id != id_) {
+    return;
+  }
+  client_reading_ = false;
+  if (conn_.closed()) {
+    return;
+  }
+  if (finish_after_read_) {
+    finish_after_read_ = false;
+    finish();  // the response ended first; the rest of the body is not wanted
+    return;
+  }
+  if (fail_after_read_) {
+    const ProxyError error = *fail_after_read_;
+    fail_after_read_.reset();
+    fail(error);
+    return;
+  }
+  if (ec == http::error::need_buffer) {
+    ec = {};
+  }
+  if (ec) {
+    dropUpstream();  // a half-sent request: that connection cannot be reused
+    keep_alive_ = false;
+    if (ec == http::error::body_limit) {
+      fail({Phase::kForwardRequest, Cause::kBodyTooLarge});
+    } else if (isTimeout(ec)) {
+      fail({Phase::kForwardRequest, Cause::kClientTimeout});
+    } else if (ec == http::error::partial_message || ec == net::error::eof ||
+               ec == net::error::connection_reset || ec == net::error::operation_aborted) {
+      worker_.metrics.client_aborts.inc();
+      log::debug("client went away mid-body", {{"error", ec.message()}});
+      conn_.close();
+    } else {
+      fail({Phase::kForwardRequest, Cause::kMalformed});
+    }
+    return;
+  }
+  if (response_done_) {
+    finish();
+    return;
+  }
+  const std::size_t n = request_buf_.size() - conn_.parser().get().body().size;
+  if (n == 0 && !conn_.parser().is_done()) {
+    doReadRequestBody();  // only framing was read (a chunk header)
+    return;
+  }
+  request_body_started_ = request_body_started_ || n > 0;
+  writeRequestPiece(n);
+}
+
+template <class Stream>
+void Exchange<Stream>::writeRequestPiece(std::size_t n) {
+  const bool last = conn_.parser().is_done();
+  const Gather out = up_.frame(request_buf_.data(), n, last);
+  upstream_writing_ = true;
+  upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
+  net::async_write(upstream_->stream, out,
+                   [self = conn_.shared_from_this(), this, conn = upstream_, last,
+                    attempt = attempt_](error_code ec, std::size_t) {
+                     onWriteRequest(ec, last, attempt);
+                   });
+}
+
+template <class Stream>
+void Exchange<Stream>::onWriteRequest(error_code ec, bool last, std::uint32_t attempt) {
+  if (attempt != attempt_ || conn_.closed()) {
+    return;
+  }
+  upstream_writing_ = false;
+  if (ec) {
+    if (up_.headSent()) {
+      // The response side is reading: an upstream that answers early and stops reading is
+      // not a failure; the response decides.
+      request_failed_ = true;
+      if (response_done_) {
+        finish();
+      }
+      return;
+    }
+    upstreamFailed(Phase::kForwardRequest, ec);
+    return;
+  }
+  const bool first = !up_.headSent();
+  up_.sent();
+  if (first) {
+    doReadResponseHeader();  // full duplex from here on
+  }
+  if (last) {
+    request_done_ = true;
+    if (response_done_) {
+      finish();
+    }
+    return;
+  }
+  if (response_done_) {
+    finish();
+    return;
+  }
+  doReadRequestBody();
+}
+
+// ---- upstreamHeaders, responsePolicies ----------------------------------------------------
+
+template <class Stream>
+void Exchange<Stream>::doReadResponseHeader() {
+  auto& parser = upstream_->parser.emplace();
+  parser.body_limit(kUnlimitedBody);
+  parser.header_limit(kMaxResponseHeaderBytes);
+  if (head_request_) {
+    parser.skip(true);
+  }
+  upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
+  http::async_read_header(upstream_->stream, upstream_->buffer, parser,
+                          [self = conn_.shared_from_this(), this, conn = upstream_,
+                           attempt = attempt_](error_code ec, std::size_t) {
+                            onReadResponseHeader(ec, attempt);
+                          });
+}
+
+template <class Stream>
+void Exchange<Stream>::onReadResponseHeader(error_code ec, std::uint32_t attempt) {
+  if (attempt != attempt_ || conn_.closed()) {
+    return;
+  }
+  if (ec) {
+    upstreamFailed(Phase::kUpstreamHeaders, ec);
+    return;
+  }
+  auto& parser = *upstream_->parser;
+  auto& res = parser.get();
+  const unsigned status = res.result_int();
+  if (status >= 100 && status < 200 && status != 101) {
+    doReadResponseHeader();  // interim responses: the client already had its 100 from us
+    return;
+  }
+  if (status == 101 && !info_.upgrade) {
+    upstreamFailed(Phase::kUpstreamHeaders, http::error::bad_status);
+    return;
+  }
+  if (const char* problem = responseHeadProblem(res); problem != nullptr) {
+    log::warn("invalid upstream response",
+              {{"endpoint", endpointName(endpoint_)}, {"error", problem}});
+    dropUpstream();
+    fail({Phase::kUpstreamHeaders, Cause::kInvalidResponse, Side::kUpstream});
+    return;
+  }
+  status_ = status;
+  // responsePolicies: none are compiled yet.
+  ClientResponseHead head;
+  head.date = worker_.date();
+  header_only_ = head_request_ || status < 200 || status == 204 || status == 304;
+  head.content_length = toOptional(parser.content_length());
+  const auto upgrade = res[http::field::upgrade];
+  if (status == 101) {
+    head.connection = ConnectionHeader::kUpgrade;
+    head.upgrade = std::string_view(upgrade.data(), upgrade.size());
+    head.content_length.reset();
+  } else {
+    // A response that arrives before the request has gone up whole ends the connection: the
+    // rest of the request body will never be forwarded.
+    bool keep_alive = keep_alive_ && !worker_.draining && request_done_;
+    const bool framed = head.content_length.has_value();
+    if (info_.version < 11) {
+      // HTTP/1.0 has no chunked: without a length, the body ends when the connection does.
+      keep_alive = keep_alive && (framed || header_only_);
+      head.connection = keep_alive ? ConnectionHeader::kKeepAlive : ConnectionHeader::kNone;
+    } else {
+      // Chunked stays chunked; a body delimited by the upstream closing becomes chunked.
+      head.chunked = !framed && !header_only_;
+      head.connection = keep_alive ? ConnectionHeader::kNone : ConnectionHeader::kClose;
+    }
+    keep_alive_ = keep_alive;
+  }
+  response_head_.clear();
+  appendResponseHead(res, head, response_head_);
+  down_.reset(&response_head_, head.chunked && !header_only_);
+  response_started_ = true;
+  if (header_only_) {
+    writeResponsePiece(0);
+    return;
+  }
+  doReadResponseBody();
+}
+
+// ---- forwardBody: the response body pump --------------------------------------------------
+
+template <class Stream>
+void Exchange<Stream>::doReadResponseBody() {
+  auto& parser = *upstream_->parser;
+  if (parser.is_done()) {
+    writeResponsePiece(0);
+    return;
+  }
+  auto& body = parser.get().body();
+  body.data = response_buf_.data();
+  body.size = response_buf_.size();
+  upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
+  http::async_read_some(upstream_->stream, upstream_->buffer, parser,
+                        [self = conn_.shared_from_this(), this, conn = upstream_,
+                         attempt = attempt_](error_code ec, std::size_t) {
+                          onReadResponseBody(ec, attempt);
+                        });
+}
+
+template <class Stream>
+void Exchange<Stream>::onReadResponseBody(error_code ec, std::uint32_t attempt) {
+  if (attempt != attempt_ || conn_.closed()) {
+    return;
+  }
+  if (ec == http::error::need_buffer) {
+    ec = {};
+  }
+  if (ec) {
+    // Part of the response already reached the client: the only honest signal left is to
+    // close the connection, so the client sees a truncated message. It is counted as the
+    // status the client saw, and as a truncated response.
+    log::warn("upstream failed mid-response", {{"phase", phaseName(Phase::kForwardBody)},
+                                               {"endpoint", endpointName(endpoint_)},
+                                               {"error", ec.message()}});
+    worker_.metrics.upstream_truncated.inc();
+    worker_.metrics.requestsFor(status_).inc();
+    dropUpstream();
+    conn_.close();
+    return;
+  }
+  const std::size_t n = response_buf_.size() - upstream_->parser->get().body().size;
+  if (n == 0 && !upstream_->parser->is_done()) {
+    doReadResponseBody();  // only framing was read (a chunk header)
+    return;
+  }
+  writeResponsePiece(n);
+}
+
+template <class Stream>
+void Exchange<Stream>::writeResponsePiece(std::size_t n) {
+  const bool last = header_only_ || upstream_->parser->is_done();
+  const Gather out = down_.frame(response_buf_.data(), n, last && !header_only_);
+  beast::get_lowest_layer(conn_.stream()).expires_after(worker_.config.client_send_timeout);
+  net::async_write(conn_.stream(), out,
+                   [self = conn_.shared_from_this(), this, last, id = id_](error_code ec,
+                                                                           std::size_t) {
+                     onWriteResponse(ec, last, id);
+                   });
+}
+
+template <class Stream>
+void Exchange<Stream>::onWriteResponse(error_code ec, bool last, std::uint32_t id) {
+  if (id != id_ || conn_.closed()) {
+    return;
+  }
+  if (ec) {
+    worker_.metrics.client_aborts.inc();
+    worker_.metrics.requestsFor(499).inc();
+    dropUpstream();
+    conn_.close();  // the client went away
+    return;
+  }
+  down_.sent();
+  if (status_ == 101) {
+    startTunnel();
+    return;
+  }
+  if (!last) {
+    doReadResponseBody();
+    return;
+  }
+  response_done_ = true;
+  finish();
+}
+
+// ---- log ----------------------------------------------------------------------------------
+
+template <class Stream>
+void Exchange<Stream>::finish() {
+  if (deferUntilClientReadEnds()) {
+    finish_after_read_ = true;
+    return;
+  }
+  worker_.metrics.requestsFor(status_).inc();
+  if (!request_done_) {
+    keep_alive_ = false;  // answered early: the rest of the request is not forwarded
+    dropUpstream();
+  } else if (upstream_ != nullptr && upstream_->parser && upstream_->parser->is_done() &&
+             upstream_->parser->keep_alive() && upstream_->buffer.size() == 0) {
+    worker_.connector->release(std::move(upstream_));
+  }
+  upstream_.reset();
+  config_.reset();
+  conn_.exchangeDone(keep_alive_);
+}
+
+// ---- failures -----------------------------------------------------------------------------
+
+template <class Stream>
+bool Exchange<Stream>::retryable(Phase phase) const {
+  if (attempts_ >= worker_.config.max_attempts || request_body_started_ || response_started_ ||
+      client_reading_) {
+    return false;
+  }
+  if (phase == Phase::kConnect) {
+    return true;  // nothing reached the upstream: refused and timed out alike
+  }
+  // A pooled connection the upstream had closed: the request may not have been seen, but it
+  // may have: only idempotent requests go again.
+  const auto method = conn_.parser().get().method_string();
+  return upstream_ != nullptr && upstream_->reused &&
+         isIdempotent(std::string_view(method.data(), method.size()));
+}
+
+template <class Stream>
+void Exchange<Stream>::upstreamFailed(Phase phase, error_code ec) {
+  const bool timeout = isTimeout(ec);
+  if (retryable(phase)) {
+    worker_.metrics.upstream_retries.inc();
+    dropUpstream();
+    selectUpstream();
+    return;
+  }
+  if (phase != Phase::kConnect) {
+    log::warn("upstream request failed", {{"phase", phaseName(phase)},
+                                          {"endpoint", endpointName(endpoint_)},
+                                          {"error", ec.message()}});
+  }
+  dropUpstream();
+  Cause cause = timeout ? Cause::kTimeout : Cause::kRefused;
+  if (ec == http::error::bad_status ||
+      ec.category() == http::make_error_code(http::error::bad_version).category()) {
+    cause = Cause::kInvalidResponse;
+  }
+  fail({phase, cause, Side::kUpstream});
+}
+
+template <class Stream>
+void Exchange<Stream>::fail(const ProxyError& error) {
+  if (response_started_) {
+    dropUpstream();
+    conn_.close();
+    return;
+  }
+  if (deferUntilClientReadEnds()) {
+    fail_after_read_ = error;
+    return;
+  }
+  dropUpstream();
+  config_.reset();
+  LocalResponse r;
+  r.status = proxyErrorStatus(error);
+  worker_.metrics.requestsFor(r.status).inc();
+  // Keep the connection only when the request was read whole and the framing is trustworthy.
+  const bool rejected = r.status == 400 || r.status == 405 || r.status == 408 ||
+                        r.status == 413 || r.status == 414 || r.status == 431 ||
+                        r.status == 501 || r.status == 505;
+  const bool keep_alive = keep_alive_ && conn_.parser().is_done() && !rejected;
+  conn_.respond(r, keep_alive, head_request_);
+}
+
+template <class Stream>
+void Exchange<Stream>::dropUpstream() {
+  ++attempt_;
+  upstream_writing_ = false;
+  if (upstream_ != nullptr) {
+    error_code ignored;
+    beast::get_lowest_layer(upstream_->stream).socket().close(ignored);
+    upstream_.reset();
+  }
+}
+
+template <class Stream>
+bool Exchange<Stream>::deferUntilClientReadEnds() {
+  if (!client_reading_) {
+    return false;
+  }
+  // Cancelling the read completes it with operation_aborted; onReadRequestBody then carries on.
+  error_code ignored;
+  beast::get_lowest_layer(conn_.stream()).socket().cancel(ignored);
+  return true;
+}
+
+// ---- tunnel (Upgrade) ---------------------------------------------------------------------
+
+template <class Stream>
+void Exchange<Stream>::startTunnel() {
+  worker_.metrics.requestsFor(101).inc();
+  auto upstream = std::move(upstream_);
+  ++attempt_;
+  config_.reset();
+  std::make_shared<Tunnel<Stream>>(conn_.shared_from_this(), conn_.stream(), conn_.buffer(),
+                                   std::move(upstream), worker_.ioc,
+                                   worker_.config.tunnel_idle_timeout)
+      ->start();
+}
+
+template class Exchange<beast::tcp_stream>;
+
+}  // namespace portico::proxy

@@ -1,0 +1,291 @@
+#include "proxy/http1_connection.h"
+
+#include "common/log.h"
+
+namespace portico::proxy {
+
+namespace {
+// After an error response, how long unread request bytes are drained before the socket closes,
+// so that a client still sending does not get a reset that destroys the response (nginx's
+// lingering close).
+constexpr std::chrono::seconds kLingerTimeout{2};
+constexpr std::size_t kLingerMaxBytes = 1 << 20;
+// Empty lines before a request line are ignored (RFC 9112 2.2), up to this many bytes.
+constexpr std::size_t kMaxSkippedBytes = 4096;
+}  // namespace
+
+template <class Stream>
+Http1Connection<Stream>::Http1Connection(Worker& worker, Stream stream)
+    : worker_(worker), stream_(std::move(stream)), header_timer_(worker.ioc), exchange_(*this) {
+  buffer_.reserve(kReadBufferReserve);
+  worker_.connections.insert(this);
+  worker_.connection_count.fetch_add(1, std::memory_order_relaxed);
+  worker_.metrics.connections_active.add(1);
+  auto& socket = beast::get_lowest_layer(stream_).socket();
+  error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (!ec) {
+    client_address_ = remote.address().to_string();
+  }
+  socket.set_option(tcp::no_delay(true), ec);
+}
+
+template <class Stream>
+Http1Connection<Stream>::~Http1Connection() {
+  worker_.connections.erase(this);
+  worker_.metrics.connections_active.add(-1);
+  worker_.connection_count.fetch_sub(1, std::memory_order_relaxed);
+}
+
+template <class Stream>
+void Http1Connection<Stream>::start() {
+  doReadRequest();
+}
+
+template <class Stream>
+void Http1Connection<Stream>::drain() {
+  if (idle_) {
+    close();
+  }
+}
+
+// ---- readHeader ---------------------------------------------------------------------------
+
+template <class Stream>
+void Http1Connection<Stream>::doReadRequest() {
+  if (worker_.draining && !first_request_) {
+    close();
+    return;
+  }
+  skipped_bytes_ = 0;
+  if (buffer_.size() > 0 && skipEmptyLines()) {
+    doReadHeader();  // a pipelined request is already here
+    return;
+  }
+  readFirstBytes();
+}
+
+// Waits for the first bytes of a request: under the header deadline on a new connection (or
+// once empty lines have come), under the keep-alive timeout between requests.
+template <class Stream>
+void Http1Connection<Stream>::readFirstBytes() {
+  if (first_request_ && !header_armed_) {
+    armHeaderTimer();
+  }
+  idle_ = !header_armed_;
+  if (header_armed_) {
+    beast::get_lowest_layer(stream_).expires_never();
+  } else {
+    beast::get_lowest_layer(stream_).expires_after(worker_.config.keepalive_timeout);
+  }
+  stream_.async_read_some(
+      buffer_.prepare(4096),
+      beast::bind_front_handler(&Http1Connection::onFirstBytes, this->shared_from_this()));
+}
+
+template <class Stream>
+void Http1Connection<Stream>::onFirstBytes(error_code ec, std::size_t n) {
+  idle_ = false;
+  if (ec) {
+    close();  // idle timeout, client closed, drained, or a new connection that never spoke
+    return;
+  }
+  buffer_.commit(n);
+  if (!skipEmptyLines()) {
+    if (skipped_bytes_ > kMaxSkippedBytes) {
+      close();
+      return;
+    }
+    if (!header_armed_) {
+      armHeaderTimer();
+    }
+    readFirstBytes();
+    return;
+  }
+  doReadHeader();
+}
+
+// Drops CR and LF bytes before a request line; false when nothing else is buffered yet.
+template <class Stream>
+bool Http1Connection<Stream>::skipEmptyLines() {
+  const auto data = buffer_.data();
+  const char* p = static_cast<const char*>(data.data());
+  std::size_t n = 0;
+  while (n < data.size() && (p[n] == '\r' || p[n] == '\n')) {
+    ++n;
+  }
+  buffer_.consume(n);
+  skipped_bytes_ += n;
+  return buffer_.size() > 0;
+}
+
+template <class Stream>
+void Http1Connection<Stream>::armHeaderTimer() {
+  const std::uint64_t seq = ++header_seq_;
+  header_armed_ = true;
+  header_timed_out_ = false;
+  header_timer_.expires_after(worker_.config.client_header_timeout);
+  header_timer_.async_wait([self = this->shared_from_this(), seq](error_code ec) {
+    if (ec || seq != self->header_seq_ || self->closed_) {
+      return;  // cancelled, or an expiry of an earlier request already queued
+    }
+    self->header_timed_out_ = true;
+    error_code ignored;
+    beast::get_lowest_layer(self->stream_).socket().cancel(ignored);
+  });
+}
+
+template <class Stream>
+void Http1Connection<Stream>::disarmHeaderTimer() {
+  if (!header_armed_) {
+    return;
+  }
+  header_armed_ = false;
+  ++header_seq_;
+  header_timer_.cancel();
+}
+
+template <class Stream>
+void Http1Connection<Stream>::doReadHeader() {
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(worker_.config.max_header_bytes));
+  parser_->body_limit(worker_.config.max_body_size > 0 ? worker_.config.max_body_size
+                                                       : kUnlimitedBody);
+  beast::get_lowest_layer(stream_).expires_never();
+  if (!header_armed_) {
+    armHeaderTimer();
+  }
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      beast::bind_front_handler([](std::shared_ptr<Http1Connection> self, error_code ec,
+                                   std::size_t) { self->onReadHeader(ec); },
+                                this->shared_from_this()));
+}
+
+template <class Stream>
+void Http1Connection<Stream>::onReadHeader(error_code ec) {
+  const bool timed_out = header_timed_out_;
+  disarmHeaderTimer();
+  first_request_ = false;
+  if (closed_) {
+    return;
+  }
+  if (timed_out && ec == net::error::operation_aborted) {
+    failHeader(Cause::kClientTimeout);
+    return;
+  }
+  if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
+      ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+      ec == net::error::eof || ec == http::error::partial_message) {
+    worker_.metrics.client_aborts.inc();
+    close();  // the client went away mid-head
+    return;
+  }
+  if (ec == http::error::body_limit) {
+    failHeader(Cause::kBodyTooLarge);  // a Content-Length over the limit
+    return;
+  }
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+    // The request line alone over the limit is a target too long (414, as nginx), else 431.
+    // Beast consumes the request line once it has parsed it, so its target tells which.
+    failHeader(parser_->get().target().empty() ? Cause::kUriTooLong : Cause::kHeadersTooLarge);
+    return;
+  }
+  if (ec) {
+    log::debug("malformed request", {{"error", ec.message()}, {"client", client_address_}});
+    failHeader(Cause::kMalformed);
+    return;
+  }
+  exchange_.start();
+}
+
+template <class Stream>
+void Http1Connection<Stream>::failHeader(Cause cause) {
+  worker_.metrics.rejected_requests.inc();
+  LocalResponse r;
+  r.status = proxyErrorStatus({Phase::kReadHeader, cause});
+  worker_.metrics.requestsFor(r.status).inc();
+  respond(r, /*keep_alive=*/false, /*head_only=*/false);
+}
+
+// ---- local responses ----------------------------------------------------------------------
+
+template <class Stream>
+void Http1Connection<Stream>::respond(const LocalResponse& response, bool keep_alive,
+                                      bool head_only) {
+  keep_alive = keep_alive && !worker_.draining;
+  local_head_.clear();
+  appendLocalResponse(response, worker_.date(), keep_alive, head_only, local_head_);
+  beast::get_lowest_layer(stream_).expires_after(worker_.config.client_send_timeout);
+  net::async_write(stream_, net::buffer(local_head_),
+                   beast::bind_front_handler(
+                       [keep_alive](std::shared_ptr<Http1Connection> self, error_code ec,
+                                    std::size_t) { self->onWriteLocal(ec, keep_alive); },
+                       this->shared_from_this()));
+}
+
+template <class Stream>
+void Http1Connection<Stream>::onWriteLocal(error_code ec, bool keep_alive) {
+  if (ec) {
+    close();
+    return;
+  }
+  exchangeDone(keep_alive);
+}
+
+template <class Stream>
+void Http1Connection<Stream>::exchangeDone(bool keep_alive) {
+  if (closed_) {
+    return;
+  }
+  if (!keep_alive || worker_.draining) {
+    shutdownAndLinger();
+    return;
+  }
+  doReadRequest();
+}
+
+// ---- closing ------------------------------------------------------------------------------
+
+template <class Stream>
+void Http1Connection<Stream>::shutdownAndLinger() {
+  error_code ec;
+  beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) {
+    close();
+    return;
+  }
+  linger_bytes_ = 0;
+  doLinger();
+}
+
+template <class Stream>
+void Http1Connection<Stream>::doLinger() {
+  beast::get_lowest_layer(stream_).expires_after(kLingerTimeout);
+  beast::get_lowest_layer(stream_).async_read_some(
+      net::buffer(linger_buf_),
+      [self = this->shared_from_this()](error_code ec, std::size_t n) {
+        self->linger_bytes_ += n;
+        if (ec || self->linger_bytes_ > kLingerMaxBytes) {
+          self->close();
+          return;
+        }
+        self->doLinger();
+      });
+}
+
+template <class Stream>
+void Http1Connection<Stream>::close() {
+  if (closed_) {
+    return;
+  }
+  closed_ = true;
+  idle_ = false;
+  disarmHeaderTimer();
+  error_code ec;
+  beast::get_lowest_layer(stream_).socket().close(ec);
+}
+
+template class Http1Connection<beast::tcp_stream>;
+
+}  // namespace portico::proxy

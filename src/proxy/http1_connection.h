@@ -1,0 +1,87 @@
+#pragma once
+// Internal to src/proxy: one client connection speaking HTTP/1.1, templated on its stream
+// (beast::tcp_stream now, ssl_stream<tcp_stream> with TLS), after Beast's server-flex.
+//
+// It reads and parses request heads (a new parser per message, with header and body limits),
+// keeps the connection alive and pipelined, owns the header deadline, answers what cannot
+// become an exchange (400, 408, 414, 431), lingers after an error, and drains. Each request it
+// parses runs in its Exchange; the exchange hands the connection back with exchangeDone().
+// Socket options and deadlines go through beast::get_lowest_layer(), never the stream's socket.
+//
+// Thread: the worker's. Lifetime: shared_ptr; every pending handler holds one.
+
+#include "proxy/exchange.h"
+#include "proxy/http_util.h"
+#include "proxy/net.h"
+#include "proxy/worker.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace portico::proxy {
+
+template <class Stream>
+class Http1Connection final : public ClientConnection,
+                              public std::enable_shared_from_this<Http1Connection<Stream>> {
+ public:
+  using RequestParser = http::request_parser<http::buffer_body>;
+
+  Http1Connection(Worker& worker, Stream stream);
+  ~Http1Connection();
+  Http1Connection(const Http1Connection&) = delete;
+  Http1Connection& operator=(const Http1Connection&) = delete;
+
+  void start();
+  void drain() override;
+
+  // For the exchange.
+  Worker& worker() { return worker_; }
+  Stream& stream() { return stream_; }
+  beast::flat_buffer& buffer() { return buffer_; }
+  RequestParser& parser() { return *parser_; }
+  std::string_view clientAddress() const { return client_address_; }
+  bool closed() const { return closed_; }
+  // Answers with a response of the proxy's own, then reads the next request or closes.
+  void respond(const LocalResponse& response, bool keep_alive, bool head_only);
+  // The exchange is over and nothing is pending on the client stream.
+  void exchangeDone(bool keep_alive);
+  void close();
+
+ private:
+  void doReadRequest();
+  void readFirstBytes();
+  void onFirstBytes(error_code ec, std::size_t n);
+  bool skipEmptyLines();
+  void doReadHeader();
+  void onReadHeader(error_code ec);
+  void armHeaderTimer();
+  void disarmHeaderTimer();
+  void failHeader(Cause cause);
+  void onWriteLocal(error_code ec, bool keep_alive);
+  void shutdownAndLinger();
+  void doLinger();
+
+  Worker& worker_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::string client_address_;
+  // The header deadline is a timer of its own, not the stream's: a timed-out beast::tcp_stream
+  // closes its socket, and a 408 must still be written. Its handler carries header_seq_, so an
+  // expiry already queued when the header arrived cannot cancel the next read.
+  net::steady_timer header_timer_;
+  std::uint64_t header_seq_ = 0;
+  bool header_armed_ = false;
+  bool header_timed_out_ = false;
+  bool first_request_ = true;
+  bool idle_ = false;
+  bool closed_ = false;
+  std::size_t skipped_bytes_ = 0;
+  std::size_t linger_bytes_ = 0;
+  std::optional<RequestParser> parser_;
+  std::string local_head_;
+  std::array<char, 4096> linger_buf_{};
+  Exchange<Stream> exchange_;
+};
+
+}  // namespace portico::proxy
