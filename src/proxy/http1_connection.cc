@@ -191,12 +191,52 @@ void Http1Connection<Stream>::onReadHeader(error_code ec) {
     failHeader(parser_->get().target().empty() ? Cause::kUriTooLong : Cause::kHeadersTooLarge);
     return;
   }
+  if (ec == http::error::bad_version) {
+    // Beast takes only 1.0 and 1.1. A later 1.x is 1.1 (RFC 9110 2.5: a minor version is
+    // compatible); 2.0 and later on an HTTP/1 connection are a 505.
+    switch (classifyVersion()) {
+      case VersionFix::kPatchedToHttp11:
+        doReadHeader();  // the request line now says HTTP/1.1; parse it again
+        return;
+      case VersionFix::kUnsupported:
+        failHeader(Cause::kVersion);
+        return;
+      case VersionFix::kMalformed:
+        break;
+    }
+  }
   if (ec) {
     log::debug("malformed request", {{"error", ec.message()}, {"client", client_address_}});
     failHeader(Cause::kMalformed);
     return;
   }
   exchange_.start();
+}
+
+// The buffered request line still holds the version Beast refused (it consumes nothing of a
+// request line it cannot parse).
+template <class Stream>
+typename Http1Connection<Stream>::VersionFix Http1Connection<Stream>::classifyVersion() {
+  const auto data = buffer_.data();
+  char* p = static_cast<char*>(const_cast<void*>(data.data()));
+  const std::string_view buffered(p, data.size());
+  const std::size_t eol = buffered.find("\r\n");
+  if (eol == std::string_view::npos || eol < 9) {
+    return VersionFix::kMalformed;
+  }
+  const std::string_view v = buffered.substr(eol - 9, 9);  // " HTTP/d.d"
+  if (v.substr(0, 6) != " HTTP/" || v[7] != '.' || v[6] < '0' || v[6] > '9' || v[8] < '0' ||
+      v[8] > '9') {
+    return VersionFix::kMalformed;
+  }
+  if (v[6] >= '2') {
+    return VersionFix::kUnsupported;
+  }
+  if (v[6] == '1' && v[8] >= '2') {
+    p[eol - 1] = '1';
+    return VersionFix::kPatchedToHttp11;
+  }
+  return VersionFix::kMalformed;
 }
 
 template <class Stream>

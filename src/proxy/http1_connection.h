@@ -58,6 +58,8 @@ class Http1Connection final : public ClientConnection,
   void armHeaderTimer();
   void disarmHeaderTimer();
   void failHeader(Cause cause);
+  enum class VersionFix { kPatchedToHttp11, kUnsupported, kMalformed };
+  VersionFix classifyVersion();
   void onWriteLocal(error_code ec, bool keep_alive);
   void shutdownAndLinger();
   void doLinger();

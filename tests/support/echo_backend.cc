@@ -166,7 +166,9 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession> {
     res_.set("X-Backend-Name", name_);
     res_.keep_alive(keep_alive_);
     if (req.method() != http::verb::head) {
-      res_.body() = body.dump() + "\n";
+      // A header or target need not be UTF-8 (obs-text): replace what is not, so that the
+      // backend reports what it saw instead of aborting on nlohmann's type_error 316.
+      res_.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     }
     res_.prepare_payload();
     http::async_write(stream_, res_, [self = shared_from_this()](error_code ec, std::size_t) {
