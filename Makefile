@@ -1,10 +1,14 @@
 # portico: `make run` starts the demo, `make test` runs every test. Both install what is missing.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# Seconds of fuzzing per target: bounded in make test, longer with make fuzz.
+FUZZ_TIME  ?= 60
 GENERATOR  := -G Ninja
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan run test test-release test-e2e test-asan bench bench-k8s clean format
+.PHONY: all deps build build-asan build-fuzz run test test-release test-e2e test-asan test-fuzz \
+	fuzz conformance bench bench-k8s clean format
 
 all: build
 
@@ -20,6 +24,15 @@ $(BUILD)/build.ninja: | deps
 $(ASAN_BUILD)/build.ninja: | deps
 	cmake -S . -B $(ASAN_BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DPORTICO_SANITIZE=ON -DPORTICO_BENCH=OFF
+
+$(FUZZ_BUILD)/build.ninja:
+	@scripts/install-deps.sh fuzz
+	CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DPORTICO_FUZZ=ON
+
+build-fuzz: $(FUZZ_BUILD)/build.ninja
+	@scripts/install-deps.sh fuzz
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
@@ -40,11 +53,21 @@ test-asan: build-asan
 test-e2e: build
 	e2e/local/run.sh $(BUILD)
 
-test: test-release test-e2e test-asan
+test-fuzz: build-fuzz
+	scripts/run-fuzz.sh $(FUZZ_BUILD) 30
+
+fuzz: build-fuzz
+	scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_TIME)
+
+test: test-release test-e2e test-asan test-fuzz
 
 bench: build
 	@scripts/install-deps.sh bench
 	bench/run.sh $(BUILD)
+
+conformance: build
+	@scripts/install-deps.sh bench
+	tests/conformance/h1_conformance.py --portico portico=$(BUILD)/src/portico
 
 bench-k8s: build
 	bench/k8s_latency.py $(BUILD)
@@ -53,4 +76,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

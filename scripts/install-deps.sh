@@ -2,6 +2,7 @@
 # Installs the Debian packages portico needs, and only those that are missing (idempotent).
 #   scripts/install-deps.sh          build and test dependencies
 #   scripts/install-deps.sh bench    also nginx, HAProxy and wrk for bench/
+#   scripts/install-deps.sh fuzz     also clang with libFuzzer, clang-format and clang-tidy
 set -euo pipefail
 
 build_pkgs=(
@@ -11,11 +12,15 @@ build_pkgs=(
   curl procps python3
 )
 bench_pkgs=(nginx-light haproxy wrk bc)
+fuzz_pkgs=(clang libclang-rt-14-dev clang-format clang-tidy)
 
 want=("${build_pkgs[@]}")
-if [[ "${1:-}" == "bench" ]]; then
-  want+=("${bench_pkgs[@]}")
-fi
+for extra in "$@"; do
+  case "$extra" in
+    bench) want+=("${bench_pkgs[@]}") ;;
+    fuzz) want+=("${fuzz_pkgs[@]}") ;;
+  esac
+done
 
 missing=()
 for p in "${want[@]}"; do
