@@ -1,6 +1,7 @@
 #include "config/compiler.h"
 
 #include "common/strings.h"
+#include "config/annotations/body_size.h"
 
 #include <algorithm>
 #include <limits>
@@ -40,6 +41,14 @@ struct PendingRoute {
   std::size_t age_rank;
   std::size_t rule;
   std::size_t path_index;
+  std::vector<snapshot::Policy> policies;
+};
+
+// A Service port a backend names, found and checked but not yet made into a target group: only
+// backends whose rule wins become target groups (no orphans to pool and health-check).
+struct BackendRef {
+  const model::Service* service;
+  const model::ServicePort* port;
 };
 
 struct HostBuild {
@@ -110,7 +119,11 @@ class Compiler final {
     indexSlices();
     std::vector<const Ingress*> ours = selectIngresses();
     for (std::size_t rank = 0; rank < ours.size(); ++rank) {
-      addIngress(*ours[rank], rank);
+      auto policies = ingressPolicies(*ours[rank]);
+      if (!policies) {
+        continue;  // a bad annotation leaves the Ingress's rules out (DESIGN.md, "The pipeline")
+      }
+      addIngress(*ours[rank], rank, *policies);
     }
     resolveDefaults(ours);
     return finish(ours);
@@ -121,6 +134,25 @@ class Compiler final {
             std::string message, Diagnostic::Severity severity = Diagnostic::Severity::kError) {
     diagnostics_.push_back(
         Diagnostic{severity, kind, object, std::move(field), std::move(message)});
+  }
+
+  // The policies every route of `ing` carries, sorted by kind; nullopt when an annotation is
+  // wrong (its diagnostic is added).
+  std::optional<std::vector<snapshot::Policy>> ingressPolicies(const Ingress& ing) {
+    const std::size_t before = diagnostics_.size();
+    std::vector<snapshot::Policy> policies;
+    if (auto limit = annotations::parseBodySize(ing, diagnostics_)) {
+      policies.emplace_back(*limit);
+    }
+    if (diagnostics_.size() != before) {
+      for (std::size_t i = before; i < diagnostics_.size(); ++i) {
+        diagnostics_[i].message += "; the Ingress's rules are left out";
+      }
+      return std::nullopt;
+    }
+    std::sort(policies.begin(), policies.end(),
+              [](const auto& a, const auto& b) { return a.index() < b.index(); });
+    return policies;
   }
 
   void indexSlices() {
@@ -174,8 +206,7 @@ class Compiler final {
   }
 
   // The target group of one Service port, built once per compile.
-  std::optional<std::string> targetGroupFor(const model::Service& svc,
-                                            const model::ServicePort& sp) {
+  std::string targetGroupFor(const model::Service& svc, const model::ServicePort& sp) {
     std::string id = svc.meta.key() + ":" + std::to_string(sp.port);
     if (target_groups_.count(id) != 0) {
       return id;
@@ -214,9 +245,9 @@ class Compiler final {
     return id;
   }
 
-  // Resolves an Ingress backend to a target group id, or reports why it cannot.
-  std::optional<std::string> resolveBackend(const Ingress& ing, const IngressBackend& backend,
-                                            const std::string& field) {
+  // Finds the Service port an Ingress backend names, or reports why it cannot.
+  std::optional<BackendRef> findBackend(const Ingress& ing, const IngressBackend& backend,
+                                        const std::string& field) {
     const std::string who = ing.meta.key();
     if (backend.resource) {
       diag("Ingress", who, field + ".resource",
@@ -247,7 +278,7 @@ class Compiler final {
     for (const auto& sp : svc.ports) {
       if ((ref.port.number && sp.port == *ref.port.number) ||
           (!ref.port.name.empty() && sp.name == ref.port.name)) {
-        return targetGroupFor(svc, sp);
+        return BackendRef{&svc, &sp};
       }
     }
     diag("Ingress", who, field + ".service.port",
@@ -256,7 +287,8 @@ class Compiler final {
     return std::nullopt;
   }
 
-  void addIngress(const Ingress& ing, std::size_t rank) {
+  void addIngress(const Ingress& ing, std::size_t rank,
+                  const std::vector<snapshot::Policy>& policies) {
     const std::string who = ing.meta.key();
     for (std::size_t r = 0; r < ing.rules.size(); ++r) {
       const auto& rule = ing.rules[r];
@@ -271,13 +303,13 @@ class Compiler final {
         host_namers_[host].push_back(&ing);
       }
       for (std::size_t p = 0; p < rule.paths.size(); ++p) {
-        addPath(ing, rank, host, r, p);
+        addPath(ing, rank, host, r, p, policies);
       }
     }
   }
 
   void addPath(const Ingress& ing, std::size_t rank, const std::string& host, std::size_t r,
-               std::size_t p) {
+               std::size_t p, const std::vector<snapshot::Policy>& policies) {
     const std::string who = ing.meta.key();
     const auto& hp = ing.rules[r].paths[p];
     const std::string field = pathField(r, p);
@@ -305,13 +337,10 @@ class Compiler final {
         path.pop_back();  // the trailing '/' of a Prefix rule is ignored
       }
     }
-    auto tg = resolveBackend(ing, hp.backend, field + ".backend");
-    if (!tg) {
-      return;
-    }
+    // The claim is checked before the backend is resolved, so a losing duplicate makes no
+    // target group; a rule whose backend does not resolve claims nothing.
     const auto key = std::make_tuple(host, match, path);
-    auto [it, inserted] = claimed_.try_emplace(key, who);
-    if (!inserted) {
+    if (auto it = claimed_.find(key); it != claimed_.end()) {
       diag("Ingress", who, field,
            "duplicate of a rule of Ingress " + it->second + " (host \"" + host + "\", " +
                (match == PathMatch::kExact ? "Exact" : "Prefix") + " \"" + hp.path +
@@ -319,7 +348,13 @@ class Compiler final {
            Diagnostic::Severity::kWarning);
       return;
     }
-    PendingRoute route{host, match, path, *tg, who, rank, r, p};
+    auto backend = findBackend(ing, hp.backend, field + ".backend");
+    if (!backend) {
+      return;
+    }
+    claimed_.emplace(key, who);
+    const std::string tg = targetGroupFor(*backend->service, *backend->port);
+    PendingRoute route{host, match, path, tg, who, rank, r, p, policies};
     if (host.empty()) {
       any_host_.routes.push_back(std::move(route));
     } else {
@@ -327,7 +362,7 @@ class Compiler final {
     }
   }
 
-  std::optional<std::string> controllerDefault() {
+  std::optional<BackendRef> controllerDefault() {
     if (options_.default_backend_service.empty()) {
       return std::nullopt;
     }
@@ -344,13 +379,13 @@ class Compiler final {
     } else if (svc->second.ports.empty()) {
       diag("Controller", "--default-backend-service", "", "Service " + ref + " has no ports");
     } else {
-      controller_default_ = targetGroupFor(svc->second, svc->second.ports.front());
+      controller_default_ = BackendRef{&svc->second, &svc->second.ports.front()};
     }
     return controller_default_;
   }
 
   // The first (oldest) of `ingresses` whose defaultBackend resolves.
-  std::optional<std::string> oldestDefault(const std::vector<const Ingress*>& ingresses) {
+  std::optional<BackendRef> oldestDefault(const std::vector<const Ingress*>& ingresses) {
     for (const Ingress* ing : ingresses) {
       if (!ing->default_backend) {
         continue;
@@ -368,19 +403,23 @@ class Compiler final {
     for (const Ingress* ing : ours) {
       if (ing->default_backend) {
         default_of_.emplace(ing,
-                            resolveBackend(*ing, *ing->default_backend, "spec.defaultBackend"));
+                            findBackend(*ing, *ing->default_backend, "spec.defaultBackend"));
       }
     }
+    // Only the winners become target groups.
+    auto winner = [&](std::optional<BackendRef> ref) -> std::optional<std::string> {
+      if (!ref) {
+        ref = controllerDefault();
+      }
+      if (!ref) {
+        return std::nullopt;
+      }
+      return targetGroupFor(*ref->service, *ref->port);
+    };
     for (auto& [host, build] : hosts_) {
-      build.default_target_group = oldestDefault(host_namers_[host]);
-      if (!build.default_target_group) {
-        build.default_target_group = controllerDefault();
-      }
+      build.default_target_group = winner(oldestDefault(host_namers_[host]));
     }
-    any_host_.default_target_group = oldestDefault(ours);
-    if (!any_host_.default_target_group) {
-      any_host_.default_target_group = controllerDefault();
-    }
+    any_host_.default_target_group = winner(oldestDefault(ours));
   }
 
   snapshot::VirtualHost buildHost(const std::string& host, HostBuild& build,
@@ -395,7 +434,9 @@ class Compiler final {
     snapshot::VirtualHost vh;
     vh.host = host;
     for (const auto& r : build.routes) {
-      vh.routes.push_back(snapshot::Route{r.match, r.path, tg_index.at(r.target_group), r.ingress});
+      vh.routes.push_back(snapshot::Route{
+          r.match, r.path, snapshot::Forward{{snapshot::WeightedTarget{tg_index.at(r.target_group)}}},
+          r.policies, r.ingress});
     }
     if (build.default_target_group) {
       vh.default_target_group = tg_index.at(*build.default_target_group);
@@ -436,8 +477,8 @@ class Compiler final {
   std::map<std::string, std::vector<const Ingress*>> host_namers_;  // in age order
   HostBuild any_host_;
   std::map<std::tuple<std::string, PathMatch, std::string>, std::string> claimed_;
-  std::map<const Ingress*, std::optional<std::string>> default_of_;
-  std::optional<std::string> controller_default_;
+  std::map<const Ingress*, std::optional<BackendRef>> default_of_;
+  std::optional<BackendRef> controller_default_;
   bool controller_default_resolved_ = false;
 };
 

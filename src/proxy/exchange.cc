@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "proxy/http1_connection.h"
+#include "proxy/policy/policy.h"
 #include "proxy/tunnel.h"
 
 namespace portico::proxy {
@@ -40,6 +41,7 @@ void Exchange<Stream>::start() {
   header_only_ = false;
   finish_after_read_ = false;
   fail_after_read_.reset();
+  local_after_read_.reset();
   auto& parser = conn_.parser();
   const auto& req = parser.get();
   head_request_ = req.method() == http::verb::head;
@@ -68,7 +70,21 @@ void Exchange<Stream>::route() {
     fail({Phase::kRoute, Cause::kNoRoute});
     return;
   }
-  // requestPolicies: none are compiled yet (docs/architecture.md says where they run).
+  // requestPolicies: the route's compiled policies, in order (docs/architecture.md).
+  policy::RequestContext ctx{info_, worker_.config.max_body_size, {}, {}};
+  if (match.route != nullptr &&
+      policy::runRequestPolicies(*match.route, ctx) == policy::Verdict::kRespond) {
+    answer(ctx.response);
+    return;
+  }
+  // The body limit in force: the controller's, or the route's. A Content-Length over it is
+  // answered now; a chunked body is cut by the parser as it streams.
+  if (ctx.body_limit != 0 && info_.content_length && *info_.content_length > ctx.body_limit) {
+    fail({Phase::kRequestPolicies, Cause::kBodyTooLarge});
+    return;
+  }
+  conn_.parser().body_limit(ctx.body_limit != 0 ? ctx.body_limit : kUnlimitedBody);
+
   // action: forward to the matched target group.
   target_group_ = match.target_group_index;
 
@@ -77,6 +93,7 @@ void Exchange<Stream>::route() {
   const auto& req = conn_.parser().get();
   UpstreamRequestHead head;
   head.info = &info_;
+  head.edits = &ctx.upstream_edits;
   head.client_address = conn_.clientAddress();
   head.listener_port = worker_.listen_port_text;
   if (req.find("X-Request-Id") == req.end()) {
@@ -192,6 +209,12 @@ void Exchange<Stream>::onReadRequestBody(error_code ec, std::uint32_t id) {
     const ProxyError error = *fail_after_read_;
     fail_after_read_.reset();
     fail(error);
+    return;
+  }
+  if (local_after_read_) {
+    const LocalResponse r = *local_after_read_;
+    local_after_read_.reset();
+    answer(r);
     return;
   }
   if (ec == http::error::need_buffer) {
@@ -520,10 +543,19 @@ void Exchange<Stream>::fail(const ProxyError& error) {
     fail_after_read_ = error;
     return;
   }
-  dropUpstream();
-  config_.reset();
   LocalResponse r;
   r.status = proxyErrorStatus(error);
+  answer(r);
+}
+
+template <class Stream>
+void Exchange<Stream>::answer(const LocalResponse& r) {
+  if (deferUntilClientReadEnds()) {
+    local_after_read_ = r;
+    return;
+  }
+  dropUpstream();
+  config_.reset();
   worker_.metrics.requestsFor(r.status).inc();
   // Keep the connection only when the request was read whole and the framing is trustworthy.
   const bool rejected = r.status == 400 || r.status == 405 || r.status == 408 ||

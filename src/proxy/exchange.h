@@ -15,6 +15,7 @@
 // Thread: the worker's. Owned by its Http1Connection (a member, reused for every request).
 
 #include "proxy/body_pump.h"
+#include "proxy/http_util.h"
 #include "proxy/net.h"
 #include "proxy/proxy_error.h"
 #include "proxy/request_head.h"
@@ -68,6 +69,8 @@ class Exchange final {
   void upstreamFailed(Phase phase, error_code ec);
   bool retryable(Phase phase) const;
   void fail(const ProxyError& error);
+  // Answers with a response of the proxy's own (an error, or a policy's answer).
+  void answer(const LocalResponse& response);
   // Closes the upstream connection of this attempt; its pending handlers see a new attempt id.
   void dropUpstream();
   // Ends a client read still pending before the connection is handed back or answered.
@@ -104,6 +107,7 @@ class Exchange final {
   bool header_only_ = false;
   bool finish_after_read_ = false;
   std::optional<ProxyError> fail_after_read_;
+  std::optional<LocalResponse> local_after_read_;
   std::array<char, 16 * 1024> request_buf_{};
   std::array<char, 16 * 1024> response_buf_{};
 };

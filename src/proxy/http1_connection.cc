@@ -149,8 +149,8 @@ template <class Stream>
 void Http1Connection<Stream>::doReadHeader() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(worker_.config.max_header_bytes));
-  parser_->body_limit(worker_.config.max_body_size > 0 ? worker_.config.max_body_size
-                                                       : kUnlimitedBody);
+  // The body limit is set by the exchange once the route (and its policies) are known.
+  parser_->body_limit(kUnlimitedBody);
   beast::get_lowest_layer(stream_).expires_never();
   if (!header_armed_) {
     armHeaderTimer();

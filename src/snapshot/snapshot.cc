@@ -4,6 +4,18 @@
 
 namespace portico::snapshot {
 
+std::string_view policyName(const Policy& policy) {
+  struct Name {
+    std::string_view operator()(const BodyLimit&) const { return "bodyLimit"; }
+  };
+  return std::visit(Name{}, policy);
+}
+
+std::uint32_t Route::firstTargetGroup() const {
+  const auto& forward = std::get<Forward>(action);
+  return forward.targets.empty() ? kNoTargetGroup : forward.targets.front().target_group;
+}
+
 bool Route::matches(std::string_view request_path) const {
   if (match == PathMatch::kExact) {
     return request_path == path;
@@ -45,8 +57,10 @@ RouteMatch Snapshot::lookupIn(const VirtualHost& vhost, std::string_view path) c
   for (const Route& r : vhost.routes) {
     if (r.matches(path)) {
       m.route = &r;
-      m.target_group = &target_groups_[r.target_group];
-      m.target_group_index = r.target_group;
+      m.target_group_index = r.firstTargetGroup();
+      if (m.target_group_index != kNoTargetGroup) {
+        m.target_group = &target_groups_[m.target_group_index];
+      }
       return m;
     }
   }
@@ -101,10 +115,17 @@ namespace {
 nlohmann::json vhostJson(const Snapshot& s, const VirtualHost& v) {
   nlohmann::json routes = nlohmann::json::array();
   for (const auto& r : v.routes) {
-    routes.push_back({{"match", r.match == PathMatch::kExact ? "Exact" : "Prefix"},
-                      {"path", r.path},
-                      {"targetGroup", s.targetGroups()[r.target_group].id},
-                      {"ingress", r.ingress}});
+    nlohmann::json route = {{"match", r.match == PathMatch::kExact ? "Exact" : "Prefix"},
+                            {"path", r.path},
+                            {"targetGroup", s.targetGroups()[r.firstTargetGroup()].id},
+                            {"ingress", r.ingress}};
+    for (const auto& p : r.policies) {
+      nlohmann::json& out = route["policies"][std::string(policyName(p))];
+      if (const auto* limit = std::get_if<BodyLimit>(&p)) {
+        out = {{"maxBytes", limit->max_bytes}};
+      }
+    }
+    routes.push_back(std::move(route));
   }
   nlohmann::json out = {{"host", v.host}, {"routes", routes}};
   if (v.default_target_group != kNoTargetGroup) {

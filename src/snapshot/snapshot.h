@@ -10,6 +10,8 @@
 //
 // Pure: no I/O, no clock, safe to read from any number of threads at once.
 
+#include "snapshot/route.h"
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
@@ -35,20 +37,6 @@ struct TargetGroup {
   bool operator==(const TargetGroup&) const = default;
 };
 
-enum class PathMatch : std::uint8_t { kExact, kPrefix };
-
-struct Route {
-  PathMatch match = PathMatch::kPrefix;
-  // Exact: the whole path. Prefix: normalised without a trailing '/', so "/" becomes "".
-  std::string path;
-  std::uint32_t target_group = 0;  // index into Snapshot::target_groups
-  std::string ingress;             // "namespace/name" of the Ingress that declared it
-  bool operator==(const Route&) const = default;
-
-  bool matches(std::string_view request_path) const;
-};
-
-inline constexpr std::uint32_t kNoTargetGroup = 0xFFFFFFFFu;
 
 struct VirtualHost {
   std::string host;  // lower-case; "*.example.com" for a wildcard; "" for rules without host

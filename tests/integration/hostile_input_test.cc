@@ -243,6 +243,41 @@ TEST_F(HostileInputTest, NonUtf8BytesReachTheUpstreamAndTheEchoBackendSurvives) 
   EXPECT_EQ(echoOf(get(proxy_.port(), "a.test", "/still-up"))["path"], "/still-up");
 }
 
+// ---- Per-route policies: the body limit -----------------------------------------------------
+
+TEST(BodyLimitPolicy, TheAnnotationReplacesTheControllerLimitForItsRoutes) {
+  EchoBackend backend("e");
+  ASSERT_NE(backend.start(), 0);
+  auto config = ProxyFixture::defaultConfig();
+  config.max_body_size = 10;  // --max-body-size
+  ProxyFixture proxy(config);
+  proxy.publish(loopbackService("svc", {backend.port()}) +
+                simpleIngress("plain", "plain.test", "/", "svc") +
+                "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: big\n"
+                "  namespace: default\n  annotations: {portico.dev/proxy-body-size: 1k}\n"
+                "spec:\n  ingressClassName: portico\n  rules:\n  - host: big.test\n    http:\n"
+                "      paths:\n      - {path: /, pathType: Prefix, backend: {service: {name: svc, "
+                "port: {number: 80}}}}\n---\n");
+  auto post = [&](const std::string& host, std::size_t n, bool chunked) {
+    HttpRequest req;
+    req.method = "POST";
+    req.host = host;
+    req.body = std::string(n, 'b');
+    req.chunked = chunked;
+    return request(proxy.port(), req);
+  };
+  EXPECT_EQ(post("big.test", 500, false).status, 200);
+  EXPECT_EQ(post("big.test", 500, true).status, 200);
+  EXPECT_EQ(post("plain.test", 500, false).status, 413);  // the controller's 10 bytes
+  const auto before = backend.requestCount();
+  const auto over = post("big.test", 2000, false);
+  EXPECT_EQ(over.status, 413);
+  EXPECT_EQ(over.header("connection"), "close");
+  EXPECT_EQ(backend.requestCount(), before);  // refused before anything went upstream
+  const auto chunked_over = post("big.test", 2000, true);
+  EXPECT_TRUE(chunked_over.status == 413 || chunked_over.status == 0) << chunked_over.status;
+}
+
 // ---- Hostile and careless upstreams --------------------------------------------------------
 
 class UpstreamBehaviourTest : public ::testing::Test {

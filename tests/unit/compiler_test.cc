@@ -345,6 +345,72 @@ spec:
         "error: Ingress default/a: spec.defaultBackend.service.name: Service default/gone not "
         "found"},
        Options{"portico", "portico.dev/ingress-controller", false, "kube-system/none"}},
+      {"the body size annotation becomes each route's BodyLimit policy; ours over nginx's",
+       kWeb + ingress("a", R"(  rules:
+  - host: h
+    http:
+      paths:
+      - {path: /up, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+)",
+                      "  annotations: {portico.dev/proxy-body-size: 8m, "
+                      "nginx.ingress.kubernetes.io/proxy-body-size: 1k}\n") +
+           ingress("b", R"(  rules:
+  - host: h
+    http:
+      paths:
+      - {path: /any, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+)",
+                   "  annotations: {nginx.ingress.kubernetes.io/proxy-body-size: \"0\"}\n"),
+       R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"h","routes":[
+             {"match":"Prefix","path":"/any","targetGroup":"default/web:80","ingress":"default/b",
+              "policies":{"bodyLimit":{"maxBytes":0}}},
+             {"match":"Prefix","path":"/up","targetGroup":"default/web:80","ingress":"default/a",
+              "policies":{"bodyLimit":{"maxBytes":8388608}}}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {}},
+      {"a bad annotation leaves that Ingress's rules out, and only those",
+       kWeb + ingress("a", R"(  rules:
+  - host: bad
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+)",
+                      "  annotations: {portico.dev/proxy-body-size: lots}\n") +
+           ingress("b", R"(  rules:
+  - host: good
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+)"),
+       R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"good","routes":[
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/b"}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {"error: Ingress default/a: metadata.annotations[\"portico.dev/proxy-body-size\"]: "
+        "\"lots\" is not a size (like 8m, 1g, 64Mi or 0 for none); the Ingress's rules are "
+        "left out"}},
+      {"losing duplicates and losing defaultBackends make no target group",
+       kWeb + kApi + ingress("a", R"(  defaultBackend: {service: {name: web, port: {number: 80}}}
+  rules:
+  - host: h
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+)") + ingress("b", R"(  defaultBackend: {service: {name: api, port: {number: 80}}}
+  rules:
+  - host: h
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}
+)"),
+       R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"h","routes":[
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a"}],
+             "defaultTargetGroup":"default/web:80"}],
+           "anyHost":{"host":"","routes":[],"defaultTargetGroup":"default/web:80"}})",
+       {"warning: Ingress default/b: spec.rules[0].http.paths[0]: duplicate of a rule of Ingress "
+        "default/a (host \"h\", Prefix \"/\"), which is older and wins"}},
   };
 }
 
@@ -366,19 +432,58 @@ TEST(CompilerTable, WholeSnapshotAndDiagnostics) {
   }
 }
 
-TEST(CompilerTable, ShuffledInputGivesTheSameOutput) {
+// Perturbs what may differ between two clusters holding the same routing state: the order
+// objects arrive in, the order of endpoints within a slice, how endpoints are split across
+// slices, and slice names. Inserting into sorted maps alone could never fail this test.
+std::vector<model::Object> perturb(std::vector<model::Object> objects, std::mt19937& rng) {
+  std::vector<model::Object> out;
+  for (auto& o : objects) {
+    auto* slice = std::get_if<model::EndpointSlice>(&o);
+    if (slice == nullptr) {
+      out.push_back(std::move(o));
+      continue;
+    }
+    std::shuffle(slice->endpoints.begin(), slice->endpoints.end(), rng);
+    slice->meta.name += "-" + std::to_string(rng() % 1000);
+    if (slice->endpoints.size() > 1 && rng() % 2 == 0) {
+      model::EndpointSlice second = *slice;
+      second.meta.name += "-b";
+      const auto half = static_cast<std::ptrdiff_t>(slice->endpoints.size() / 2);
+      second.endpoints.erase(second.endpoints.begin(), second.endpoints.begin() + half);
+      slice->endpoints.erase(slice->endpoints.begin() + half, slice->endpoints.end());
+      out.push_back(std::move(second));
+    }
+    out.push_back(std::move(o));
+  }
+  std::shuffle(out.begin(), out.end(), rng);
+  return out;
+}
+
+TEST(CompilerTable, PerturbedInputGivesTheSameOutput) {
   std::mt19937 rng(12345);
   for (const auto& c : cases()) {
     SCOPED_TRACE(c.name);
-    auto objects = objectsFromYaml(c.yaml);
+    const auto objects = objectsFromYaml(c.yaml);
     const auto reference = compile(stateFrom(objects), c.options);
-    for (int round = 0; round < 5; ++round) {
-      std::shuffle(objects.begin(), objects.end(), rng);
-      const auto shuffled = compile(stateFrom(objects), c.options);
-      EXPECT_EQ(shuffled.snapshot, reference.snapshot);
+    for (int round = 0; round < 8; ++round) {
+      const auto shuffled = compile(stateFrom(perturb(objects, rng)), c.options);
+      EXPECT_EQ(snapshot::toJson(shuffled.snapshot), snapshot::toJson(reference.snapshot));
       EXPECT_EQ(shuffled.diagnostics, reference.diagnostics);
     }
   }
+}
+
+TEST(CompilerTable, PerturbationCanFail) {
+  // The perturbation must reach what the compiler reads: the same state with endpoints in
+  // another order, split across slices, is a different ClusterState.
+  std::mt19937 rng(7);
+  const auto objects = objectsFromYaml(serviceYaml("web", {"10.0.0.1", "10.0.0.2", "10.0.0.3"}));
+  bool differed = false;
+  for (int round = 0; round < 8 && !differed; ++round) {
+    differed = !(stateFrom(perturb(objects, rng)).endpoint_slices ==
+                 stateFrom(objects).endpoint_slices);
+  }
+  EXPECT_TRUE(differed);
 }
 
 TEST(Compiler, DeterministicAcrossRuns) {

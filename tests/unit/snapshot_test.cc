@@ -6,6 +6,10 @@
 namespace portico::snapshot {
 namespace {
 
+Route route(PathMatch match, std::string path, std::uint32_t tg, std::string ingress = "ns/i") {
+  return Route{match, std::move(path), Forward{{WeightedTarget{tg}}}, {}, std::move(ingress)};
+}
+
 // Target groups: 0 "a", 1 "b", 2 "c", 3 "default-h", 4 "catch-all".
 Snapshot makeSnapshot() {
   std::vector<TargetGroup> tgs = {{"a", {{"10.0.0.1", 80}}},
@@ -15,10 +19,10 @@ Snapshot makeSnapshot() {
                                   {"catch-all", {{"10.0.0.5", 80}}}};
   VirtualHost exact{
       "foo.example.com",
-      {{PathMatch::kExact, "/foo/bar", 1, "ns/i"}, {PathMatch::kPrefix, "/foo", 0, "ns/i"}},
+      {route(PathMatch::kExact, "/foo/bar", 1, "ns/i"), route(PathMatch::kPrefix, "/foo", 0, "ns/i")},
       3};
-  VirtualHost wildcard{"*.example.com", {{PathMatch::kPrefix, "", 2, "ns/i"}}, kNoTargetGroup};
-  VirtualHost any{"", {{PathMatch::kPrefix, "/any", 2, "ns/i"}}, 4};
+  VirtualHost wildcard{"*.example.com", {route(PathMatch::kPrefix, "", 2, "ns/i")}, kNoTargetGroup};
+  VirtualHost any{"", {route(PathMatch::kPrefix, "/any", 2, "ns/i")}, 4};
   return Snapshot(tgs, {exact, wildcard}, any);
 }
 
@@ -28,20 +32,20 @@ std::string lookupId(const Snapshot& s, std::string_view host, std::string_view 
 }
 
 TEST(RouteMatch, PrefixIsElementWise) {
-  const Route r{PathMatch::kPrefix, "/foo", 0, ""};
+  const Route r = route(PathMatch::kPrefix, "/foo", 0, "");
   EXPECT_TRUE(r.matches("/foo"));
   EXPECT_TRUE(r.matches("/foo/"));
   EXPECT_TRUE(r.matches("/foo/bar"));
   EXPECT_FALSE(r.matches("/foobar"));
   EXPECT_FALSE(r.matches("/fo"));
   EXPECT_FALSE(r.matches("/FOO"));
-  const Route root{PathMatch::kPrefix, "", 0, ""};
+  const Route root = route(PathMatch::kPrefix, "", 0, "");
   EXPECT_TRUE(root.matches("/"));
   EXPECT_TRUE(root.matches("/anything"));
 }
 
 TEST(RouteMatch, ExactIsWholeAndCaseSensitive) {
-  const Route r{PathMatch::kExact, "/foo/", 0, ""};
+  const Route r = route(PathMatch::kExact, "/foo/", 0, "");
   EXPECT_TRUE(r.matches("/foo/"));
   EXPECT_FALSE(r.matches("/foo"));
   EXPECT_FALSE(r.matches("/foo/x"));
@@ -74,7 +78,7 @@ TEST(Lookup, HostsPathsAndDefaults) {
 }
 
 TEST(Lookup, NoDefaultMeans404) {
-  const Snapshot s({{"a", {}}}, {{"h", {{PathMatch::kExact, "/x", 0, ""}}, kNoTargetGroup}},
+  const Snapshot s({{"a", {}}}, {{"h", {route(PathMatch::kExact, "/x", 0, "")}, kNoTargetGroup}},
                    VirtualHost{});
   EXPECT_EQ(lookupId(s, "h", "/y"), "404");
   EXPECT_EQ(lookupId(s, "other", "/x"), "404");
