@@ -96,6 +96,14 @@ bool ManifestSource::reload() {
     if (!isManifestName(name) || !it->is_regular_file(ec)) {
       continue;
     }
+    if (auto w = writing_.find(name);
+        w != writing_.end() && std::chrono::steady_clock::now() - w->second < kMaxWriteTime) {
+      // Mid-write: keep what it held (a new file being written is not there yet).
+      if (auto f = files_.find(name); f != files_.end()) {
+        contents[name] = f->second.content;
+      }
+      continue;
+    }
     std::ifstream in(it->path(), std::ios::binary);
     if (!in) {
       continue;  // vanished between listing and reading: the next event covers it
@@ -174,8 +182,10 @@ bool ManifestSource::waitForChange(std::chrono::milliseconds timeout) {
   bool changed = false;
   if ((fds[0].revents & POLLIN) != 0) {
     alignas(inotify_event) char buf[8192];
-    while (::read(inotify_fd_, buf, sizeof(buf)) > 0) {
-      changed = true;  // which file does not matter: reload() compares contents
+    ssize_t got = 0;
+    while ((got = ::read(inotify_fd_, buf, sizeof(buf))) > 0) {
+      noteEvents(buf, static_cast<std::size_t>(got));
+      changed = true;  // reload() compares contents
     }
   }
   if ((fds[1].revents & POLLIN) != 0) {
@@ -183,6 +193,22 @@ bool ManifestSource::waitForChange(std::chrono::milliseconds timeout) {
     [[maybe_unused]] const ssize_t r = ::read(wake_fd_, &v, sizeof(v));
   }
   return changed;
+}
+
+void ManifestSource::noteEvents(const char* buf, std::size_t n) {
+  for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
+    const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
+    off += sizeof(inotify_event) + ev->len;
+    if (ev->len == 0) {
+      continue;  // an event on the directory itself
+    }
+    const std::string name(ev->name);
+    if ((ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)) != 0) {
+      writing_.erase(name);  // complete, or gone
+    } else if ((ev->mask & IN_MODIFY) != 0) {
+      writing_.try_emplace(name, std::chrono::steady_clock::now());
+    }
+  }
 }
 
 void ManifestSource::wake() {

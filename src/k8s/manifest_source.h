@@ -7,6 +7,11 @@
 // reported with file, object and field and left out; a deleted file takes its objects with it.
 // When two files hold the same object, the file whose name sorts last wins, with an error.
 //
+// A file is read only when it is complete: one that is being written in place (truncated, then
+// written, as `cat > f`, editors and Python's open(f, "w") do) keeps serving what it held until
+// the writer closes it (inotify IN_CLOSE_WRITE) or a complete file is moved over it
+// (IN_MOVED_TO); a writer that keeps a file open longer than kMaxWriteTime is read anyway.
+//
 // Threads: reload() and state() belong to one thread (the source's); waitForChange() blocks
 // that thread on inotify; wake() may be called from any thread to interrupt it.
 
@@ -48,7 +53,12 @@ class ManifestSource final {
     std::string parse_error;             // set while the current content does not parse
     std::vector<std::string> object_errors;
   };
+  // A file held open for writing longer than this is read as it is (a stuck writer must not
+  // freeze its objects forever).
+  static constexpr std::chrono::seconds kMaxWriteTime{30};
+
   void parseInto(const std::string& name, const std::string& content, FileState* file);
+  void noteEvents(const char* buf, std::size_t n);
   model::ClusterState merge();
 
   std::string dir_;
@@ -56,6 +66,8 @@ class ManifestSource final {
   std::map<std::string, FileState> files_;
   model::ClusterState state_;
   std::vector<std::string> merge_errors_;
+  // Files modified since their last close: name -> when the first write was seen.
+  std::map<std::string, std::chrono::steady_clock::time_point> writing_;
   int inotify_fd_ = -1;
   int wake_fd_ = -1;
 };

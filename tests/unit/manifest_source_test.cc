@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 namespace portico::k8s {
 namespace {
 
@@ -32,6 +35,46 @@ TEST(ManifestSource, ReadsYamlYmlAndJsonOnly) {
   EXPECT_EQ(source.state().config_maps.count("x/c"), 1u);
   EXPECT_TRUE(source.errors().empty());
   EXPECT_FALSE(source.reload());  // nothing changed
+}
+
+TEST(ManifestSource, AFileRewrittenInPlaceIsReadOnlyWhenComplete) {
+  TempDir dir;
+  dir.write("svc.yaml", serviceYaml("web", {"10.0.0.1"}));
+  ManifestSource source(dir.path());
+  ASSERT_TRUE(source.open().ok());
+  ASSERT_TRUE(source.reload());
+  // As `cat > svc.yaml` does: truncate, then write in pieces, then close.
+  const std::string next = serviceYaml("web", {"10.0.0.2"}) + serviceYaml("api", {"10.0.0.3"});
+  const std::string path = dir.path() + "/svc.yaml";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(source.waitForChange(5s));  // the truncation
+  EXPECT_FALSE(source.reload());          // empty mid-write: the old objects keep routing
+  ASSERT_EQ(::write(fd, next.data(), next.size() / 2), static_cast<ssize_t>(next.size() / 2));
+  EXPECT_TRUE(source.waitForChange(5s));
+  EXPECT_FALSE(source.reload());  // half-written: still the old objects, no parse error
+  EXPECT_EQ(source.state().services.size(), 1u);
+  EXPECT_EQ(source.state().endpoint_slices.begin()->second.endpoints[0].addresses[0], "10.0.0.1");
+  EXPECT_TRUE(source.errors().empty());
+  const std::size_t rest = next.size() - next.size() / 2;
+  ASSERT_EQ(::write(fd, next.data() + next.size() / 2, rest), static_cast<ssize_t>(rest));
+  ::close(fd);
+  EXPECT_TRUE(source.waitForChange(5s));  // the close
+  EXPECT_TRUE(source.reload());
+  EXPECT_EQ(source.state().services.size(), 2u);
+  EXPECT_TRUE(source.errors().empty());
+}
+
+TEST(ManifestSource, AFileMovedIntoPlaceIsReadAtOnce) {
+  TempDir dir;
+  ManifestSource source(dir.path());
+  ASSERT_TRUE(source.open().ok());
+  source.reload();
+  dir.write(".tmp-svc", serviceYaml("web", {"10.0.0.1"}));  // not a manifest name
+  ASSERT_EQ(::rename((dir.path() + "/.tmp-svc").c_str(), (dir.path() + "/svc.yaml").c_str()), 0);
+  EXPECT_TRUE(source.waitForChange(5s));
+  EXPECT_TRUE(source.reload());
+  EXPECT_EQ(source.state().services.size(), 1u);
 }
 
 TEST(ManifestSource, BrokenFileKeepsItsLastGoodObjects) {
