@@ -5,6 +5,7 @@
 #include "config/compiler.h"
 #include "echo_backend.h"
 #include "http_client.h"
+#include "manifests.h"
 #include "metrics/registry.h"
 #include "model/decode.h"
 #include "model/yaml_json.h"
@@ -17,37 +18,6 @@
 #include <vector>
 
 namespace portico::testing {
-
-// A Service NAME (port 80, named "http") whose endpoints are 127.0.0.1 at each of `ports`
-// (one EndpointSlice per port, as Kubernetes does for pods with different target ports).
-inline std::string loopbackService(const std::string& name, const std::vector<std::uint16_t>& ports,
-                                   const std::string& ns = "default") {
-  std::string y = "apiVersion: v1\nkind: Service\nmetadata: {name: " + name + ", namespace: " + ns +
-                  "}\nspec:\n  ports: [{name: http, port: 80, targetPort: http}]\n---\n";
-  for (std::size_t i = 0; i < ports.size(); ++i) {
-    y += "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: " + name + "-" +
-         std::to_string(i) + "\n  namespace: " + ns +
-         "\n  labels: {kubernetes.io/service-name: " + name +
-         "}\naddressType: IPv4\nports: [{name: http, port: " + std::to_string(ports[i]) +
-         "}]\nendpoints: [{addresses: [\"127.0.0.1\"], conditions: {ready: true}}]\n---\n";
-  }
-  if (ports.empty()) {
-    y += "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: " + name +
-         "-empty\n  namespace: " + ns + "\n  labels: {kubernetes.io/service-name: " + name +
-         "}\naddressType: IPv4\nports: [{name: http, port: 1}]\nendpoints: []\n---\n";
-  }
-  return y;
-}
-
-// An Ingress of our class with one rule: host, Prefix path, service (port 80).
-inline std::string simpleIngress(const std::string& name, const std::string& host,
-                                 const std::string& path, const std::string& service) {
-  return "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: " + name +
-         ", namespace: default}\nspec:\n  ingressClassName: portico\n  rules:\n  - host: \"" +
-         host + "\"\n    http:\n      paths:\n      - {path: \"" + path +
-         "\", pathType: Prefix, backend: {service: {name: " + service +
-         ", port: {number: 80}}}}\n---\n";
-}
 
 inline std::shared_ptr<const snapshot::Snapshot> compileYaml(const std::string& yaml) {
   model::ClusterState state;

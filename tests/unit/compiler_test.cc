@@ -21,11 +21,10 @@ struct Case {
   Options options = {};
 };
 
+// An Ingress of our class in "default" with a spec written out (tables read best whole).
 std::string ingress(const std::string& name, const std::string& spec,
                     const std::string& extra_meta = "") {
-  return "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: " + name +
-         "\n  namespace: default\n" + extra_meta + "spec:\n  ingressClassName: portico\n" + spec +
-         "---\n";
+  return portico::testing::IngressYaml(name).meta(extra_meta).spec(spec).str();
 }
 
 const std::string kWeb = serviceYaml("web", {"10.0.0.2", "10.0.0.1"});

@@ -4,6 +4,7 @@
 #include "model/cluster_state.h"
 #include "model/decode.h"
 #include "model/yaml_json.h"
+#include "manifests.h"
 
 #include <gtest/gtest.h>
 
@@ -42,33 +43,5 @@ inline model::ClusterState stateFrom(const std::vector<model::Object>& objects) 
 inline model::ClusterState stateFromYaml(const std::string& yaml) {
   return stateFrom(objectsFromYaml(yaml));
 }
-
-// A Service "NAME" in "default" with port 80 named http -> 8080, and one EndpointSlice with
-// the given ready addresses.
-inline std::string serviceYaml(const std::string& name, const std::vector<std::string>& addrs,
-                               const std::string& ns = "default") {
-  std::string y = "apiVersion: v1\nkind: Service\nmetadata: {name: " + name + ", namespace: " + ns +
-                  "}\nspec:\n  ports: [{name: http, port: 80, targetPort: 8080}]\n---\n"
-                  "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: " +
-                  name + "-abc\n  namespace: " + ns +
-                  "\n  labels: {kubernetes.io/service-name: " + name +
-                  "}\naddressType: IPv4\nports: [{name: http, port: 8080}]\nendpoints:\n";
-  for (const auto& a : addrs) {
-    y += "- addresses: [\"" + a + "\"]\n  conditions: {ready: true}\n";
-  }
-  if (addrs.empty()) {
-    y += "[]\n";
-  }
-  return y + "---\n";
-}
-
-// An Ingress "default/web" of our class: host a, Prefix /, Service web port 80.
-inline const std::string kWebIngress = R"(apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: web, namespace: default}
-spec:
-  ingressClassName: portico
-  rules: [{host: a, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}}]
-)";
 
 }  // namespace portico::testing
