@@ -310,11 +310,12 @@ TEST_F(ProxyTest, WebsocketIsTunnelled) {
 TEST_F(ProxyTest, SwapsKeepInFlightRequestsAndIdleUpstreams) {
   // A slow request starts on the first snapshot...
   std::atomic<int> slow_status{0};
-  std::thread slow([&] { slow_status = get(proxy_.port(), "a.test", "/?delay_ms=300").status; });
-  ASSERT_TRUE(eventually([&] { return a_.requestCount() >= 1; }));
+  std::thread slow([&] { slow_status = get(proxy_.port(), "a.test", "/?gate=1").status; });
+  ASSERT_TRUE(eventually([&] { return a_.heldCount() == 1; }));
   // ...then the route disappears: it finishes on the snapshot it started with.
   proxy_.publish(loopbackService("svc-b", {b_.port()}) +
                  simpleIngress("ing-b", "b.test", "/", "svc-b"));
+  a_.release();
   slow.join();
   EXPECT_EQ(slow_status.load(), 200);
   EXPECT_EQ(get(proxy_.port(), "a.test", "/").status, 404);
@@ -377,13 +378,14 @@ TEST_F(ProxyTest, DrainFinishesInFlightAndClosesIdle) {
   std::atomic<int> slow_status{0};
   std::string slow_connection;
   std::thread slow([&] {
-    const auto r = get(proxy_.port(), "a.test", "/?delay_ms=300");
+    const auto r = get(proxy_.port(), "a.test", "/?gate=1");
     slow_status = r.status;
     slow_connection = r.header("connection");
   });
-  ASSERT_TRUE(eventually([&] { return a_.requestCount() >= 2; }));
+  ASSERT_TRUE(eventually([&] { return a_.heldCount() == 1; }));
   proxy_.server().drain();
   EXPECT_TRUE(idle.closedByPeer());
+  a_.release();
   slow.join();
   EXPECT_EQ(slow_status.load(), 200);
   EXPECT_EQ(slow_connection, "close");

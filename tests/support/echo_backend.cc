@@ -16,6 +16,11 @@ namespace portico::testing {
 using namespace portico::proxy;  // NOLINT: the net/beast/http aliases
 namespace websocket = beast::websocket;
 
+struct EchoBackend::Gate {
+  std::mutex mutex;
+  std::vector<std::function<void()>> held;
+};
+
 namespace {
 
 std::map<std::string, std::string> queryParams(std::string_view target) {
@@ -53,8 +58,12 @@ std::uint64_t toNumber(const std::map<std::string, std::string>& m, const char* 
 class EchoSession final : public std::enable_shared_from_this<EchoSession> {
  public:
   EchoSession(tcp::socket socket, std::string name,
-              std::shared_ptr<std::atomic<std::uint64_t>> requests)
-      : stream_(std::move(socket)), name_(std::move(name)), requests_(std::move(requests)) {
+              std::shared_ptr<std::atomic<std::uint64_t>> requests,
+              std::shared_ptr<EchoBackend::Gate> gate)
+      : stream_(std::move(socket)),
+        name_(std::move(name)),
+        requests_(std::move(requests)),
+        gate_(std::move(gate)) {
     buffer_.reserve(64 * 1024);  // Beast reads by free capacity; see kReadBufferReserve
   }
 
@@ -111,6 +120,13 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession> {
     auto& req = parser_->get();
     const std::string_view target(req.target().data(), req.target().size());
     params_ = queryParams(target);
+    if (params_.count("gate") != 0) {
+      std::lock_guard<std::mutex> lock(gate_->mutex);
+      gate_->held.push_back([self = shared_from_this()] {
+        net::post(self->stream_.get_executor(), [self] { self->respond(); });
+      });
+      return;
+    }
     const auto delay = toNumber(params_, "delay_ms", 0);
     if (delay > 0) {
       timer_.emplace(stream_.get_executor());
@@ -242,6 +258,7 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession> {
   beast::tcp_stream stream_;
   std::string name_;
   std::shared_ptr<std::atomic<std::uint64_t>> requests_;
+  std::shared_ptr<EchoBackend::Gate> gate_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::buffer_body>> parser_;
   std::array<char, 64 * 1024> buf_{};
@@ -270,23 +287,42 @@ EchoBackend::EchoBackend(std::string name)
     : name_(std::move(name)),
       requests_(std::make_shared<std::atomic<std::uint64_t>>(0)),
       connections_(std::make_shared<std::atomic<std::uint64_t>>(0)),
+      gate_(std::make_shared<Gate>()),
       impl_(std::make_unique<Impl>()) {}
+
+std::size_t EchoBackend::heldCount() const {
+  std::lock_guard<std::mutex> lock(gate_->mutex);
+  return gate_->held.size();
+}
+
+void EchoBackend::release() {
+  std::vector<std::function<void()>> held;
+  {
+    std::lock_guard<std::mutex> lock(gate_->mutex);
+    held.swap(gate_->held);
+  }
+  for (auto& go : held) {
+    go();
+  }
+}
 
 EchoBackend::~EchoBackend() { stop(); }
 
 namespace {
 void acceptLoop(tcp::acceptor& acceptor, const std::string& name,
                 std::shared_ptr<std::atomic<std::uint64_t>> requests,
-                std::shared_ptr<std::atomic<std::uint64_t>> connections) {
-  acceptor.async_accept([&acceptor, &name, requests, connections](error_code ec, tcp::socket s) {
+                std::shared_ptr<std::atomic<std::uint64_t>> connections,
+                std::shared_ptr<EchoBackend::Gate> gate) {
+  acceptor.async_accept([&acceptor, &name, requests, connections, gate](error_code ec,
+                                                                        tcp::socket s) {
     if (ec == net::error::operation_aborted) {
       return;
     }
     if (!ec) {
       connections->fetch_add(1);
-      std::make_shared<EchoSession>(std::move(s), name, requests)->doRead();
+      std::make_shared<EchoSession>(std::move(s), name, requests, gate)->doRead();
     }
-    acceptLoop(acceptor, name, requests, connections);
+    acceptLoop(acceptor, name, requests, connections, gate);
   });
 }
 }  // namespace
@@ -298,7 +334,7 @@ std::uint16_t EchoBackend::start(std::uint16_t port, const std::string& bind) {
   }
   port_ = acceptor->local_endpoint().port();
   impl_->acceptor.emplace(std::move(*acceptor));
-  acceptLoop(*impl_->acceptor, name_, requests_, connections_);
+  acceptLoop(*impl_->acceptor, name_, requests_, connections_, gate_);
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
   return port_;
 }
@@ -306,6 +342,10 @@ std::uint16_t EchoBackend::start(std::uint16_t port, const std::string& bind) {
 void EchoBackend::stop() {
   if (!impl_->thread.joinable()) {
     return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(gate_->mutex);
+    gate_->held.clear();  // answers never released die with their sessions
   }
   net::post(impl_->ioc, [this] {
     error_code ignored;

@@ -6,13 +6,17 @@
 //
 // Query parameters change the answer, for tests: status=N (status code), bytes=N (answer N
 // bytes of body instead, streamed), chunked=1 (send it chunked), delay_ms=N (wait first),
-// close=1 (close the connection after answering). An Upgrade: websocket request is accepted
+// close=1 (close the connection after answering), gate=1 (hold the answer until release():
+// tests wait on heldCount() instead of racing a delay). An Upgrade: websocket request is accepted
 // and every message is echoed back.
 //
 // Threads: start() runs the server on its own thread; stop() joins it. requestCount() from
 // any thread.
 
 #include <atomic>
+#include <functional>
+#include <mutex>
+#include <vector>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,6 +37,11 @@ class EchoBackend final {
   const std::string& name() const { return name_; }
   std::uint64_t requestCount() const { return requests_->load(); }
   std::uint64_t connectionCount() const { return connections_->load(); }
+  // Requests with gate=1 whose answers are held now; release() lets every one of them go.
+  std::size_t heldCount() const;
+  void release();
+
+  struct Gate;  // the held answers, shared with the backend's sessions
 
  private:
   struct Impl;
@@ -40,6 +49,7 @@ class EchoBackend final {
   std::uint16_t port_ = 0;
   std::shared_ptr<std::atomic<std::uint64_t>> requests_;
   std::shared_ptr<std::atomic<std::uint64_t>> connections_;
+  std::shared_ptr<Gate> gate_;
   std::unique_ptr<Impl> impl_;
 };
 
