@@ -6,10 +6,13 @@
 #
 #   bench/run.sh [BUILD_DIR]        (make bench)
 # Environment: DURATION (default 10s), CONNS (default "64 256"), PIN (default 1: proxy on
-# CPU 1, wrk and upstream on CPU 0).
+# CPU 1, wrk and upstream on CPU 0), PORTICO_BIN (default BUILD_DIR/src/portico: to measure
+# another build, such as the commit before a change, in the same sitting).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
+portico_bin=${PORTICO_BIN:-$build/src/portico}
+[[ $portico_bin == /* ]] || portico_bin="$root/$portico_bin"
 duration=${DURATION:-10s}
 conns=${CONNS:-"64 256"}
 pin=${PIN:-1}
@@ -138,7 +141,7 @@ CONF
 
 start_proxy() {
   case $1 in
-    portico) $(cpu 1) "$root/$build/src/portico" --manifests "$work/manifests" --bind 127.0.0.1 \
+    portico) $(cpu 1) "$portico_bin" --manifests "$work/manifests" --bind 127.0.0.1 \
                --http-port "$portico_port" --admin-port "$portico_admin" --workers 1 \
                --log-level warn 2>"$work/portico.log" & ;;
     nginx)   $(cpu 1) nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" & ;;

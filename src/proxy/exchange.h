@@ -108,8 +108,8 @@ class Exchange final {
   bool finish_after_read_ = false;
   std::optional<ProxyError> fail_after_read_;
   std::optional<LocalResponse> local_after_read_;
-  std::array<char, 16 * 1024> request_buf_{};
-  std::array<char, 16 * 1024> response_buf_{};
+  std::array<char, 16 * 1024> request_buf_;  // not zero-filled: written before read
+  std::array<char, 16 * 1024> response_buf_;
 };
 
 }  // namespace portico::proxy

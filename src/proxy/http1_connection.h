@@ -82,7 +82,7 @@ class Http1Connection final : public ClientConnection,
   std::size_t linger_bytes_ = 0;
   std::optional<RequestParser> parser_;
   std::string local_head_;
-  std::array<char, 4096> linger_buf_{};
+  std::array<char, 4096> linger_buf_;  // discarded bytes: never read
   Exchange<Stream> exchange_;
 };
 

@@ -39,7 +39,9 @@ inline std::shared_ptr<const snapshot::Snapshot> compileYaml(const std::string& 
 
 class ProxyFixture {
  public:
-  explicit ProxyFixture(proxy::ProxyConfig config = defaultConfig()) : server_(config, registry_) {
+  explicit ProxyFixture(proxy::ProxyConfig config = defaultConfig(),
+                        proxy::ServerOptions options = {})
+      : server_(config, registry_, std::move(options)) {
     auto port = server_.start();
     EXPECT_TRUE(port.ok()) << (port.ok() ? "" : port.error());
     port_ = port.ok() ? *port : 0;
