@@ -155,11 +155,46 @@ void Http1Connection<Stream>::doReadHeader() {
   if (!header_armed_) {
     armHeaderTimer();
   }
-  http::async_read_header(
-      stream_, buffer_, *parser_,
-      beast::bind_front_handler([](std::shared_ptr<Http1Connection> self, error_code ec,
-                                   std::size_t) { self->onReadHeader(ec); },
-                                this->shared_from_this()));
+  parseBufferedHeader();
+}
+
+// Our own read loop instead of http::async_read_header: the same reads and parser calls, plus
+// one check Beast cannot make. Beast parses a head only once it is whole, but its version parser
+// wants eight bytes of lookahead, so "GET / \r\n\r\n" (no version) would wait for bytes that
+// never come; a whole head the parser still calls incomplete is malformed.
+template <class Stream>
+void Http1Connection<Stream>::parseBufferedHeader() {
+  error_code ec = http::error::need_more;
+  if (buffer_.size() > 0) {
+    ec = {};
+    const std::size_t n = parser_->put(buffer_.data(), ec);
+    buffer_.consume(n);
+  }
+  if (ec != http::error::need_more) {
+    onReadHeader(ec);  // a whole head, or an error
+    return;
+  }
+  const auto data = buffer_.data();
+  const std::string_view buffered(static_cast<const char*>(data.data()), data.size());
+  if (buffered.find("\r\n\r\n") != std::string_view::npos ||
+      buffered.find("\n\n") != std::string_view::npos) {
+    onReadHeader(http::error::bad_version);
+    return;
+  }
+  stream_.async_read_some(
+      buffer_.prepare(beast::read_size(buffer_, 65536)),
+      [self = this->shared_from_this()](error_code rec, std::size_t n) {
+        if (rec == net::error::eof) {
+          rec = self->parser_->got_some() ? http::error::partial_message
+                                          : http::error::end_of_stream;
+        }
+        if (rec) {
+          self->onReadHeader(rec);
+          return;
+        }
+        self->buffer_.commit(n);
+        self->parseBufferedHeader();
+      });
 }
 
 template <class Stream>

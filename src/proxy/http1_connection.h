@@ -54,6 +54,7 @@ class Http1Connection final : public ClientConnection,
   void onFirstBytes(error_code ec, std::size_t n);
   bool skipEmptyLines();
   void doReadHeader();
+  void parseBufferedHeader();
   void onReadHeader(error_code ec);
   void armHeaderTimer();
   void disarmHeaderTimer();

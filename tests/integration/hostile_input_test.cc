@@ -215,6 +215,7 @@ TEST_F(HostileInputTest, EmptyLinesBeforeTheRequestLineAreIgnored) {
 TEST_F(HostileInputTest, VersionsOutsideHttp1AreRefusedAndHttp12IsHttp11) {
   EXPECT_EQ(echoOf(raw("GET /v HTTP/1.2\r\nHost: a.test\r\n\r\n"))["proto"], "HTTP/1.1");
   EXPECT_EQ(raw("GET / \r\nHost: a.test\r\n\r\n").status, 400);  // an empty version
+  EXPECT_EQ(raw("GET / \r\n\r\n").status, 400);  // the same, too short for Beast's lookahead
   EXPECT_EQ(raw("GET /\r\n\r\n").status, 400);                    // HTTP/0.9
   EXPECT_EQ(raw("GET / HTTP/2.0\r\nHost: a.test\r\n\r\n").status, 505);
   EXPECT_EQ(raw("GET / HTTP/1.1\r\n\r\n").status, 400);  // HTTP/1.1 without Host
