@@ -14,11 +14,13 @@ function connect({ hostname, port }) {
 function wrap(socket) {
   const chunks = [];
   let waiting = null;
+  let failWaiting = null;
   let ended = false;
   socket.on("data", (d) => {
     if (waiting) {
       const w = waiting;
       waiting = null;
+      failWaiting = null;
       w(d);
     } else {
       chunks.push(d);
@@ -38,7 +40,7 @@ function wrap(socket) {
   return {
     write: (bytes) => new Promise((resolve) => socket.write(bytes, () => resolve(bytes.length))),
     read: (buffer) =>
-      new Promise((resolve) => {
+      new Promise((resolve, reject) => {
         const deliver = (d) => {
           if (d === null) {
             return resolve(null);
@@ -56,9 +58,19 @@ function wrap(socket) {
           resolve(null);
         } else {
           waiting = deliver;
+          failWaiting = reject;
         }
       }),
-    close: () => socket.destroy(),
+    // As Deno's: a read pending when the connection is closed locally throws (BadResource).
+    close: () => {
+      if (failWaiting) {
+        const f = failWaiting;
+        waiting = null;
+        failWaiting = null;
+        f(new Error("BadResource: the connection was closed"));
+      }
+      socket.destroy();
+    },
   };
 }
 
