@@ -50,7 +50,6 @@ void Exchange<Stream>::start() {
                        path_buf_);
   keep_alive_ = info_.keep_alive;
   if (bad != 0) {
-    worker_.metrics.rejected_requests.inc();
     keep_alive_ = false;  // the framing of what follows cannot be trusted
     fail({Phase::kReadHeader, causeForStatus(bad)});
     return;
@@ -167,6 +166,12 @@ void Exchange<Stream>::forwardRequest() {
                        }
                        doReadRequestBody();
                      });
+    return;
+  }
+  if (!conn_.parser().is_done() && conn_.buffer().size() == 0) {
+    // No body bytes are here yet: the head goes up alone, now, so the upstream can answer
+    // early. When some are buffered, head and first piece leave in one write.
+    writeRequestPiece(0);
     return;
   }
   doReadRequestBody();
@@ -561,6 +566,9 @@ void Exchange<Stream>::answer(const LocalResponse& r) {
   const bool rejected = r.status == 400 || r.status == 405 || r.status == 408 ||
                         r.status == 413 || r.status == 414 || r.status == 431 ||
                         r.status == 501 || r.status == 505;
+  if (rejected) {
+    worker_.metrics.rejected_requests.inc();
+  }
   const bool keep_alive = keep_alive_ && conn_.parser().is_done() && !rejected;
   conn_.respond(r, keep_alive, head_request_);
 }

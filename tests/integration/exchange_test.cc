@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <future>
 #include <mutex>
 
 namespace portico::testing {
@@ -124,6 +125,55 @@ TEST_F(ExchangeTest, AttemptsAreBoundedAndTheLastFailureNamesTheStatus) {
   const auto status = get(proxy_->port(), "x.test", "/").status;
   EXPECT_TRUE(status == 502 || status == 504) << status;  // the cause of the last attempt
   EXPECT_EQ(script_->seen().size() - before, 3u);
+}
+
+// An expired header timer whose handler was already queued when the header arrived must not
+// cancel a later read (the first slice's could abort the body read: the client got a closed
+// connection). Deterministic: Asio runs a descriptor's handler before the timer handlers of the
+// same poll, so a blocked worker that wakes to both a readable socket and an expired timer
+// parses the head first and runs the stale timer handler after it. Since the head now goes
+// upstream alone before the body is read, no client read is pending in that window any more, so
+// this test passes with or without the handler's sequence check; it guards the behaviour, and
+// the sequence check (Http1Connection::armHeaderTimer) covers any later path that leaves a read
+// pending there.
+TEST(HeaderTimer, AStaleExpiryDoesNotAbortTheBodyRead) {
+  EchoBackend backend("e");
+  ASSERT_NE(backend.start(), 0);
+  std::atomic<net::io_context*> worker_ioc{nullptr};
+  proxy::ServerOptions options;
+  options.connector = [&](net::io_context& ioc, proxy::UpstreamPool& pool) {
+    worker_ioc = &ioc;
+    return std::make_unique<proxy::PooledConnector>(ioc, pool);
+  };
+  auto config = ProxyFixture::defaultConfig();
+  config.workers = 1;
+  config.client_header_timeout = 50ms;
+  ProxyFixture proxy(config, options);
+  proxy.publish(loopbackService("svc", {backend.port()}) +
+                simpleIngress("ing", "x.test", "/", "svc"));
+  ASSERT_EQ(get(proxy.port(), "x.test", "/warm").status, 200);  // a pooled upstream connection
+  ASSERT_TRUE(eventually([&] { return proxy.server().activeConnections() == 0; }));
+
+  Connection c(proxy.port());
+  ASSERT_TRUE(eventually([&] { return proxy.server().activeConnections() == 1; }));
+  const auto armed_by = std::chrono::steady_clock::now();  // the header deadline runs from here
+  std::promise<void> unblock;
+  std::atomic<bool> blocked{false};
+  net::post(*worker_ioc.load(), [&] {
+    blocked = true;
+    unblock.get_future().wait();
+  });
+  ASSERT_TRUE(eventually([&] { return blocked.load(); }));
+  ASSERT_TRUE(eventually(
+      [&] { return std::chrono::steady_clock::now() - armed_by > config.client_header_timeout * 3; }));
+  ASSERT_TRUE(c.writeRaw("POST /t HTTP/1.1\r\nHost: x.test\r\nContent-Length: 4\r\n\r\n"));
+  unblock.set_value();
+  // The head arrived in time (it was read in the same poll as the expiry): the body follows.
+  ASSERT_TRUE(eventually([&] { return backend.requestCount() == 2; }));
+  ASSERT_TRUE(c.writeRaw("body"));
+  const auto r = c.readResponse();
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(nlohmann::json::parse(r.body.empty() ? "{}" : r.body).value("bodyBytes", 0), 4);
 }
 
 }  // namespace

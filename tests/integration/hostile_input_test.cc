@@ -115,6 +115,8 @@ TEST_F(HostileInputTest, SecondOrInvalidHostIs400) {
     EXPECT_EQ(r.header("connection"), "close") << bad;
   }
   EXPECT_EQ(upstreamRequests(), 0u);
+  EXPECT_TRUE(eventually(
+      [&] { return metricValue(proxy_.registry(), "portico_rejected_requests_total") == 7; }));
 }
 
 TEST_F(HostileInputTest, AbsoluteFormRoutesByAuthorityAndSendsItAsHost) {

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""User-space instructions per request of portico builds, counted by callgrind.
+
+Wall-clock benchmarks on a shared 2-core VM move by 20 % between two runs of the same binary;
+instruction counts do not (valgrind counts the same instructions for the same binary and input,
+whatever else the machine does). This measures what a change costs in portico's own code,
+Beast, Asio and libc included, the kernel excluded.
+
+  bench/instructions.py NAME=PORTICO_BINARY [NAME=PORTICO_BINARY ...] [--requests N]
+
+For each binary: an upstream (nginx, a 24-byte body), portico under callgrind with one worker,
+a warm-up, then N keep-alive requests on one connection, and N/4 requests each on a new
+connection, counted separately. Prints instructions per request and the ratio to the first.
+"""
+import argparse
+import glob
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "conformance"))
+from h1_conformance import free_port, wait_port  # noqa: E402
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: bench.local\r\nUser-Agent: instructions\r\n\r\n"
+CLOSE_REQUEST = b"GET / HTTP/1.1\r\nHost: bench.local\r\nConnection: close\r\n\r\n"
+
+
+def read_response(sock, buf):
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(65536)
+        if not data:
+            raise RuntimeError("closed")
+        buf += data
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return rest[length:]
+
+
+def keepalive(port, n):
+    s = socket.create_connection(("127.0.0.1", port))
+    buf = b""
+    for _ in range(n):
+        s.sendall(REQUEST)
+        buf = read_response(s, buf)
+    s.close()
+
+
+def new_connections(port, n):
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(CLOSE_REQUEST)
+        read_response(s, b"")
+        s.close()
+
+
+def callgrind(args):
+    subprocess.run(["callgrind_control"] + args, check=True, stdout=subprocess.DEVNULL)
+
+
+def total_instructions(out_prefix):
+    files = sorted(glob.glob(out_prefix + "*"), key=os.path.getmtime)
+    total = 0
+    for f in files:
+        with open(f) as fh:
+            for line in fh:
+                if line.startswith("summary:") or line.startswith("totals:"):
+                    total = max(total, int(line.split()[1]))
+    return total
+
+
+def measure(binary, work, upstream_port, n):
+    port, admin = free_port(), free_port()
+    man = os.path.join(work, f"m{port}")
+    os.makedirs(man)
+    with open(os.path.join(man, "b.yaml"), "w") as f:
+        f.write(f"""apiVersion: v1
+kind: Service
+metadata: {{name: up, namespace: b}}
+spec: {{ports: [{{name: http, port: 80, targetPort: {upstream_port}}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: up-1, namespace: b, labels: {{kubernetes.io/service-name: up}}}}
+addressType: IPv4
+ports: [{{name: http, port: {upstream_port}}}]
+endpoints: [{{addresses: ["127.0.0.1"], conditions: {{ready: true}}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: b, namespace: b}}
+spec:
+  ingressClassName: portico
+  rules:
+  - host: bench.local
+    http: {{paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: up, port: {{number: 80}}}}}}}}]}}
+""")
+    results = {}
+    for scenario, run, count in (("keepalive", keepalive, n), ("new-connection", new_connections,
+                                                               max(1, n // 4))):
+        out = os.path.join(work, f"cg-{port}-{scenario}.out")
+        p = subprocess.Popen(["valgrind", "--tool=callgrind", "--collect-atstart=no",
+                              f"--callgrind-out-file={out}", binary, "--manifests", man,
+                              "--bind", "127.0.0.1", "--http-port", str(port), "--admin-port",
+                              str(admin), "--workers", "1", "--log-level", "error"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_port(port, 60)
+            end = time.monotonic() + 60
+            while True:  # until the snapshot routes bench.local
+                try:
+                    keepalive(port, 1)
+                    break
+                except (RuntimeError, AttributeError, OSError):
+                    if time.monotonic() > end:
+                        raise
+                    time.sleep(0.1)
+            run(port, max(1, count // 10))  # warm-up: pools, caches, first allocations
+            callgrind(["-i", "on", str(p.pid)])
+            run(port, count)
+            callgrind(["-i", "off", str(p.pid)])
+            callgrind(["-d", str(p.pid)])
+            time.sleep(0.5)  # the dump is written by the valgrind process itself
+            results[scenario] = total_instructions(out) / count
+        finally:
+            p.terminate()
+            p.wait(timeout=60)
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("binaries", nargs="+", help="NAME=PATH")
+    ap.add_argument("--requests", type=int, default=4000)
+    args = ap.parse_args()
+    for tool in ("valgrind", "callgrind_control", "nginx"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is needed (scripts/install-deps.sh bench)")
+    work = tempfile.mkdtemp(prefix="portico-ir-")
+    up_port = free_port()
+    conf = os.path.join(work, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1; daemon off; pid {work}/nginx.pid; error_log {work}/e.log crit;
+events {{ worker_connections 1024; }}
+http {{ access_log off; keepalive_requests 1000000;
+  server {{ listen 127.0.0.1:{up_port};
+    location / {{ default_type text/plain; return 200 "hello from the upstream\\n"; }} }} }}
+""")
+    up = subprocess.Popen(["nginx", "-c", conf, "-p", work], stderr=subprocess.DEVNULL)
+    try:
+        wait_port(up_port)
+        rows = []
+        for spec in args.binaries:
+            name, path = spec.split("=", 1)
+            rows.append((name, measure(os.path.abspath(path), work, up_port, args.requests)))
+        base = rows[0][1]
+        print(f"{'build':<12} {'scenario':<16} {'instructions/request':>22} {'ratio':>8}")
+        for name, res in rows:
+            for scenario, ir in res.items():
+                print(f"{name:<12} {scenario:<16} {ir:>22,.0f} {ir / base[scenario]:>8.3f}")
+    finally:
+        up.terminate()
+        up.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
