@@ -13,7 +13,6 @@ a warm-up, then N keep-alive requests on one connection, and N/4 requests each o
 connection, counted separately. Prints instructions per request and the ratio to the first.
 """
 import argparse
-import glob
 import os
 import re
 import shutil
@@ -62,17 +61,16 @@ def new_connections(port, n):
 
 
 def callgrind(args):
-    subprocess.run(["callgrind_control"] + args, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["callgrind_control"] + args, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
 
 
-def total_instructions(out_prefix):
-    files = sorted(glob.glob(out_prefix + "*"), key=os.path.getmtime)
+def total_instructions(dump):
     total = 0
-    for f in files:
-        with open(f) as fh:
-            for line in fh:
-                if line.startswith("summary:") or line.startswith("totals:"):
-                    total = max(total, int(line.split()[1]))
+    with open(dump) as fh:
+        for line in fh:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                total = max(total, int(line.split()[1]))
     return total
 
 
@@ -106,7 +104,7 @@ spec:
     for scenario, run, count in (("keepalive", keepalive, n), ("new-connection", new_connections,
                                                                max(1, n // 4))):
         out = os.path.join(work, f"cg-{port}-{scenario}.out")
-        p = subprocess.Popen(["valgrind", "--tool=callgrind", "--collect-atstart=no",
+        p = subprocess.Popen(["valgrind", "--tool=callgrind",
                               f"--callgrind-out-file={out}", binary, "--manifests", man,
                               "--bind", "127.0.0.1", "--http-port", str(port), "--admin-port",
                               str(admin), "--workers", "1", "--log-level", "error"],
@@ -123,12 +121,13 @@ spec:
                         raise
                     time.sleep(0.1)
             run(port, max(1, count // 10))  # warm-up: pools, caches, first allocations
-            callgrind(["-i", "on", str(p.pid)])
+            callgrind(["-z", str(p.pid)])  # counters from here on only
             run(port, count)
-            callgrind(["-i", "off", str(p.pid)])
-            callgrind(["-d", str(p.pid)])
-            time.sleep(0.5)  # the dump is written by the valgrind process itself
-            results[scenario] = total_instructions(out) / count
+            callgrind(["--dump=measured", str(p.pid)])
+            end = time.monotonic() + 30
+            while not os.path.exists(out + ".1") and time.monotonic() < end:
+                time.sleep(0.1)  # the dump is written by the valgrind process itself
+            results[scenario] = total_instructions(out + ".1") / count
         finally:
             p.terminate()
             p.wait(timeout=60)
