@@ -402,8 +402,7 @@ class Compiler final {
     // Resolve every defaultBackend once, so each bad one is reported even when an older one wins.
     for (const Ingress* ing : ours) {
       if (ing->default_backend) {
-        default_of_.emplace(ing,
-                            findBackend(*ing, *ing->default_backend, "spec.defaultBackend"));
+        default_of_.emplace(ing, findBackend(*ing, *ing->default_backend, "spec.defaultBackend"));
       }
     }
     // Only the winners become target groups.
@@ -435,8 +434,9 @@ class Compiler final {
     vh.host = host;
     for (const auto& r : build.routes) {
       vh.routes.push_back(snapshot::Route{
-          r.match, r.path, snapshot::Forward{{snapshot::WeightedTarget{tg_index.at(r.target_group)}}},
-          r.policies, r.ingress});
+          r.match, r.path,
+          snapshot::Forward{{snapshot::WeightedTarget{tg_index.at(r.target_group)}}}, r.policies,
+          r.ingress});
     }
     if (build.default_target_group) {
       vh.default_target_group = tg_index.at(*build.default_target_group);

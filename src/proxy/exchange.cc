@@ -15,7 +15,8 @@ constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 bool isTimeout(error_code ec) { return ec == beast::error::timeout; }
 
 std::string endpointName(const runtime::EndpointState* e) {
-  return e == nullptr ? std::string() : e->endpoint.address + ":" + std::to_string(e->endpoint.port);
+  return e == nullptr ? std::string()
+                      : e->endpoint.address + ":" + std::to_string(e->endpoint.port);
 }
 }  // namespace
 
@@ -45,9 +46,8 @@ void Exchange<Stream>::start() {
   auto& parser = conn_.parser();
   const auto& req = parser.get();
   head_request_ = req.method() == http::verb::head;
-  const unsigned bad =
-      checkRequestHead(req, parser.chunked(), toOptional(parser.content_length()), info_,
-                       path_buf_);
+  const unsigned bad = checkRequestHead(req, parser.chunked(), toOptional(parser.content_length()),
+                                        info_, path_buf_);
   keep_alive_ = info_.keep_alive;
   if (bad != 0) {
     keep_alive_ = false;  // the framing of what follows cannot be trusted
@@ -134,9 +134,9 @@ void Exchange<Stream>::onConnect(error_code ec, std::uint32_t attempt) {
   }
   if (ec) {
     worker_.metrics.upstream_connect_errors.inc();
-    log::warn("upstream connect failed", {{"endpoint", endpointName(endpoint_)},
-                                          {"error", ec.message()},
-                                          {"attempt", attempts_}});
+    log::warn(
+        "upstream connect failed",
+        {{"endpoint", endpointName(endpoint_)}, {"error", ec.message()}, {"attempt", attempts_}});
     upstreamFailed(Phase::kConnect, ec);
     return;
   }
@@ -190,10 +190,8 @@ void Exchange<Stream>::doReadRequestBody() {
   client_reading_ = true;
   beast::get_lowest_layer(conn_.stream()).expires_after(worker_.config.client_body_timeout);
   http::async_read_some(conn_.stream(), conn_.buffer(), parser,
-                        [self = conn_.shared_from_this(), this, id = id_](error_code ec,
-                                                                          std::size_t) {
-                          onReadRequestBody(ec, id);
-                        });
+                        [self = conn_.shared_from_this(), this, id = id_](
+                            error_code ec, std::size_t) { onReadRequestBody(ec, id); });
 }
 
 template <class Stream>
@@ -261,11 +259,10 @@ void Exchange<Stream>::writeRequestPiece(std::size_t n) {
   const Gather out = up_.frame(request_buf_.data(), n, last);
   upstream_writing_ = true;
   upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
-  net::async_write(upstream_->stream, out,
-                   [self = conn_.shared_from_this(), this, conn = upstream_, last,
-                    attempt = attempt_](error_code ec, std::size_t) {
-                     onWriteRequest(ec, last, attempt);
-                   });
+  net::async_write(
+      upstream_->stream, out,
+      [self = conn_.shared_from_this(), this, conn = upstream_, last, attempt = attempt_](
+          error_code ec, std::size_t) { onWriteRequest(ec, last, attempt); });
 }
 
 template <class Stream>
@@ -317,11 +314,10 @@ void Exchange<Stream>::doReadResponseHeader() {
     parser.skip(true);
   }
   upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
-  http::async_read_header(upstream_->stream, upstream_->buffer, parser,
-                          [self = conn_.shared_from_this(), this, conn = upstream_,
-                           attempt = attempt_](error_code ec, std::size_t) {
-                            onReadResponseHeader(ec, attempt);
-                          });
+  http::async_read_header(
+      upstream_->stream, upstream_->buffer, parser,
+      [self = conn_.shared_from_this(), this, conn = upstream_, attempt = attempt_](
+          error_code ec, std::size_t) { onReadResponseHeader(ec, attempt); });
 }
 
 template <class Stream>
@@ -402,11 +398,10 @@ void Exchange<Stream>::doReadResponseBody() {
   body.data = response_buf_.data();
   body.size = response_buf_.size();
   upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
-  http::async_read_some(upstream_->stream, upstream_->buffer, parser,
-                        [self = conn_.shared_from_this(), this, conn = upstream_,
-                         attempt = attempt_](error_code ec, std::size_t) {
-                          onReadResponseBody(ec, attempt);
-                        });
+  http::async_read_some(
+      upstream_->stream, upstream_->buffer, parser,
+      [self = conn_.shared_from_this(), this, conn = upstream_, attempt = attempt_](
+          error_code ec, std::size_t) { onReadResponseBody(ec, attempt); });
 }
 
 template <class Stream>
@@ -444,10 +439,8 @@ void Exchange<Stream>::writeResponsePiece(std::size_t n) {
   const Gather out = down_.frame(response_buf_.data(), n, last && !header_only_);
   beast::get_lowest_layer(conn_.stream()).expires_after(worker_.config.client_send_timeout);
   net::async_write(conn_.stream(), out,
-                   [self = conn_.shared_from_this(), this, last, id = id_](error_code ec,
-                                                                           std::size_t) {
-                     onWriteResponse(ec, last, id);
-                   });
+                   [self = conn_.shared_from_this(), this, last, id = id_](
+                       error_code ec, std::size_t) { onWriteResponse(ec, last, id); });
 }
 
 template <class Stream>
@@ -563,9 +556,8 @@ void Exchange<Stream>::answer(const LocalResponse& r) {
   config_.reset();
   worker_.metrics.requestsFor(r.status).inc();
   // Keep the connection only when the request was read whole and the framing is trustworthy.
-  const bool rejected = r.status == 400 || r.status == 405 || r.status == 408 ||
-                        r.status == 413 || r.status == 414 || r.status == 431 ||
-                        r.status == 501 || r.status == 505;
+  const bool rejected = r.status == 400 || r.status == 405 || r.status == 408 || r.status == 413 ||
+                        r.status == 414 || r.status == 431 || r.status == 501 || r.status == 505;
   if (rejected) {
     worker_.metrics.rejected_requests.inc();
   }

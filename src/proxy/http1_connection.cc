@@ -181,20 +181,19 @@ void Http1Connection<Stream>::parseBufferedHeader() {
     onReadHeader(http::error::bad_version);
     return;
   }
-  stream_.async_read_some(
-      buffer_.prepare(beast::read_size(buffer_, 65536)),
-      [self = this->shared_from_this()](error_code rec, std::size_t n) {
-        if (rec == net::error::eof) {
-          rec = self->parser_->got_some() ? http::error::partial_message
-                                          : http::error::end_of_stream;
-        }
-        if (rec) {
-          self->onReadHeader(rec);
-          return;
-        }
-        self->buffer_.commit(n);
-        self->parseBufferedHeader();
-      });
+  stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, 65536)),
+                          [self = this->shared_from_this()](error_code rec, std::size_t n) {
+                            if (rec == net::error::eof) {
+                              rec = self->parser_->got_some() ? http::error::partial_message
+                                                              : http::error::end_of_stream;
+                            }
+                            if (rec) {
+                              self->onReadHeader(rec);
+                              return;
+                            }
+                            self->buffer_.commit(n);
+                            self->parseBufferedHeader();
+                          });
 }
 
 template <class Stream>
@@ -292,11 +291,11 @@ void Http1Connection<Stream>::respond(const LocalResponse& response, bool keep_a
   local_head_.clear();
   appendLocalResponse(response, worker_.date(), keep_alive, head_only, local_head_);
   beast::get_lowest_layer(stream_).expires_after(worker_.config.client_send_timeout);
-  net::async_write(stream_, net::buffer(local_head_),
-                   beast::bind_front_handler(
-                       [keep_alive](std::shared_ptr<Http1Connection> self, error_code ec,
-                                    std::size_t) { self->onWriteLocal(ec, keep_alive); },
-                       this->shared_from_this()));
+  net::async_write(
+      stream_, net::buffer(local_head_),
+      beast::bind_front_handler([keep_alive](std::shared_ptr<Http1Connection> self, error_code ec,
+                                             std::size_t) { self->onWriteLocal(ec, keep_alive); },
+                                this->shared_from_this()));
 }
 
 template <class Stream>
@@ -338,8 +337,7 @@ template <class Stream>
 void Http1Connection<Stream>::doLinger() {
   beast::get_lowest_layer(stream_).expires_after(kLingerTimeout);
   beast::get_lowest_layer(stream_).async_read_some(
-      net::buffer(linger_buf_),
-      [self = this->shared_from_this()](error_code ec, std::size_t n) {
+      net::buffer(linger_buf_), [self = this->shared_from_this()](error_code ec, std::size_t n) {
         self->linger_bytes_ += n;
         if (ec || self->linger_bytes_ > kLingerMaxBytes) {
           self->close();

@@ -268,8 +268,8 @@ void appendLocalResponse(const LocalResponse& r, std::string_view date, bool kee
   appendField(out, "Date", date);
   appendField(out, "Content-Type", r.content_type);
   appendEdits(out, r.headers);
-  const std::size_t body_size = r.body.empty() ? code_text.size() + 1 + reason.size() + 1
-                                               : r.body.size();
+  const std::size_t body_size =
+      r.body.empty() ? code_text.size() + 1 + reason.size() + 1 : r.body.size();
   appendLength(out, head_only ? 0 : body_size);
   out.append(keep_alive ? "" : "Connection: close\r\n");
   out.append("\r\n");

@@ -23,20 +23,20 @@ enum class Phase : std::uint8_t {
 };
 
 enum class Cause : std::uint8_t {
-  kMalformed,          // 400
-  kUriTooLong,         // 414
-  kHeadersTooLarge,    // 431
-  kBodyTooLarge,       // 413
-  kClientTimeout,      // 408
-  kMethodNotAllowed,   // 405 (CONNECT)
-  kNotImplemented,     // 501 (a transfer coding we do not forward)
-  kVersion,            // 505
-  kNoRoute,            // 404
-  kNoEndpoint,         // 503
-  kRefused,            // 502: refused, reset, closed
-  kTimeout,            // 504
-  kInvalidResponse,    // 502: the upstream's head or framing is not HTTP we pass on
-  kClientAborted       // the client went away: nothing is answered (counted as 499)
+  kMalformed,         // 400
+  kUriTooLong,        // 414
+  kHeadersTooLarge,   // 431
+  kBodyTooLarge,      // 413
+  kClientTimeout,     // 408
+  kMethodNotAllowed,  // 405 (CONNECT)
+  kNotImplemented,    // 501 (a transfer coding we do not forward)
+  kVersion,           // 505
+  kNoRoute,           // 404
+  kNoEndpoint,        // 503
+  kRefused,           // 502: refused, reset, closed
+  kTimeout,           // 504
+  kInvalidResponse,   // 502: the upstream's head or framing is not HTTP we pass on
+  kClientAborted      // the client went away: nothing is answered (counted as 499)
 };
 
 // Who caused it: the client (downstream), an upstream, or portico itself.

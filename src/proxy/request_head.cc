@@ -302,7 +302,8 @@ unsigned checkRequestHead(const http::request_header<>& req, bool chunked,
       return 400;  // no host, or userinfo (RFC 9110 4.2.4: must not be sent)
     }
     info.absolute_form = true;
-    info.origin_target = auth_end == std::string_view::npos ? std::string_view() : rest.substr(auth_end);
+    info.origin_target =
+        auth_end == std::string_view::npos ? std::string_view() : rest.substr(auth_end);
   }
   std::string_view raw_path = info.origin_target;
   if (const std::size_t q = raw_path.find('?'); q != std::string_view::npos) {

@@ -1,15 +1,15 @@
 #include "proxy/server.h"
 
 #include "common/log.h"
+#include "proxy/http1_connection.h"
 #include "proxy/http_util.h"
 #include "proxy/listen.h"
-#include "proxy/http1_connection.h"
-#include "runtime/runtime_state.h"
 #include "proxy/worker.h"
+#include "runtime/runtime_state.h"
 
 #include <condition_variable>
-#include <random>
 #include <mutex>
+#include <random>
 #include <thread>
 
 namespace portico::proxy {

@@ -14,16 +14,15 @@ UpstreamConnPtr PooledConnector::connect(const runtime::EndpointState& endpoint,
     return conn;
   }
   conn->stream.expires_after(timeout);
-  conn->stream.async_connect(tcp::endpoint(address, endpoint.endpoint.port),
-                             [conn, done = std::move(done)](error_code cec) {
-                               if (!cec) {
-                                 error_code ignored;
-                                 beast::get_lowest_layer(conn->stream)
-                                     .socket()
-                                     .set_option(tcp::no_delay(true), ignored);
-                               }
-                               done(cec);
-                             });
+  conn->stream.async_connect(
+      tcp::endpoint(address, endpoint.endpoint.port),
+      [conn, done = std::move(done)](error_code cec) {
+        if (!cec) {
+          error_code ignored;
+          beast::get_lowest_layer(conn->stream).socket().set_option(tcp::no_delay(true), ignored);
+        }
+        done(cec);
+      });
   return conn;
 }
 

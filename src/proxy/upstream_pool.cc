@@ -64,7 +64,7 @@ void UpstreamPool::put(UpstreamConnPtr conn) {
 void UpstreamPool::retain(const std::vector<std::uint32_t>& pool_ids) {
   for (auto it = idle_.begin(); it != idle_.end();) {
     it = std::binary_search(pool_ids.begin(), pool_ids.end(), it->first) ? std::next(it)
-                                                                          : idle_.erase(it);
+                                                                         : idle_.erase(it);
   }
 }
 

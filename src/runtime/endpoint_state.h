@@ -22,9 +22,7 @@ enum HealthBit : std::uint8_t {
 
 struct EndpointState {
   EndpointState(std::string target_group_id, snapshot::Endpoint endpoint, std::uint32_t pool_id)
-      : target_group(std::move(target_group_id)),
-        endpoint(std::move(endpoint)),
-        pool_id(pool_id) {}
+      : target_group(std::move(target_group_id)), endpoint(std::move(endpoint)), pool_id(pool_id) {}
   EndpointState(const EndpointState&) = delete;
   EndpointState& operator=(const EndpointState&) = delete;
 

@@ -37,7 +37,6 @@ struct TargetGroup {
   bool operator==(const TargetGroup&) const = default;
 };
 
-
 struct VirtualHost {
   std::string host;  // lower-case; "*.example.com" for a wildcard; "" for rules without host
   std::vector<Route> routes;  // in precedence order: the first that matches wins

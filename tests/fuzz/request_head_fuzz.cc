@@ -74,9 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   RequestInfo info;
   std::string path_buf;
-  const unsigned status =
-      checkRequestHead(parser.get(), parser.chunked(), toOptional(parser.content_length()), info,
-                       path_buf);
+  const unsigned status = checkRequestHead(parser.get(), parser.chunked(),
+                                           toOptional(parser.content_length()), info, path_buf);
   if (status != 0) {
     check(status == 400 || status == 405 || status == 501 || status == 505);
     return 0;

@@ -38,8 +38,7 @@ struct Script {
 
 class ScriptedConnector final : public proxy::UpstreamConnector {
  public:
-  ScriptedConnector(net::io_context& ioc, proxy::UpstreamPool& pool,
-                    std::shared_ptr<Script> script)
+  ScriptedConnector(net::io_context& ioc, proxy::UpstreamPool& pool, std::shared_ptr<Script> script)
       : ioc_(ioc), real_(ioc, pool), script_(std::move(script)) {}
   proxy::UpstreamConnPtr reuse(const runtime::EndpointState&) override { return nullptr; }
   proxy::UpstreamConnPtr connect(const runtime::EndpointState& endpoint,
@@ -164,8 +163,9 @@ TEST(HeaderTimer, AStaleExpiryDoesNotAbortTheBodyRead) {
     unblock.get_future().wait();
   });
   ASSERT_TRUE(eventually([&] { return blocked.load(); }));
-  ASSERT_TRUE(eventually(
-      [&] { return std::chrono::steady_clock::now() - armed_by > config.client_header_timeout * 3; }));
+  ASSERT_TRUE(eventually([&] {
+    return std::chrono::steady_clock::now() - armed_by > config.client_header_timeout * 3;
+  }));
   ASSERT_TRUE(c.writeRaw("POST /t HTTP/1.1\r\nHost: x.test\r\nContent-Length: 4\r\n\r\n"));
   unblock.set_value();
   // The head arrived in time (it was read in the same poll as the expiry): the body follows.

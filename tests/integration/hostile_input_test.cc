@@ -59,9 +59,10 @@ json echoOf(const HttpResponse& r) {
 
 TEST_F(HostileInputTest, ConnectionContentLengthCannotSmuggleARequest) {
   const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: a.test\r\n\r\n";
-  const std::string req = "POST /a HTTP/1.1\r\nHost: a.test\r\nConnection: Content-Length\r\n"
-                          "Content-Length: " +
-                          std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled;
+  const std::string req =
+      "POST /a HTTP/1.1\r\nHost: a.test\r\nConnection: Content-Length\r\n"
+      "Content-Length: " +
+      std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled;
   Connection c(proxy_.port());
   ASSERT_TRUE(c.writeRaw(req));
   const auto j = echoOf(c.readResponse());
@@ -93,7 +94,8 @@ TEST_F(HostileInputTest, TooManyConnectionTokensIs400) {
   for (int i = 0; i < 20; ++i) {
     tokens += ", x" + std::to_string(i);
   }
-  EXPECT_EQ(raw("GET / HTTP/1.1\r\nHost: a.test\r\nConnection: " + tokens + "\r\n\r\n").status, 400);
+  EXPECT_EQ(raw("GET / HTTP/1.1\r\nHost: a.test\r\nConnection: " + tokens + "\r\n\r\n").status,
+            400);
   EXPECT_EQ(raw("GET / HTTP/1.1\r\nHost: a.test\r\nConnection: a b\r\n\r\n").status, 400);
   EXPECT_EQ(upstreamRequests(), 0u);
 }
@@ -121,9 +123,9 @@ TEST_F(HostileInputTest, SecondOrInvalidHostIs400) {
 
 TEST_F(HostileInputTest, AbsoluteFormRoutesByAuthorityAndSendsItAsHost) {
   const auto j = echoOf(raw("GET http://c.test/x?q=1 HTTP/1.1\r\nHost: a.test\r\n\r\n"));
-  EXPECT_EQ(j["name"], "b");            // routed by c.test, not a.test
-  EXPECT_EQ(j["host"], "c.test");       // and the upstream agrees
-  EXPECT_EQ(j["path"], "/x?q=1");       // in origin-form
+  EXPECT_EQ(j["name"], "b");       // routed by c.test, not a.test
+  EXPECT_EQ(j["host"], "c.test");  // and the upstream agrees
+  EXPECT_EQ(j["path"], "/x?q=1");  // in origin-form
   EXPECT_EQ(j["headers"]["X-Forwarded-Host"][0], "c.test");
   EXPECT_EQ(echoOf(raw("GET HTTP://C.TEST HTTP/1.1\r\nHost: a.test\r\n\r\n"))["path"], "/");
   EXPECT_EQ(raw("GET http://u@c.test/ HTTP/1.1\r\nHost: c.test\r\n\r\n").status, 400);
@@ -139,15 +141,15 @@ TEST_F(HostileInputTest, RoutesMatchTheNormalizedPathAndUpstreamsGetTheOriginal)
     std::string backend;
   };
   for (const Case& c : std::vector<Case>{
-           {"/b/../x", "a"},          // climbs out of /b
-           {"/b/%2e%2e/x", "a"},      // the same, encoded
+           {"/b/../x", "a"},      // climbs out of /b
+           {"/b/%2e%2e/x", "a"},  // the same, encoded
            {"/b/%2E%2e/x", "a"},
-           {"/x/../b/c", "b"},        // climbs into /b
-           {"//b//c", "b"},           // merged slashes
+           {"/x/../b/c", "b"},  // climbs into /b
+           {"//b//c", "b"},     // merged slashes
            {"/b/./c", "b"},
            {"/./b", "b"},
-           {"/b%2fc", "a"},           // an encoded slash is not a separator
-           {"/b/..", "a"},            // "/" after resolution
+           {"/b%2fc", "a"},  // an encoded slash is not a separator
+           {"/b/..", "a"},   // "/" after resolution
        }) {
     const auto j = echoOf(get(proxy_.port(), "a.test", c.target));
     EXPECT_EQ(j["name"], c.backend) << c.target;
@@ -172,15 +174,16 @@ TEST_F(HostileInputTest, UnknownTransferCodingsAre501AndBadOnes400) {
             400);
   EXPECT_EQ(raw("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip\r\n\r\nabc").status,
             400);
-  EXPECT_EQ(raw("POST / HTTP/1.0\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
-                .status,
-            400);
+  EXPECT_EQ(
+      raw("POST / HTTP/1.0\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").status,
+      400);
   EXPECT_EQ(upstreamRequests(), 0u);
 }
 
 TEST_F(HostileInputTest, DuplicateContentLengthsLeaveAsOne) {
-  const auto r = raw("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n"
-                     "Content-Length: 3\r\n\r\nabc");
+  const auto r =
+      raw("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n"
+          "Content-Length: 3\r\n\r\nabc");
   if (r.status == 200) {
     const auto j = json::parse(r.body);
     EXPECT_EQ(j["headers"]["Content-Length"].size(), 1u);
@@ -208,8 +211,9 @@ TEST_F(HostileInputTest, EmptyLinesBeforeTheRequestLineAreIgnored) {
   EXPECT_EQ(echoOf(raw("\r\n\r\nGET /e HTTP/1.1\r\nHost: a.test\r\n\r\n"))["path"], "/e");
   // Between keep-alive requests too.
   Connection c(proxy_.port());
-  ASSERT_TRUE(c.writeRaw("GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n\r\nGET /2 HTTP/1.1\r\n"
-                         "Host: a.test\r\n\r\n"));
+  ASSERT_TRUE(
+      c.writeRaw("GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n\r\nGET /2 HTTP/1.1\r\n"
+                 "Host: a.test\r\n\r\n"));
   EXPECT_EQ(echoOf(c.readResponse())["path"], "/1");
   EXPECT_EQ(echoOf(c.readResponse())["path"], "/2");
 }
@@ -218,7 +222,7 @@ TEST_F(HostileInputTest, VersionsOutsideHttp1AreRefusedAndHttp12IsHttp11) {
   EXPECT_EQ(echoOf(raw("GET /v HTTP/1.2\r\nHost: a.test\r\n\r\n"))["proto"], "HTTP/1.1");
   EXPECT_EQ(raw("GET / \r\nHost: a.test\r\n\r\n").status, 400);  // an empty version
   EXPECT_EQ(raw("GET / \r\n\r\n").status, 400);  // the same, too short for Beast's lookahead
-  EXPECT_EQ(raw("GET /\r\n\r\n").status, 400);                    // HTTP/0.9
+  EXPECT_EQ(raw("GET /\r\n\r\n").status, 400);   // HTTP/0.9
   EXPECT_EQ(raw("GET / HTTP/2.0\r\nHost: a.test\r\n\r\n").status, 505);
   EXPECT_EQ(raw("GET / HTTP/1.1\r\n\r\n").status, 400);  // HTTP/1.1 without Host
 }
@@ -233,8 +237,9 @@ TEST_F(HostileInputTest, ATargetOverTheHeaderLimitIs414) {
 
 TEST_F(HostileInputTest, Http10ClientsGetNo100Continue) {
   Connection c(proxy_.port());
-  ASSERT_TRUE(c.writeRaw("POST / HTTP/1.0\r\nHost: a.test\r\nExpect: 100-continue\r\n"
-                         "Content-Length: 2\r\n\r\nhi"));
+  ASSERT_TRUE(
+      c.writeRaw("POST / HTTP/1.0\r\nHost: a.test\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 2\r\n\r\nhi"));
   const auto r = c.readResponse();
   EXPECT_EQ(r.status, 200);  // the final response first, never an interim one
   EXPECT_EQ(json::parse(r.body)["bodyBytes"], 2);
@@ -332,9 +337,10 @@ TEST_F(UpstreamBehaviourTest, AnEarlyAnswerDuringAnUploadReachesTheClient) {
   });
   route(up.start());
   Connection c(proxy_->port());
-  ASSERT_TRUE(c.writeRaw("POST /upload HTTP/1.1\r\nHost: u.test\r\nContent-Length: 10000000\r\n"
-                         "\r\n" +
-                         std::string(64 * 1024, 'x')));
+  ASSERT_TRUE(
+      c.writeRaw("POST /upload HTTP/1.1\r\nHost: u.test\r\nContent-Length: 10000000\r\n"
+                 "\r\n" +
+                 std::string(64 * 1024, 'x')));
   const auto r = c.readResponse();  // while 9.9 MB of the body have not been sent
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(r.body, "too big\n");

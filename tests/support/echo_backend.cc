@@ -313,17 +313,17 @@ void acceptLoop(tcp::acceptor& acceptor, const std::string& name,
                 std::shared_ptr<std::atomic<std::uint64_t>> requests,
                 std::shared_ptr<std::atomic<std::uint64_t>> connections,
                 std::shared_ptr<EchoBackend::Gate> gate) {
-  acceptor.async_accept([&acceptor, &name, requests, connections, gate](error_code ec,
-                                                                        tcp::socket s) {
-    if (ec == net::error::operation_aborted) {
-      return;
-    }
-    if (!ec) {
-      connections->fetch_add(1);
-      std::make_shared<EchoSession>(std::move(s), name, requests, gate)->doRead();
-    }
-    acceptLoop(acceptor, name, requests, connections, gate);
-  });
+  acceptor.async_accept(
+      [&acceptor, &name, requests, connections, gate](error_code ec, tcp::socket s) {
+        if (ec == net::error::operation_aborted) {
+          return;
+        }
+        if (!ec) {
+          connections->fetch_add(1);
+          std::make_shared<EchoSession>(std::move(s), name, requests, gate)->doRead();
+        }
+        acceptLoop(acceptor, name, requests, connections, gate);
+      });
 }
 }  // namespace
 

@@ -14,12 +14,12 @@
 // any thread.
 
 #include <atomic>
-#include <functional>
-#include <mutex>
-#include <vector>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace portico::testing {
 

@@ -68,8 +68,8 @@ class IngressYaml final {
   IngressYaml& path_(const char* type, const std::string& path, const std::string& service,
                      int port) {
     rules_ += "      - {path: \"" + path + "\", pathType: " + type +
-              ", backend: {service: {name: " + service + ", port: {number: " +
-              std::to_string(port) + "}}}}\n";
+              ", backend: {service: {name: " + service +
+              ", port: {number: " + std::to_string(port) + "}}}}\n";
     return *this;
   }
   std::string name_;

@@ -123,7 +123,8 @@ void ScriptedUpstream::serve(int fd) {
     }
     std::size_t off = 0;
     while (off < reply.bytes.size()) {
-      const ssize_t n = ::send(fd, reply.bytes.data() + off, reply.bytes.size() - off, MSG_NOSIGNAL);
+      const ssize_t n =
+          ::send(fd, reply.bytes.data() + off, reply.bytes.size() - off, MSG_NOSIGNAL);
       if (n <= 0) {
         return;
       }

@@ -11,8 +11,8 @@ using snapshot::Endpoint;
 using snapshot::TargetGroup;
 
 std::shared_ptr<const snapshot::Snapshot> snap(std::vector<TargetGroup> tgs) {
-  return std::make_shared<const snapshot::Snapshot>(std::move(tgs), std::vector<snapshot::VirtualHost>{},
-                                                    snapshot::VirtualHost{});
+  return std::make_shared<const snapshot::Snapshot>(
+      std::move(tgs), std::vector<snapshot::VirtualHost>{}, snapshot::VirtualHost{});
 }
 
 std::vector<std::string> picks(RoundRobin& rr, const runtime::PublishedConfig& c, std::uint32_t tg,
@@ -31,7 +31,7 @@ TEST(RoundRobin, CyclesThroughEndpoints) {
   RoundRobin rr;
   rr.rebind(nullptr, *c->snapshot);
   EXPECT_EQ(picks(rr, *c, 0, 6), (std::vector<std::string>{"10.0.0.1", "10.0.0.2", "10.0.0.3",
-                                                            "10.0.0.1", "10.0.0.2", "10.0.0.3"}));
+                                                           "10.0.0.1", "10.0.0.2", "10.0.0.3"}));
 }
 
 TEST(RoundRobin, EmptyGroupHasNoEndpoint) {
@@ -57,12 +57,14 @@ TEST(RoundRobin, SkipsUnhealthyAndFailsOpenWhenNoneIsHealthy) {
 
 TEST(RoundRobin, CursorFollowsItsTargetGroupToANewIndex) {
   runtime::RuntimeState rt;
-  auto first = rt.bind(snap({{"ns/a:80", {{"a1", 1}, {"a2", 1}, {"a3", 1}}}, {"ns/b:80", {{"b1", 1}}}}));
+  auto first =
+      rt.bind(snap({{"ns/a:80", {{"a1", 1}, {"a2", 1}, {"a3", 1}}}, {"ns/b:80", {{"b1", 1}}}}));
   RoundRobin rr;
   rr.rebind(nullptr, *first->snapshot);
   EXPECT_EQ(picks(rr, *first, 0, 2), (std::vector<std::string>{"a1", "a2"}));
   // A new snapshot puts another group first: ns/a:80 is now index 1, and its cursor went along.
-  auto second = rt.bind(snap({{"ns/0:80", {{"z", 1}}}, {"ns/a:80", {{"a1", 1}, {"a2", 1}, {"a3", 1}}}}));
+  auto second =
+      rt.bind(snap({{"ns/0:80", {{"z", 1}}}, {"ns/a:80", {{"a1", 1}, {"a2", 1}, {"a3", 1}}}}));
   rr.rebind(first->snapshot.get(), *second->snapshot);
   EXPECT_EQ(picks(rr, *second, 1, 2), (std::vector<std::string>{"a3", "a1"}));
   // A group that disappears is forgotten; coming back, it starts over.

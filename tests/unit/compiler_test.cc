@@ -345,14 +345,15 @@ spec:
         "found"},
        Options{"portico", "portico.dev/ingress-controller", false, "kube-system/none"}},
       {"the body size annotation becomes each route's BodyLimit policy; ours over nginx's",
-       kWeb + ingress("a", R"(  rules:
+       kWeb +
+           ingress("a", R"(  rules:
   - host: h
     http:
       paths:
       - {path: /up, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
 )",
-                      "  annotations: {portico.dev/proxy-body-size: 8m, "
-                      "nginx.ingress.kubernetes.io/proxy-body-size: 1k}\n") +
+                   "  annotations: {portico.dev/proxy-body-size: 8m, "
+                   "nginx.ingress.kubernetes.io/proxy-body-size: 1k}\n") +
            ingress("b", R"(  rules:
   - host: h
     http:
@@ -369,13 +370,14 @@ spec:
            "anyHost":{"host":"","routes":[]}})",
        {}},
       {"a bad annotation leaves that Ingress's rules out, and only those",
-       kWeb + ingress("a", R"(  rules:
+       kWeb +
+           ingress("a", R"(  rules:
   - host: bad
     http:
       paths:
       - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
 )",
-                      "  annotations: {portico.dev/proxy-body-size: lots}\n") +
+                   "  annotations: {portico.dev/proxy-body-size: lots}\n") +
            ingress("b", R"(  rules:
   - host: good
     http:
@@ -479,8 +481,8 @@ TEST(CompilerTable, PerturbationCanFail) {
   const auto objects = objectsFromYaml(serviceYaml("web", {"10.0.0.1", "10.0.0.2", "10.0.0.3"}));
   bool differed = false;
   for (int round = 0; round < 8 && !differed; ++round) {
-    differed = !(stateFrom(perturb(objects, rng)).endpoint_slices ==
-                 stateFrom(objects).endpoint_slices);
+    differed =
+        !(stateFrom(perturb(objects, rng)).endpoint_slices == stateFrom(objects).endpoint_slices);
   }
   EXPECT_TRUE(differed);
 }

@@ -92,9 +92,10 @@ TEST(HttpUtil, ResponseHeadReplacesServerAndDate) {
   head.content_length = 5;
   std::string out;
   appendResponseHead(res, head, out);
-  EXPECT_EQ(out,
-            "HTTP/1.1 200 Fine\r\nSet-Cookie: a=b\r\nServer: portico\r\n"
-            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 5\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(
+      out,
+      "HTTP/1.1 200 Fine\r\nSet-Cookie: a=b\r\nServer: portico\r\n"
+      "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 5\r\nConnection: close\r\n\r\n");
 }
 
 TEST(HttpUtil, LocalResponsesAndChunkPrefix) {

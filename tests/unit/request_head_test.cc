@@ -1,7 +1,7 @@
 // The request head checks, as tables (RFC 9112 2.2, 3, 6, 7; RFC 9110 7.6.1).
 
-#include "proxy/policy/policy.h"
 #include "proxy/request_head.h"
+#include "proxy/policy/policy.h"
 
 #include <gtest/gtest.h>
 
@@ -117,7 +117,8 @@ TEST(RequestHead, WhatIsDerived) {
   EXPECT_EQ(absolute.info.origin_target, "/x?q");
   EXPECT_EQ(absolute.info.path, "/x");
   EXPECT_FALSE(absolute.info.keep_alive);
-  const Checked old("GET /a//b/../c HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n\r\n");
+  const Checked old(
+      "GET /a//b/../c HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n\r\n");
   ASSERT_EQ(old.status, 0u);
   EXPECT_EQ(old.info.path, "/a/c");
   EXPECT_EQ(old.info.origin_target, "/a//b/../c");  // what the upstream gets

@@ -22,8 +22,8 @@ TEST(RuntimeState, EndpointStateSurvivesARecompileByStableKey) {
   kept.health = kFailedActiveCheck;
   kept.requests = 41;
   // A new snapshot: another group first, 10.0.0.1 gone, 10.0.0.3 new.
-  auto second = rt.bind(snap({{"ns/0:80", {{"10.0.0.2", 80}}},
-                              {"ns/a:80", {{"10.0.0.2", 80}, {"10.0.0.3", 80}}}}));
+  auto second = rt.bind(
+      snap({{"ns/0:80", {{"10.0.0.2", 80}}}, {"ns/a:80", {{"10.0.0.2", 80}, {"10.0.0.3", 80}}}}));
   ASSERT_EQ(second->target_groups.size(), 2u);
   EXPECT_EQ(second->target_groups[1].endpoints[0].get(), &kept);  // same object, same health
   EXPECT_EQ(kept.health.load(), kFailedActiveCheck);

@@ -17,10 +17,10 @@ Snapshot makeSnapshot() {
                                   {"c", {{"10.0.0.3", 80}}},
                                   {"default-h", {{"10.0.0.4", 80}}},
                                   {"catch-all", {{"10.0.0.5", 80}}}};
-  VirtualHost exact{
-      "foo.example.com",
-      {route(PathMatch::kExact, "/foo/bar", 1, "ns/i"), route(PathMatch::kPrefix, "/foo", 0, "ns/i")},
-      3};
+  VirtualHost exact{"foo.example.com",
+                    {route(PathMatch::kExact, "/foo/bar", 1, "ns/i"),
+                     route(PathMatch::kPrefix, "/foo", 0, "ns/i")},
+                    3};
   VirtualHost wildcard{"*.example.com", {route(PathMatch::kPrefix, "", 2, "ns/i")}, kNoTargetGroup};
   VirtualHost any{"", {route(PathMatch::kPrefix, "/any", 2, "ns/i")}, 4};
   return Snapshot(tgs, {exact, wildcard}, any);

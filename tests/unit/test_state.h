@@ -1,10 +1,10 @@
 #pragma once
 // Builds a ClusterState from manifest YAML, for compiler and snapshot tests.
 
+#include "manifests.h"
 #include "model/cluster_state.h"
 #include "model/decode.h"
 #include "model/yaml_json.h"
-#include "manifests.h"
 
 #include <gtest/gtest.h>
 

@@ -18,10 +18,10 @@ std::optional<snapshot::BodyLimit> parseBodySize(const model::Ingress& ingress,
   }
   const auto size = parseSize(trim(it->second));
   if (!size) {
-    diagnostics.push_back(Diagnostic{Diagnostic::Severity::kError, "Ingress", ingress.meta.key(),
-                                     std::string("metadata.annotations[\"") + name + "\"]",
-                                     "\"" + it->second +
-                                         "\" is not a size (like 8m, 1g, 64Mi or 0 for none)"});
+    diagnostics.push_back(
+        Diagnostic{Diagnostic::Severity::kError, "Ingress", ingress.meta.key(),
+                   std::string("metadata.annotations[\"") + name + "\"]",
+                   "\"" + it->second + "\" is not a size (like 8m, 1g, 64Mi or 0 for none)"});
     return std::nullopt;
   }
   return snapshot::BodyLimit{*size};

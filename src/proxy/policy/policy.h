@@ -24,9 +24,9 @@ enum class Verdict : std::uint8_t {
 
 struct RequestContext {
   const RequestInfo& info;
-  std::uint64_t body_limit;   // in: the controller's (--max-body-size, 0: none); out: this route's
-  LocalResponse response;     // with kRespond
-  HeaderEdits upstream_edits; // applied by the upstream head writer
+  std::uint64_t body_limit;    // in: the controller's (--max-body-size, 0: none); out: this route's
+  LocalResponse response;      // with kRespond
+  HeaderEdits upstream_edits;  // applied by the upstream head writer
 };
 
 // requestPolicies: runs the route's policies in order until one answers.
