@@ -34,7 +34,6 @@ void Exchange<Stream>::start() {
   continue_sent_ = false;
   request_body_started_ = false;
   request_done_ = false;
-  request_failed_ = false;
   client_reading_ = false;
   upstream_writing_ = false;
   response_started_ = false;
@@ -275,7 +274,6 @@ void Exchange<Stream>::onWriteRequest(error_code ec, bool last, std::uint32_t at
     if (up_.headSent()) {
       // The response side is reading: an upstream that answers early and stops reading is
       // not a failure; the response decides.
-      request_failed_ = true;
       if (response_done_) {
         finish();
       }

@@ -99,7 +99,6 @@ class Exchange final {
   bool continue_sent_ = false;
   bool request_body_started_ = false;  // body bytes were read from the client
   bool request_done_ = false;          // the whole request went upstream
-  bool request_failed_ = false;        // writing upstream failed while the response was read
   bool client_reading_ = false;        // a read of the request body is pending on the client
   bool upstream_writing_ = false;      // a write of the request is pending upstream
   bool response_started_ = false;      // bytes of the response were written to the client

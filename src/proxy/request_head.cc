@@ -117,8 +117,6 @@ bool forEachElement(std::string_view value, F&& f) {
   }
 }
 
-bool iequalsAscii(std::string_view a, std::string_view b) { return iequals(a, b); }
-
 }  // namespace
 
 bool isValidHost(std::string_view host) {
@@ -233,26 +231,6 @@ bool normalizePath(std::string_view path, std::string& out, bool* changed) {
   return true;
 }
 
-std::string_view requestPath(std::string_view target, std::string_view* authority) {
-  if (!target.empty() && target.front() != '/') {
-    const std::size_t scheme_end = target.find("://");
-    if (scheme_end != std::string_view::npos) {
-      std::string_view rest = target.substr(scheme_end + 3);
-      const std::size_t path_start = rest.find_first_of("/?");
-      if (authority != nullptr) {
-        *authority = rest.substr(0, path_start);
-      }
-      target =
-          path_start == std::string_view::npos ? std::string_view("/") : rest.substr(path_start);
-      if (!target.empty() && target.front() == '?') {
-        return "/";
-      }
-    }
-  }
-  const std::size_t q = target.find_first_of("?#");
-  return q == std::string_view::npos ? target : target.substr(0, q);
-}
-
 bool isIdempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
          method == "PUT" || method == "DELETE";
@@ -288,9 +266,9 @@ unsigned checkRequestHead(const http::request_header<>& req, bool chunked,
     info.origin_target = target;
   } else {
     std::string_view rest;
-    if (target.size() > 7 && iequalsAscii(target.substr(0, 7), "http://")) {
+    if (target.size() > 7 && iequals(target.substr(0, 7), "http://")) {
       rest = target.substr(7);
-    } else if (target.size() > 8 && iequalsAscii(target.substr(0, 8), "https://")) {
+    } else if (target.size() > 8 && iequals(target.substr(0, 8), "https://")) {
       rest = target.substr(8);
     } else {
       return 400;
@@ -343,7 +321,7 @@ unsigned checkRequestHead(const http::request_header<>& req, bool chunked,
       if (last_chunked) {
         te_ok = false;  // chunked applied before another coding, or twice
       }
-      last_chunked = iequalsAscii(coding, "chunked");
+      last_chunked = iequals(coding, "chunked");
       if (!last_chunked) {
         if (!isToken(coding)) {
           te_ok = false;  // parameters or garbage
@@ -375,9 +353,9 @@ unsigned checkRequestHead(const http::request_header<>& req, bool chunked,
         connection_ok = false;
         return false;
       }
-      upgrade_token = upgrade_token || iequalsAscii(token, "upgrade");
-      close_token = close_token || iequalsAscii(token, "close");
-      keep_alive_token = keep_alive_token || iequalsAscii(token, "keep-alive");
+      upgrade_token = upgrade_token || iequals(token, "upgrade");
+      close_token = close_token || iequals(token, "close");
+      keep_alive_token = keep_alive_token || iequals(token, "keep-alive");
       return true;
     });
     if (!connection_ok) {
@@ -389,7 +367,7 @@ unsigned checkRequestHead(const http::request_header<>& req, bool chunked,
   info.upgrade = upgrade_token && info.version >= 11 && req.count(http::field::upgrade) > 0;
   if (info.version >= 11) {
     if (auto it = req.find(http::field::expect); it != req.end()) {
-      info.expect_continue = iequalsAscii(sv(it->value()), "100-continue");
+      info.expect_continue = iequals(sv(it->value()), "100-continue");
     }
   }
   return 0;

@@ -62,10 +62,6 @@ bool isValidHost(std::string_view host);
 // (*changed set); otherwise the caller keeps using `path`.
 bool normalizePath(std::string_view path, std::string& out, bool* changed);
 
-// The path of a request target without its query: origin-form "/a?b" gives "/a"; absolute-form
-// "http://h/a?b" gives "/a" and sets *authority to "h".
-std::string_view requestPath(std::string_view target, std::string_view* authority);
-
 // Safe to send twice (RFC 9110 9.2.2); extension methods are not.
 bool isIdempotent(std::string_view method);
 

@@ -18,6 +18,7 @@ Both are public repositories brought here to run, never committed (docs/http-con
 """
 import argparse
 import os
+import select
 import shutil
 import signal
 import socket
@@ -55,7 +56,7 @@ class Upstream:
         self.port = self.sock.getsockname()[1]
         self.records = []
         self.lock = threading.Lock()
-        self.last_activity = time.monotonic()
+        self.waiting = {}  # connection -> its thread is blocked in recv with no request buffered
         threading.Thread(target=self.accept_loop, daemon=True).start()
 
     def accept_loop(self):
@@ -69,14 +70,19 @@ class Upstream:
     def serve(self, conn):
         buf = b""
         conn.settimeout(5)
+        with self.lock:
+            self.waiting[conn] = False
 
         def more():
             nonlocal buf
+            with self.lock:
+                self.waiting[conn] = b"\r\n\r\n" not in buf
             data = conn.recv(65536)
+            with self.lock:
+                self.waiting[conn] = False
             if not data:
                 raise EOFError
             buf += data
-            self.last_activity = time.monotonic()
 
         try:
             while True:
@@ -116,7 +122,23 @@ class Upstream:
         except (EOFError, OSError, ValueError, IndexError):
             pass
         finally:
+            with self.lock:
+                self.waiting.pop(conn, None)
             conn.close()
+
+    def idle(self):
+        """Every connection's thread waits in recv, and nothing is left to read on it."""
+        with self.lock:
+            conns = list(self.waiting.items())
+        for conn, waiting in conns:
+            if not waiting:
+                return False
+            try:
+                if select.select([conn], [], [], 0)[0]:
+                    return False
+            except (OSError, ValueError):
+                continue  # closed meanwhile
+        return True
 
     def take(self):
         with self.lock:
@@ -429,13 +451,11 @@ CASES = [
 ]
 
 
-def settle(ups, quiet=0.1, limit=2.0):
-    """Waits (bounded) until the upstreams have seen nothing new for `quiet` seconds."""
+def settle(ups, limit=2.0):
+    """Waits, with a deadline, until no upstream has a request left to read or to record."""
     end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if time.monotonic() - max(u.last_activity for u in ups) >= quiet:
-            return
-        time.sleep(0.02)
+    while time.monotonic() < end and not all(u.idle() for u in ups):
+        time.sleep(0.005)
 
 
 def run_case(port, data, main, api):

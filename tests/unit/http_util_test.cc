@@ -110,17 +110,6 @@ TEST(HttpUtil, LocalResponsesAndChunkPrefix) {
   EXPECT_EQ(std::string(buf, chunkPrefix(1, buf)), "1\r\n");
 }
 
-TEST(HttpUtil, RequestPath) {
-  std::string_view authority;
-  EXPECT_EQ(requestPath("/a/b?x=1", &authority), "/a/b");
-  EXPECT_EQ(authority, "");
-  EXPECT_EQ(requestPath("/a#frag", nullptr), "/a");
-  EXPECT_EQ(requestPath("http://example.com:8080/p?q", &authority), "/p");
-  EXPECT_EQ(authority, "example.com:8080");
-  EXPECT_EQ(requestPath("http://example.com", &authority), "/");
-  EXPECT_EQ(requestPath("*", nullptr), "*");
-}
-
 TEST(HttpUtil, DateAndIdempotence) {
   EXPECT_EQ(httpDate(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
   EXPECT_TRUE(isIdempotent("GET"));

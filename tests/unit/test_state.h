@@ -5,10 +5,12 @@
 #include "model/cluster_state.h"
 #include "model/decode.h"
 #include "model/yaml_json.h"
+#include "snapshot/snapshot.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -42,6 +44,13 @@ inline model::ClusterState stateFrom(const std::vector<model::Object>& objects) 
 
 inline model::ClusterState stateFromYaml(const std::string& yaml) {
   return stateFrom(objectsFromYaml(yaml));
+}
+
+// A snapshot of target groups only (no hosts): for balancer and runtime-state tests.
+inline std::shared_ptr<const snapshot::Snapshot> snapshotOf(
+    std::vector<snapshot::TargetGroup> target_groups) {
+  return std::make_shared<const snapshot::Snapshot>(
+      std::move(target_groups), std::vector<snapshot::VirtualHost>{}, snapshot::VirtualHost{});
 }
 
 }  // namespace portico::testing
