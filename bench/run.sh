@@ -34,12 +34,13 @@ wait_http() {
   done
   echo "nothing answers on port $1" >&2; exit 1
 }
-cpu_ticks() {  # utime + stime of a process and its children (nginx master + worker)
-  local total=0
+cpu_ticks() {  # "utime stime" of a process and its children (nginx master + worker)
+  local user=0 sys=0 u s
   for p in $1 $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    read -r u s < <(awk '{print $14, $15}' "/proc/$p/stat" 2>/dev/null || echo 0 0)
+    user=$((user + u)); sys=$((sys + s))
   done
-  echo $total
+  echo "$user $sys"
 }
 rss_kib() {  # the sum over a process and its children (nginx master + worker)
   local total=0
@@ -152,19 +153,23 @@ start_proxy() {
 }
 port_of() { case $1 in portico) echo "$portico_port";; nginx) echo "$nginx_port";; haproxy) echo "$haproxy_port";; esac; }
 
-# wrk output -> "rps p50_ms p99_ms errors cpu_us_per_request"
+# wrk output -> "rps p50_ms p99_ms errors cpu_us_per_request user_us sys_us core_share"
 run_wrk() {
   local port=$1 c=$2 extra=$3
-  local out before after
+  local out before after t0 t1
   before=$(cpu_ticks "$proxy_pid")
+  t0=$(date +%s.%N)
   out=$($(cpu 0) wrk -t1 -c"$c" -d"$duration" --latency -H 'Host: bench.local' $extra \
           "http://127.0.0.1:$port/" 2>&1)
+  t1=$(date +%s.%N)
   after=$(cpu_ticks "$proxy_pid")
   echo "$out" > "$work/wrk.last"
-  python3 - "$out" "$((after - before))" "$(getconf CLK_TCK)" <<'PY'
+  python3 - "$out" "$before" "$after" "$(getconf CLK_TCK)" "$t0" "$t1" <<'PY'
 import re, sys
 out = sys.argv[1]
-ticks, hz = int(sys.argv[2]), int(sys.argv[3])
+(u0, s0), (u1, s1) = (map(int, a.split()) for a in sys.argv[2:4])
+hz, elapsed = int(sys.argv[4]), float(sys.argv[6]) - float(sys.argv[5])
+user, system = u1 - u0, s1 - s0
 def ms(s):
     m = re.match(r"([\d.]+)(us|ms|s)", s)
     v = float(m.group(1)); u = m.group(2)
@@ -178,8 +183,10 @@ if m: err += sum(int(x) for x in m.groups())
 m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
 if m: err += int(m.group(1))
 total = int(re.search(r"(\d+) requests in", out).group(1))
-cpu_us = ticks * 1e6 / hz / max(total, 1)
-print(f"{rps:.0f} {p50:.3f} {p99:.3f} {err} {cpu_us:.1f}")
+per = 1e6 / hz / max(total, 1)
+core = (user + system) / hz / elapsed  # the proxy's share of its core over the run
+print(f"{rps:.0f} {p50:.3f} {p99:.3f} {err} {(user + system) * per:.1f} {user * per:.1f} "
+      f"{system * per:.1f} {core:.2f}")
 PY
 }
 
@@ -206,23 +213,25 @@ done
 
 printf '\nportico bench: %s per run, wrk -t1, one proxy worker each%s\n' "$duration" \
   "$([[ $pin == 1 ]] && echo ', proxy pinned to CPU 1, wrk and upstream to CPU 0')"
-printf '%-20s %-8s %12s %9s %9s %7s %12s %8s\n' scenario proxy "requests/s" "p50 ms" "p99 ms" \
-  errors "CPU us/req" "RSS MiB"
+printf '%-18s %-8s %10s %7s %7s %6s %7s %6s %6s %5s %7s\n' scenario proxy "requests/s" \
+  "p50 ms" "p99 ms" errors "CPU us" user sys core "RSS MiB"
 for s in "${scenarios[@]}"; do
   for proxy in portico nginx haproxy; do
-    read -r rps p50 p99 err cpu <<<"${result[$proxy,$s]}"
-    printf '%-20s %-8s %12s %9s %9s %7s %12s %8.1f\n' "$s" "$proxy" "$rps" "$p50" "$p99" "$err" \
-      "$cpu" "$(echo "${result[$proxy,$s,rss]} / 1024" | bc -l)"
+    read -r rps p50 p99 err cpu user sys core <<<"${result[$proxy,$s]}"
+    printf '%-18s %-8s %10s %7s %7s %6s %7s %6s %6s %5s %7.1f\n' "$s" "$proxy" "$rps" "$p50" \
+      "$p99" "$err" "$cpu" "$user" "$sys" "$core" "$(echo "${result[$proxy,$s,rss]} / 1024" | bc -l)"
   done
 done
+echo "(CPU us = user + sys: the proxy's CPU time per request, from /proc/PID/stat; core: its share"
+echo " of its one core over the run; a proxy well below 0.9 was bound by the load generator)"
 printf '\nratios (portico / other): requests/s higher is better; p99 and CPU per request lower is better\n'
 for s in "${scenarios[@]}"; do
-  read -r prps _ pp99 _ pcpu <<<"${result[portico,$s]}"
+  read -r prps _ pp99 _ pcpu puser _ <<<"${result[portico,$s]}"
   for other in nginx haproxy; do
-    read -r orps _ op99 _ ocpu <<<"${result[$other,$s]}"
-    printf '%-20s vs %-8s requests/s x%.2f   p99 x%.2f   CPU/request x%.2f\n' "$s" "$other" \
-      "$(echo "$prps / $orps" | bc -l)" "$(echo "$pp99 / $op99" | bc -l)" \
-      "$(echo "$pcpu / $ocpu" | bc -l)"
+    read -r orps _ op99 _ ocpu ouser _ <<<"${result[$other,$s]}"
+    printf '%-18s vs %-8s requests/s x%.2f  p99 x%.2f  CPU/request x%.2f  user CPU x%.2f\n' \
+      "$s" "$other" "$(echo "$prps / $orps" | bc -l)" "$(echo "$pp99 / $op99" | bc -l)" \
+      "$(echo "$pcpu / $ocpu" | bc -l)" "$(echo "$puser / $ouser" | bc -l)"
   done
 done
 printf '\nidle RSS MiB: portico %.1f, nginx %.1f (master+worker), haproxy %.1f\n' \
