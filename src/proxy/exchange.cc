@@ -599,6 +599,6 @@ void Exchange<Stream>::startTunnel() {
       ->start();
 }
 
-template class Exchange<beast::tcp_stream>;
+template class Exchange<DeadlineStream>;
 
 }  // namespace portico::proxy

@@ -16,7 +16,7 @@ constexpr std::size_t kMaxSkippedBytes = 4096;
 
 template <class Stream>
 Http1Connection<Stream>::Http1Connection(Worker& worker, Stream stream)
-    : worker_(worker), stream_(std::move(stream)), header_timer_(worker.ioc), exchange_(*this) {
+    : worker_(worker), stream_(std::move(stream)), exchange_(*this) {
   buffer_.reserve(kReadBufferReserve);
   worker_.connections.insert(this);
   worker_.connection_count.fetch_add(1, std::memory_order_relaxed);
@@ -70,12 +70,10 @@ void Http1Connection<Stream>::doReadRequest() {
 template <class Stream>
 void Http1Connection<Stream>::readFirstBytes() {
   if (first_request_ && !header_armed_) {
-    armHeaderTimer();
+    armHeaderDeadline();
   }
   idle_ = !header_armed_;
-  if (header_armed_) {
-    beast::get_lowest_layer(stream_).expires_never();
-  } else {
+  if (!header_armed_) {
     beast::get_lowest_layer(stream_).expires_after(worker_.config.keepalive_timeout);
   }
   stream_.async_read_some(
@@ -97,7 +95,7 @@ void Http1Connection<Stream>::onFirstBytes(error_code ec, std::size_t n) {
       return;
     }
     if (!header_armed_) {
-      armHeaderTimer();
+      armHeaderDeadline();
     }
     readFirstBytes();
     return;
@@ -119,30 +117,22 @@ bool Http1Connection<Stream>::skipEmptyLines() {
   return buffer_.size() > 0;
 }
 
+// The header deadline runs from the first byte of a request (from the accept, for the first
+// request) over all the reads of its head; it is the stream's deadline, which expires by
+// cancelling the read, so a 408 can still be written.
 template <class Stream>
-void Http1Connection<Stream>::armHeaderTimer() {
-  const std::uint64_t seq = ++header_seq_;
+void Http1Connection<Stream>::armHeaderDeadline() {
   header_armed_ = true;
-  header_timed_out_ = false;
-  header_timer_.expires_after(worker_.config.client_header_timeout);
-  header_timer_.async_wait([self = this->shared_from_this(), seq](error_code ec) {
-    if (ec || seq != self->header_seq_ || self->closed_) {
-      return;  // cancelled, or an expiry of an earlier request already queued
-    }
-    self->header_timed_out_ = true;
-    error_code ignored;
-    beast::get_lowest_layer(self->stream_).socket().cancel(ignored);
-  });
+  beast::get_lowest_layer(stream_).expires_after(worker_.config.client_header_timeout);
 }
 
 template <class Stream>
-void Http1Connection<Stream>::disarmHeaderTimer() {
+void Http1Connection<Stream>::disarmHeaderDeadline() {
   if (!header_armed_) {
     return;
   }
   header_armed_ = false;
-  ++header_seq_;
-  header_timer_.cancel();
+  beast::get_lowest_layer(stream_).expires_never();
 }
 
 template <class Stream>
@@ -151,9 +141,8 @@ void Http1Connection<Stream>::doReadHeader() {
   parser_->header_limit(static_cast<std::uint32_t>(worker_.config.max_header_bytes));
   // The body limit is set by the exchange once the route (and its policies) are known.
   parser_->body_limit(kUnlimitedBody);
-  beast::get_lowest_layer(stream_).expires_never();
   if (!header_armed_) {
-    armHeaderTimer();
+    armHeaderDeadline();
   }
   parseBufferedHeader();
 }
@@ -198,13 +187,12 @@ void Http1Connection<Stream>::parseBufferedHeader() {
 
 template <class Stream>
 void Http1Connection<Stream>::onReadHeader(error_code ec) {
-  const bool timed_out = header_timed_out_;
-  disarmHeaderTimer();
+  disarmHeaderDeadline();
   first_request_ = false;
   if (closed_) {
     return;
   }
-  if (timed_out && ec == net::error::operation_aborted) {
+  if (ec == beast::error::timeout) {
     failHeader(Cause::kClientTimeout);
     return;
   }
@@ -354,11 +342,11 @@ void Http1Connection<Stream>::close() {
   }
   closed_ = true;
   idle_ = false;
-  disarmHeaderTimer();
+  disarmHeaderDeadline();
   error_code ec;
   beast::get_lowest_layer(stream_).socket().close(ec);
 }
 
-template class Http1Connection<beast::tcp_stream>;
+template class Http1Connection<DeadlineStream>;
 
 }  // namespace portico::proxy

@@ -1,6 +1,6 @@
 #pragma once
 // Internal to src/proxy: one client connection speaking HTTP/1.1, templated on its stream
-// (beast::tcp_stream now, ssl_stream<tcp_stream> with TLS), after Beast's server-flex.
+// (DeadlineStream now, ssl_stream<DeadlineStream> with TLS), after Beast's server-flex.
 //
 // It reads and parses request heads (a new parser per message, with header and body limits),
 // keeps the connection alive and pipelined, owns the header deadline, answers what cannot
@@ -10,6 +10,7 @@
 //
 // Thread: the worker's. Lifetime: shared_ptr; every pending handler holds one.
 
+#include "proxy/deadline_stream.h"
 #include "proxy/exchange.h"
 #include "proxy/http_util.h"
 #include "proxy/net.h"
@@ -56,8 +57,8 @@ class Http1Connection final : public ClientConnection,
   void doReadHeader();
   void parseBufferedHeader();
   void onReadHeader(error_code ec);
-  void armHeaderTimer();
-  void disarmHeaderTimer();
+  void armHeaderDeadline();
+  void disarmHeaderDeadline();
   void failHeader(Cause cause);
   enum class VersionFix { kPatchedToHttp11, kUnsupported, kMalformed };
   VersionFix classifyVersion();
@@ -69,13 +70,7 @@ class Http1Connection final : public ClientConnection,
   Stream stream_;
   beast::flat_buffer buffer_;
   std::string client_address_;
-  // The header deadline is a timer of its own, not the stream's: a timed-out beast::tcp_stream
-  // closes its socket, and a 408 must still be written. Its handler carries header_seq_, so an
-  // expiry already queued when the header arrived cannot cancel the next read.
-  net::steady_timer header_timer_;
-  std::uint64_t header_seq_ = 0;
-  bool header_armed_ = false;
-  bool header_timed_out_ = false;
+  bool header_armed_ = false;  // the stream's deadline is the header deadline
   bool first_request_ = true;
   bool idle_ = false;
   bool closed_ = false;

@@ -47,12 +47,24 @@ metrics::Counter& ProxyMetrics::requestsFor(unsigned status) {
   return *requests_by_class[cls >= 1 && cls <= 5 ? cls : 0];
 }
 
+namespace {
+// Deadlines are enforced within a tenth of a second, or a quarter of the shortest timeout when
+// one is shorter than 400 ms (tests).
+std::chrono::milliseconds deadlineResolution(const ProxyConfig& c) {
+  const std::chrono::milliseconds shortest =
+      std::min({c.client_header_timeout, c.client_body_timeout, c.keepalive_timeout,
+                c.client_send_timeout, c.upstream_connect_timeout, c.upstream_response_timeout});
+  return std::clamp(shortest / 4, std::chrono::milliseconds(1), std::chrono::milliseconds(100));
+}
+}  // namespace
+
 Worker::Worker(const ProxyConfig& cfg, ProxyMetrics& m, int idx, const Clock& clk,
                std::uint64_t seed)
     : config(cfg),
       metrics(m),
       clock(clk),
       index(idx),
+      deadlines(ioc, deadlineResolution(cfg)),
       pool(ioc, clk, cfg.max_idle_per_endpoint, cfg.upstream_idle_timeout),
       accept_backoff(ioc),
       rng(seed) {}
@@ -84,7 +96,7 @@ constexpr std::chrono::milliseconds kAcceptBackoff{50};
 
 void doAccept(Worker& w);
 
-void onAccept(Worker& w, error_code ec, tcp::socket socket) {
+void onAccept(Worker& w, error_code ec, Socket socket) {
   if (ec == net::error::operation_aborted || !w.acceptor || !w.acceptor->is_open()) {
     return;  // the listener was closed (drain)
   }
@@ -105,14 +117,14 @@ void onAccept(Worker& w, error_code ec, tcp::socket socket) {
     return;
   }
   w.metrics.connections_accepted.inc();
-  std::make_shared<Http1Connection<beast::tcp_stream>>(w, beast::tcp_stream(std::move(socket)))
+  std::make_shared<Http1Connection<DeadlineStream>>(w, DeadlineStream(w.deadlines, std::move(socket)))
       ->start();
   doAccept(w);
 }
 
 void doAccept(Worker& w) {
   w.acceptor->async_accept(
-      w.ioc, [&w](error_code ec, tcp::socket socket) { onAccept(w, ec, std::move(socket)); });
+      w.ioc, [&w](error_code ec, Socket socket) { onAccept(w, ec, std::move(socket)); });
 }
 }  // namespace
 
@@ -145,9 +157,9 @@ Result<std::uint16_t> Server::start() {
     auto w = std::make_unique<Worker>(cfg, impl_->metrics, i, clock,
                                       seed + static_cast<std::uint64_t>(i) * 0x9e3779b97f4a7c15ULL);
     if (impl_->options.connector) {
-      w->connector = impl_->options.connector(w->ioc, w->pool);
+      w->connector = impl_->options.connector(w->deadlines, w->pool);
     } else {
-      w->connector = std::make_unique<PooledConnector>(w->ioc, w->pool);
+      w->connector = std::make_unique<PooledConnector>(w->deadlines, w->pool);
     }
     auto acceptor = listenOn(w->ioc, cfg.bind, port, /*reuse_port=*/true);
     if (!acceptor) {
@@ -157,7 +169,8 @@ Result<std::uint16_t> Server::start() {
     port = acceptor->local_endpoint().port();  // port 0 binds once; the others share it
     w->listen_port = port;
     w->listen_port_text = std::to_string(port);
-    w->acceptor.emplace(std::move(*acceptor));
+    const auto protocol = acceptor->local_endpoint().protocol();
+    w->acceptor.emplace(w->ioc, protocol, acceptor->release());  // on the worker's executor
     impl_->workers.push_back(std::move(w));
   }
   impl_->port = port;

@@ -18,12 +18,9 @@
 #include <functional>
 #include <memory>
 
-namespace boost::asio {
-class io_context;
-}
-
 namespace portico::proxy {
 
+class Deadlines;
 class UpstreamConnector;
 class UpstreamPool;
 
@@ -31,9 +28,9 @@ class UpstreamPool;
 struct ServerOptions {
   const Clock* clock = nullptr;  // null: the system clock
   std::uint64_t seed = 0;        // of each worker's Random (seed + worker index); 0: random
-  // Makes each worker's upstream connector; empty: TCP with pooling (PooledConnector).
-  std::function<std::unique_ptr<UpstreamConnector>(boost::asio::io_context&, UpstreamPool&)>
-      connector;
+  // Makes each worker's upstream connector; empty: TCP with pooling (PooledConnector). The
+  // worker's Deadlines holds its io_context (context()).
+  std::function<std::unique_ptr<UpstreamConnector>(Deadlines&, UpstreamPool&)> connector;
 };
 
 class Server final {

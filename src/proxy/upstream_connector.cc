@@ -5,12 +5,12 @@ namespace portico::proxy {
 UpstreamConnPtr PooledConnector::connect(const runtime::EndpointState& endpoint,
                                          std::chrono::milliseconds timeout,
                                          std::function<void(error_code)> done) {
-  auto conn = std::make_shared<UpstreamConn>(ioc_);
+  auto conn = std::make_shared<UpstreamConn>(deadlines_);
   conn->pool_id = endpoint.pool_id;
   error_code ec;
   const auto address = net::ip::make_address(endpoint.endpoint.address, ec);
   if (ec) {
-    net::post(ioc_, [done = std::move(done), ec] { done(ec); });
+    net::post(deadlines_.context(), [done = std::move(done), ec] { done(ec); });
     return conn;
   }
   conn->stream.expires_after(timeout);

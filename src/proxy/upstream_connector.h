@@ -31,7 +31,7 @@ class UpstreamConnector {
 // The real one: TCP connections, pooled per worker.
 class PooledConnector final : public UpstreamConnector {
  public:
-  PooledConnector(net::io_context& ioc, UpstreamPool& pool) : ioc_(ioc), pool_(pool) {}
+  PooledConnector(Deadlines& deadlines, UpstreamPool& pool) : deadlines_(deadlines), pool_(pool) {}
   UpstreamConnPtr reuse(const runtime::EndpointState& endpoint) override {
     return pool_.take(endpoint.pool_id);
   }
@@ -40,7 +40,7 @@ class PooledConnector final : public UpstreamConnector {
   void release(UpstreamConnPtr conn) override { pool_.put(std::move(conn)); }
 
  private:
-  net::io_context& ioc_;
+  Deadlines& deadlines_;
   UpstreamPool& pool_;
 };
 

@@ -19,7 +19,7 @@ UpstreamPool::UpstreamPool(net::io_context& ioc, const Clock& clock,
 namespace {
 // An idle keep-alive connection must have nothing to read: EOF means the peer closed it, data
 // means it broke the protocol. Either way it cannot be reused.
-bool looksOpen(tcp::socket& socket) {
+bool looksOpen(Socket& socket) {
   char byte = 0;
   const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);

@@ -8,6 +8,7 @@
 // connection that an exchange gave up holds it (and its buffer and parser) until it completes.
 
 #include "common/clock.h"
+#include "proxy/deadline_stream.h"
 #include "proxy/net.h"
 
 #include <chrono>
@@ -24,8 +25,10 @@ namespace portico::proxy {
 inline constexpr std::size_t kReadBufferReserve = 16 * 1024;
 
 struct UpstreamConn {
-  explicit UpstreamConn(net::io_context& ioc) : stream(ioc) { buffer.reserve(kReadBufferReserve); }
-  beast::tcp_stream stream;
+  explicit UpstreamConn(Deadlines& deadlines) : stream(deadlines) {
+    buffer.reserve(kReadBufferReserve);
+  }
+  DeadlineStream stream;
   beast::flat_buffer buffer;
   // The response being read on this connection; it lives here, not in the exchange, so that a
   // read still pending when the exchange drops the connection has its parser until it ends.

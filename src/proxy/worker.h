@@ -6,6 +6,7 @@
 #include "lb/balancer.h"
 #include "metrics/registry.h"
 #include "proxy/config.h"
+#include "proxy/deadline_stream.h"
 #include "proxy/net.h"
 #include "proxy/upstream_connector.h"
 #include "proxy/upstream_pool.h"
@@ -69,11 +70,12 @@ struct Worker {
   std::atomic<std::uint64_t> installed_generation{0};
 
   net::io_context ioc{1};
+  Deadlines deadlines;  // after ioc: destroyed first, it detaches the streams it still holds
   std::shared_ptr<const runtime::PublishedConfig> published;
   lb::RoundRobin balancer;
   UpstreamPool pool;
   std::unique_ptr<UpstreamConnector> connector;
-  std::optional<tcp::acceptor> acceptor;
+  std::optional<net::basic_socket_acceptor<tcp, WorkerExecutor>> acceptor;
   net::steady_timer accept_backoff;
   std::uint16_t listen_port = 0;
   std::string listen_port_text;  // X-Forwarded-Port

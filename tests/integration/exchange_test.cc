@@ -38,8 +38,9 @@ struct Script {
 
 class ScriptedConnector final : public proxy::UpstreamConnector {
  public:
-  ScriptedConnector(net::io_context& ioc, proxy::UpstreamPool& pool, std::shared_ptr<Script> script)
-      : ioc_(ioc), real_(ioc, pool), script_(std::move(script)) {}
+  ScriptedConnector(proxy::Deadlines& deadlines, proxy::UpstreamPool& pool,
+                    std::shared_ptr<Script> script)
+      : deadlines_(deadlines), real_(deadlines, pool), script_(std::move(script)) {}
   proxy::UpstreamConnPtr reuse(const runtime::EndpointState&) override { return nullptr; }
   proxy::UpstreamConnPtr connect(const runtime::EndpointState& endpoint,
                                  std::chrono::milliseconds timeout,
@@ -48,18 +49,18 @@ class ScriptedConnector final : public proxy::UpstreamConnector {
       case Outcome::kReal:
         return real_.connect(endpoint, timeout, std::move(done));
       case Outcome::kRefuse:
-        net::post(ioc_, [done] { done(net::error::connection_refused); });
+        net::post(deadlines_.context(), [done] { done(net::error::connection_refused); });
         break;
       case Outcome::kTimeout:
-        net::post(ioc_, [done] { done(proxy::beast::error::timeout); });
+        net::post(deadlines_.context(), [done] { done(proxy::beast::error::timeout); });
         break;
     }
-    return std::make_shared<proxy::UpstreamConn>(ioc_);
+    return std::make_shared<proxy::UpstreamConn>(deadlines_);
   }
   void release(proxy::UpstreamConnPtr) override {}  // every request connects: all are counted
 
  private:
-  net::io_context& ioc_;
+  proxy::Deadlines& deadlines_;
   proxy::PooledConnector real_;
   std::shared_ptr<Script> script_;
 };
@@ -69,8 +70,8 @@ class ExchangeTest : public ::testing::Test {
   ExchangeTest() {
     proxy::ServerOptions options;
     options.seed = 42;
-    options.connector = [script = script_](net::io_context& ioc, proxy::UpstreamPool& pool) {
-      return std::make_unique<ScriptedConnector>(ioc, pool, script);
+    options.connector = [script = script_](proxy::Deadlines& d, proxy::UpstreamPool& pool) {
+      return std::make_unique<ScriptedConnector>(d, pool, script);
     };
     auto config = ProxyFixture::defaultConfig();
     config.workers = 1;
@@ -126,23 +127,20 @@ TEST_F(ExchangeTest, AttemptsAreBoundedAndTheLastFailureNamesTheStatus) {
   EXPECT_EQ(script_->seen().size() - before, 3u);
 }
 
-// An expired header timer whose handler was already queued when the header arrived must not
-// cancel a later read (the first slice's could abort the body read: the client got a closed
-// connection). Deterministic: Asio runs a descriptor's handler before the timer handlers of the
-// same poll, so a blocked worker that wakes to both a readable socket and an expired timer
-// parses the head first and runs the stale timer handler after it. Since the head now goes
-// upstream alone before the body is read, no client read is pending in that window any more, so
-// this test passes with or without the handler's sequence check; it guards the behaviour, and
-// the sequence check (Http1Connection::armHeaderTimer) covers any later path that leaves a read
-// pending there.
+// A header deadline that was due while the worker was busy must not cancel a later read when
+// the head arrived in time (the first slice's timer could abort the body read: the client got
+// a closed connection). Deterministic: Asio runs a descriptor's handler before the timer
+// handlers of the same poll, so a blocked worker that wakes to both a readable socket and a due
+// deadline sweep parses the head first (which clears the header deadline) and sweeps after it;
+// the sweep reads each stream's deadline as it is then, so it finds nothing due.
 TEST(HeaderTimer, AStaleExpiryDoesNotAbortTheBodyRead) {
   EchoBackend backend("e");
   ASSERT_NE(backend.start(), 0);
   std::atomic<net::io_context*> worker_ioc{nullptr};
   proxy::ServerOptions options;
-  options.connector = [&](net::io_context& ioc, proxy::UpstreamPool& pool) {
-    worker_ioc = &ioc;
-    return std::make_unique<proxy::PooledConnector>(ioc, pool);
+  options.connector = [&](proxy::Deadlines& d, proxy::UpstreamPool& pool) {
+    worker_ioc = &d.context();
+    return std::make_unique<proxy::PooledConnector>(d, pool);
   };
   auto config = ProxyFixture::defaultConfig();
   config.workers = 1;

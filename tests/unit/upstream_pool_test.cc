@@ -18,7 +18,7 @@ class UpstreamPoolTest : public ::testing::Test {
 
   // A connected pair: the pool's side and the "upstream" side.
   UpstreamConnPtr connect(tcp::socket* peer, std::uint32_t pool_id = 7) {
-    auto conn = std::make_shared<UpstreamConn>(ioc_);
+    auto conn = std::make_shared<UpstreamConn>(deadlines_);
     conn->stream.socket().connect(acceptor_.local_endpoint());
     *peer = acceptor_.accept();
     conn->pool_id = pool_id;
@@ -26,6 +26,7 @@ class UpstreamPoolTest : public ::testing::Test {
   }
 
   net::io_context ioc_;
+  Deadlines deadlines_{ioc_, std::chrono::milliseconds(100)};
   ManualClock clock_;
   tcp::acceptor acceptor_;
 };

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Where portico's CPU goes under load: perf record on the worker while wrk drives keep-alive
+# requests through it (the same upstream, pinning and load as bench/run.sh), then the
+# user-space share, the kernel's, and the top user-space symbols (self time).
+#
+#   bench/profile.sh [BUILD_DIR]        (make bench-profile)
+# Environment: DURATION (default 10s), CONNS (default 64), PORTICO_BIN, TOP (default 40).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-build}
+portico_bin=${PORTICO_BIN:-$build/src/portico}
+[[ $portico_bin == /* ]] || portico_bin="$root/$portico_bin"
+duration=${DURATION:-10s}
+conns=${CONNS:-64}
+top=${TOP:-40}
+work=$(mktemp -d /tmp/portico-profile.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {
+  for _ in $(seq 1 200); do
+    if curl -s -o /dev/null "http://127.0.0.1:$1/" -H 'Host: bench.local'; then return 0; fi
+    sleep 0.05
+  done
+  echo "nothing answers on port $1" >&2; exit 1
+}
+
+upstream_port=$(free_port); port=$(free_port); admin=$(free_port)
+mkdir -p "$work/upstream" "$work/manifests"
+cat > "$work/upstream/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/upstream/nginx.pid;
+error_log $work/upstream/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$upstream_port reuseport backlog=4096;
+    location / { default_type text/plain; return 200 "hello from the upstream\n"; }
+  }
+}
+CONF
+taskset -c 0 nginx -c "$work/upstream/nginx.conf" -p "$work/upstream" &
+pids+=($!)
+sed "s/UPSTREAM_PORT/$upstream_port/" > "$work/manifests/bench.yaml" <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: upstream, namespace: bench}
+spec: {ports: [{name: http, port: 80, targetPort: UPSTREAM_PORT}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: upstream-1, namespace: bench, labels: {kubernetes.io/service-name: upstream}}
+addressType: IPv4
+ports: [{name: http, port: UPSTREAM_PORT}]
+endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: bench, namespace: bench}
+spec:
+  ingressClassName: portico
+  rules:
+  - host: bench.local
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: upstream, port: {number: 80}}}}]}
+YAML
+taskset -c 1 "$portico_bin" --manifests "$work/manifests" --bind 127.0.0.1 --http-port "$port" \
+  --admin-port "$admin" --workers 1 --log-level warn 2>"$work/portico.log" &
+portico_pid=$!
+pids+=($portico_pid)
+wait_http "$port"
+taskset -c 0 wrk -t1 -c16 -d2s -H 'Host: bench.local' "http://127.0.0.1:$port/" >/dev/null
+taskset -c 0 wrk -t1 -c"$conns" -d"$duration" -H 'Host: bench.local' \
+  "http://127.0.0.1:$port/" > "$work/wrk.out" &
+wrk_pid=$!
+perf record -q -e cpu-clock -g -p "$portico_pid" -o "$work/perf.data" -- sleep "${duration%s}" \
+  2>/dev/null
+wait "$wrk_pid"
+grep -E "Requests/sec" "$work/wrk.out"
+perf report -i "$work/perf.data" --no-children --sort dso -q -g none 2>/dev/null | grep -v "^$" | head -8
+echo "--- top user-space symbols (self, % of all samples)"
+perf report -i "$work/perf.data" --no-children --sort sym -q -g none 2>/dev/null |
+  grep -v '\[k\]' | head -"$top"
