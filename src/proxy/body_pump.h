@@ -24,6 +24,22 @@ struct Gather {
       items[count++] = b;
     }
   }
+  // Drops the first `n` bytes (after a short write); true when nothing is left.
+  bool consume(std::size_t n) {
+    std::size_t i = 0;
+    while (i < count && n >= items[i].size()) {
+      n -= items[i].size();
+      ++i;
+    }
+    if (i < count) {
+      items[i] += n;
+    }
+    for (std::size_t k = i; k < count; ++k) {
+      items[k - i] = items[k];
+    }
+    count -= i;
+    return count == 0;
+  }
   const net::const_buffer* begin() const { return items.data(); }
   const net::const_buffer* end() const { return items.data() + count; }
 };

@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "proxy/http1_connection.h"
+#include "proxy/io_ops.h"
 #include "proxy/policy/policy.h"
 #include "proxy/tunnel.h"
 
@@ -11,6 +12,9 @@ namespace portico::proxy {
 namespace {
 constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+// Interim (1xx) responses skipped before the final one; more is an upstream gone wrong (and,
+// as each buffered one is parsed without a read, a bound on that loop).
+constexpr int kMaxInterimResponses = 16;
 
 bool isTimeout(error_code ec) { return ec == beast::error::timeout; }
 
@@ -147,13 +151,16 @@ void Exchange<Stream>::onConnect(error_code ec, std::uint32_t attempt) {
 template <class Stream>
 void Exchange<Stream>::forwardRequest() {
   up_.reset(&request_head_, info_.chunked);
+  interim_responses_ = 0;
   if (info_.expect_continue && !continue_sent_ && !conn_.parser().is_done()) {
     // The client waits for this before sending its body; answer it ourselves, as nginx does.
     // HTTP/1.0 clients never get one (RFC 9110 10.1.1).
     continue_sent_ = true;
     beast::get_lowest_layer(conn_.stream()).expires_after(worker_.config.client_send_timeout);
-    net::async_write(conn_.stream(), net::buffer(kContinue, sizeof(kContinue) - 1),
-                     [self = conn_.shared_from_this(), this, id = id_](error_code ec, std::size_t) {
+    Gather g;
+    g.add(net::buffer(kContinue, sizeof(kContinue) - 1));
+    writeAll(conn_.stream(), g,
+             [self = conn_.shared_from_this(), this, id = id_](error_code ec, std::size_t) {
                        if (id != id_ || conn_.closed()) {
                          return;
                        }
@@ -186,11 +193,16 @@ void Exchange<Stream>::doReadRequestBody() {
   auto& body = parser.get().body();
   body.data = request_buf_.data();
   body.size = request_buf_.size();
-  client_reading_ = true;
   beast::get_lowest_layer(conn_.stream()).expires_after(worker_.config.client_body_timeout);
-  http::async_read_some(conn_.stream(), conn_.buffer(), parser,
-                        [self = conn_.shared_from_this(), this, id = id_](
-                            error_code ec, std::size_t) { onReadRequestBody(ec, id); });
+  error_code ec;
+  if (readStep(conn_.stream(), conn_.buffer(), parser, ec,
+               [self = conn_.shared_from_this(), this, id = id_](error_code rec) {
+                 onReadRequestBody(rec, id);
+               })) {
+    onReadRequestBody(ec, id_);  // the buffered bytes sufficed
+    return;
+  }
+  client_reading_ = true;
 }
 
 template <class Stream>
@@ -258,10 +270,9 @@ void Exchange<Stream>::writeRequestPiece(std::size_t n) {
   const Gather out = up_.frame(request_buf_.data(), n, last);
   upstream_writing_ = true;
   upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
-  net::async_write(
-      upstream_->stream, out,
-      [self = conn_.shared_from_this(), this, conn = upstream_, last, attempt = attempt_](
-          error_code ec, std::size_t) { onWriteRequest(ec, last, attempt); });
+  writeAll(upstream_->stream, out,
+           [self = conn_.shared_from_this(), this, conn = upstream_, last, attempt = attempt_](
+               error_code ec, std::size_t) { onWriteRequest(ec, last, attempt); });
 }
 
 template <class Stream>
@@ -312,10 +323,12 @@ void Exchange<Stream>::doReadResponseHeader() {
     parser.skip(true);
   }
   upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
-  http::async_read_header(
-      upstream_->stream, upstream_->buffer, parser,
-      [self = conn_.shared_from_this(), this, conn = upstream_, attempt = attempt_](
-          error_code ec, std::size_t) { onReadResponseHeader(ec, attempt); });
+  error_code ec;
+  if (readStep(upstream_->stream, upstream_->buffer, parser, ec,
+               [self = conn_.shared_from_this(), this, conn = upstream_,
+                attempt = attempt_](error_code rec) { onReadResponseHeader(rec, attempt); })) {
+    onReadResponseHeader(ec, attempt_);  // the buffered bytes sufficed
+  }
 }
 
 template <class Stream>
@@ -331,6 +344,13 @@ void Exchange<Stream>::onReadResponseHeader(error_code ec, std::uint32_t attempt
   auto& res = parser.get();
   const unsigned status = res.result_int();
   if (status >= 100 && status < 200 && status != 101) {
+    if (++interim_responses_ > kMaxInterimResponses) {
+      log::warn("invalid upstream response", {{"endpoint", endpointName(endpoint_)},
+                                              {"error", "too many interim responses"}});
+      dropUpstream();
+      fail({Phase::kUpstreamHeaders, Cause::kInvalidResponse, Side::kUpstream});
+      return;
+    }
     doReadResponseHeader();  // interim responses: the client already had its 100 from us
     return;
   }
@@ -396,10 +416,12 @@ void Exchange<Stream>::doReadResponseBody() {
   body.data = response_buf_.data();
   body.size = response_buf_.size();
   upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
-  http::async_read_some(
-      upstream_->stream, upstream_->buffer, parser,
-      [self = conn_.shared_from_this(), this, conn = upstream_, attempt = attempt_](
-          error_code ec, std::size_t) { onReadResponseBody(ec, attempt); });
+  error_code ec;
+  if (readStep(upstream_->stream, upstream_->buffer, parser, ec,
+               [self = conn_.shared_from_this(), this, conn = upstream_,
+                attempt = attempt_](error_code rec) { onReadResponseBody(rec, attempt); })) {
+    onReadResponseBody(ec, attempt_);  // the buffered bytes sufficed
+  }
 }
 
 template <class Stream>
@@ -436,9 +458,10 @@ void Exchange<Stream>::writeResponsePiece(std::size_t n) {
   const bool last = header_only_ || upstream_->parser->is_done();
   const Gather out = down_.frame(response_buf_.data(), n, last && !header_only_);
   beast::get_lowest_layer(conn_.stream()).expires_after(worker_.config.client_send_timeout);
-  net::async_write(conn_.stream(), out,
-                   [self = conn_.shared_from_this(), this, last, id = id_](
-                       error_code ec, std::size_t) { onWriteResponse(ec, last, id); });
+  writeAll(conn_.stream(), out,
+           [self = conn_.shared_from_this(), this, last, id = id_](error_code ec, std::size_t) {
+             onWriteResponse(ec, last, id);
+           });
 }
 
 template <class Stream>

@@ -93,6 +93,7 @@ class Exchange final {
   BodyFramer up_;
   BodyFramer down_;
   int attempts_ = 0;
+  int interim_responses_ = 0;  // 1xx responses of this attempt
   unsigned status_ = 0;
   bool keep_alive_ = true;
   bool head_request_ = false;

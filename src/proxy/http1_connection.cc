@@ -1,6 +1,7 @@
 #include "proxy/http1_connection.h"
 
 #include "common/log.h"
+#include "proxy/io_ops.h"
 
 namespace portico::proxy {
 
@@ -279,11 +280,12 @@ void Http1Connection<Stream>::respond(const LocalResponse& response, bool keep_a
   local_head_.clear();
   appendLocalResponse(response, worker_.date(), keep_alive, head_only, local_head_);
   beast::get_lowest_layer(stream_).expires_after(worker_.config.client_send_timeout);
-  net::async_write(
-      stream_, net::buffer(local_head_),
-      beast::bind_front_handler([keep_alive](std::shared_ptr<Http1Connection> self, error_code ec,
-                                             std::size_t) { self->onWriteLocal(ec, keep_alive); },
-                                this->shared_from_this()));
+  Gather g;
+  g.add(net::buffer(local_head_));
+  writeAll(stream_, g,
+           [self = this->shared_from_this(), keep_alive](error_code ec, std::size_t) {
+             self->onWriteLocal(ec, keep_alive);
+           });
 }
 
 template <class Stream>

@@ -69,7 +69,10 @@ struct Worker {
   std::atomic<std::size_t> connection_count{0};
   std::atomic<std::uint64_t> installed_generation{0};
 
-  net::io_context ioc{1};
+  // One thread runs it; other threads only post to it (publish, drain). UNSAFE_IO drops the
+  // per-descriptor locks of the reactor, which guard against I/O on one socket from several
+  // threads: every socket here is used on this worker's thread only. Posting stays locked.
+  net::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   Deadlines deadlines;  // after ioc: destroyed first, it detaches the streams it still holds
   std::shared_ptr<const runtime::PublishedConfig> published;
   lb::RoundRobin balancer;
