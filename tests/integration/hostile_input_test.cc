@@ -328,6 +328,25 @@ TEST_F(UpstreamBehaviourTest, ResponsesWithCodingsWeWouldDropAre502) {
   }
 }
 
+TEST_F(UpstreamBehaviourTest, InterimResponsesAreSkippedUpToALimit) {
+  // A few 1xx before the answer are normal (103 Early Hints, a 100 of its own); an upstream that
+  // sends them without end is broken: 502, and the proxy neither loops nor recurses on them.
+  for (const auto& [interim, status] : {std::pair{3, 200}, std::pair{17, 502}, std::pair{5000, 502}}) {
+    std::string bytes;
+    for (int i = 0; i < interim; ++i) {
+      bytes += i % 2 == 0 ? "HTTP/1.1 100 Continue\r\n\r\n" : "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n";
+    }
+    bytes += cannedResponse("HTTP/1.1 200 OK", "", "final");
+    ScriptedUpstream up([&](const std::string&) { return ScriptedUpstream::Reply{bytes}; });
+    route(up.start());
+    const auto r = get(proxy_->port(), "u.test", "/");
+    EXPECT_EQ(r.status, status) << interim << " interim responses";
+    if (status == 200) {
+      EXPECT_EQ(r.body, "final");
+    }
+  }
+}
+
 TEST_F(UpstreamBehaviourTest, AnEarlyAnswerDuringAnUploadReachesTheClient) {
   // The upstream refuses the upload as soon as it has the head, before the body ends.
   ScriptedUpstream up([](const std::string&) {
