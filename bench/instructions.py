@@ -7,6 +7,7 @@ whatever else the machine does). This measures what a change costs in portico's 
 Beast, Asio and libc included, the kernel excluded.
 
   bench/instructions.py NAME=PORTICO_BINARY [NAME=PORTICO_BINARY ...] [--requests N]
+                        [--annotate N]
 
 For each binary: an upstream (nginx, a 24-byte body), portico under callgrind with one worker,
 a warm-up, then N keep-alive requests on one connection, and N/4 requests each on a new
@@ -74,7 +75,7 @@ def total_instructions(dump):
     return total
 
 
-def measure(binary, work, upstream_port, n):
+def measure(binary, work, upstream_port, n, annotate=0):
     port, admin = free_port(), free_port()
     man = os.path.join(work, f"m{port}")
     os.makedirs(man)
@@ -128,6 +129,18 @@ spec:
             while not os.path.exists(out + ".1") and time.monotonic() < end:
                 time.sleep(0.1)  # the dump is written by the valgrind process itself
             results[scenario] = total_instructions(out + ".1") / count
+            if annotate and scenario == "keepalive":
+                print(f"--- {binary}: where the keep-alive instructions go (self, per request)")
+                shutil.copy(out + ".1", "/tmp/cg-last.out")
+                text = subprocess.run(["callgrind_annotate", "--inclusive=no", out + ".1"],
+                                      capture_output=True, text=True).stdout
+                shown = 0
+                for line in text.splitlines():
+                    m = re.match(r"\s*([\d,]+) \([\s\d.]+%\)\s+(\S.*)", line)
+                    if m and "PROGRAM TOTALS" not in line and shown < annotate:
+                        ir = int(m.group(1).replace(",", "")) / count
+                        print(f"{ir:>8,.0f}  {m.group(2)[:150]}")
+                        shown += 1
         finally:
             p.terminate()
             p.wait(timeout=60)
@@ -138,6 +151,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binaries", nargs="+", help="NAME=PATH")
     ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--annotate", type=int, default=0, metavar="N",
+                    help="print the N functions with the most instructions of their own")
     args = ap.parse_args()
     for tool in ("valgrind", "callgrind_control", "nginx"):
         if not shutil.which(tool):
@@ -158,7 +173,8 @@ http {{ access_log off; keepalive_requests 1000000;
         rows = []
         for spec in args.binaries:
             name, path = spec.split("=", 1)
-            rows.append((name, measure(os.path.abspath(path), work, up_port, args.requests)))
+            rows.append((name, measure(os.path.abspath(path), work, up_port, args.requests,
+                                        args.annotate)))
         base = rows[0][1]
         print(f"{'build':<12} {'scenario':<16} {'instructions/request':>22} {'ratio':>8}")
         for name, res in rows:
