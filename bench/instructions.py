@@ -131,8 +131,7 @@ spec:
             results[scenario] = total_instructions(out + ".1") / count
             if annotate and scenario == "keepalive":
                 print(f"--- {binary}: where the keep-alive instructions go (self, per request)")
-                shutil.copy(out + ".1", "/tmp/cg-last.out")
-                text = subprocess.run(["callgrind_annotate", "--inclusive=no", out + ".1"],
+                text = subprocess.run(["callgrind_annotate", "--threshold=100", out + ".1"],
                                       capture_output=True, text=True).stdout
                 shown = 0
                 for line in text.splitlines():
