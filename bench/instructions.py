@@ -135,10 +135,11 @@ spec:
                                       capture_output=True, text=True).stdout
                 shown = 0
                 for line in text.splitlines():
-                    m = re.match(r"\s*([\d,]+) \([\s\d.]+%\)\s+(\S.*)", line)
-                    if m and "PROGRAM TOTALS" not in line and shown < annotate:
+                    m = re.match(r"\s*([\d,]+) \(\s*([\d.]+)%\)\s+(\S.*)", line)
+                    # Lines over half the total are the thread's entry frames, not work.
+                    if m and float(m.group(2)) < 50 and shown < annotate:
                         ir = int(m.group(1).replace(",", "")) / count
-                        print(f"{ir:>8,.0f}  {m.group(2)[:150]}")
+                        print(f"{ir:>8,.0f}  {m.group(3)[:150]}")
                         shown += 1
         finally:
             p.terminate()
