@@ -161,17 +161,17 @@ void Exchange<Stream>::forwardRequest() {
     g.add(net::buffer(kContinue, sizeof(kContinue) - 1));
     writeAll(conn_.stream(), g,
              [self = conn_.shared_from_this(), this, id = id_](error_code ec, std::size_t) {
-                       if (id != id_ || conn_.closed()) {
-                         return;
-                       }
-                       if (ec) {
-                         worker_.metrics.client_aborts.inc();
-                         dropUpstream();
-                         conn_.close();
-                         return;
-                       }
-                       doReadRequestBody();
-                     });
+               if (id != id_ || conn_.closed()) {
+                 return;
+               }
+               if (ec) {
+                 worker_.metrics.client_aborts.inc();
+                 dropUpstream();
+                 conn_.close();
+                 return;
+               }
+               doReadRequestBody();
+             });
     return;
   }
   if (!conn_.parser().is_done() && conn_.buffer().size() == 0) {
