@@ -8,7 +8,7 @@ GENERATOR  := -G Ninja
 JOBS       ?= $(shell nproc)
 
 .PHONY: all deps build build-asan build-fuzz run test test-release test-e2e test-asan test-fuzz \
-	fuzz conformance bench bench-k8s clean format
+	fuzz conformance bench bench-profile bench-k8s clean format
 
 all: build
 
@@ -68,6 +68,10 @@ bench: build
 conformance: build
 	@scripts/install-deps.sh bench
 	tests/conformance/h1_conformance.py --portico portico=$(BUILD)/src/portico
+
+bench-profile: build
+	@scripts/install-deps.sh bench
+	bench/profile.sh $(BUILD)
 
 bench-k8s: build
 	bench/k8s_latency.py $(BUILD)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages portico needs, and only those that are missing (idempotent).
 #   scripts/install-deps.sh          build and test dependencies
-#   scripts/install-deps.sh bench    also nginx, HAProxy and wrk for bench/
+#   scripts/install-deps.sh bench    also nginx, HAProxy, wrk, valgrind and perf for bench/
 #   scripts/install-deps.sh fuzz     also clang with libFuzzer, clang-format and clang-tidy
 set -euo pipefail
 
@@ -11,7 +11,7 @@ build_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps python3
 )
-bench_pkgs=(nginx-light haproxy wrk bc)
+bench_pkgs=(nginx-light haproxy wrk bc valgrind linux-perf)
 fuzz_pkgs=(clang libclang-rt-14-dev clang-format clang-tidy)
 
 want=("${build_pkgs[@]}")
