@@ -21,14 +21,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
-  for _ in $(seq 1 200); do
-    if curl -s -o /dev/null "http://127.0.0.1:$1/" -H 'Host: bench.local'; then return 0; fi
-    sleep 0.05
-  done
-  echo "nothing answers on port $1" >&2; exit 1
-}
+# shellcheck source=bench/common.sh
+. "$root/bench/common.sh"
 
 upstream_port=$(free_port); port=$(free_port); admin=$(free_port)
 mkdir -p "$work/upstream" "$work/manifests"
@@ -49,28 +43,7 @@ http {
 CONF
 taskset -c 0 nginx -c "$work/upstream/nginx.conf" -p "$work/upstream" &
 pids+=($!)
-sed "s/UPSTREAM_PORT/$upstream_port/" > "$work/manifests/bench.yaml" <<'YAML'
-apiVersion: v1
-kind: Service
-metadata: {name: upstream, namespace: bench}
-spec: {ports: [{name: http, port: 80, targetPort: UPSTREAM_PORT}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: upstream-1, namespace: bench, labels: {kubernetes.io/service-name: upstream}}
-addressType: IPv4
-ports: [{name: http, port: UPSTREAM_PORT}]
-endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: bench, namespace: bench}
-spec:
-  ingressClassName: portico
-  rules:
-  - host: bench.local
-    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: upstream, port: {number: 80}}}}]}
-YAML
+write_bench_manifest "$work/manifests/bench.yaml" "$upstream_port"
 taskset -c 1 "$portico_bin" --manifests "$work/manifests" --bind 127.0.0.1 --http-port "$port" \
   --admin-port "$admin" --workers 1 --log-level warn 2>"$work/portico.log" &
 portico_pid=$!

@@ -24,16 +24,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
+# shellcheck source=bench/common.sh
+. "$root/bench/common.sh"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu() { if [[ $pin == 1 ]]; then echo "taskset -c $1"; fi; }
-wait_http() {
-  for _ in $(seq 1 200); do
-    if curl -s -o /dev/null "http://127.0.0.1:$1/" -H 'Host: bench.local'; then return 0; fi
-    sleep 0.05
-  done
-  echo "nothing answers on port $1" >&2; exit 1
-}
 cpu_ticks() {  # "utime stime" of a process and its children (nginx master + worker)
   local user=0 sys=0 u s
   for p in $1 $(pgrep -P "$1" || true); do
@@ -73,28 +67,7 @@ wait_http "$upstream_port"
 
 # --- the three proxies, each configured to the same job -------------------------------------
 portico_port=$(free_port); portico_admin=$(free_port)
-cat > "$work/manifests/bench.yaml" <<YAML
-apiVersion: v1
-kind: Service
-metadata: {name: upstream, namespace: bench}
-spec: {ports: [{name: http, port: 80, targetPort: $upstream_port}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: upstream-1, namespace: bench, labels: {kubernetes.io/service-name: upstream}}
-addressType: IPv4
-ports: [{name: http, port: $upstream_port}]
-endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: bench, namespace: bench}
-spec:
-  ingressClassName: portico
-  rules:
-  - host: bench.local
-    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: upstream, port: {number: 80}}}}]}
-YAML
+write_bench_manifest "$work/manifests/bench.yaml" "$upstream_port"
 
 nginx_port=$(free_port)
 cat > "$work/nginx/nginx.conf" <<CONF

@@ -47,7 +47,6 @@ class Deadlines final {
   Deadlines& operator=(const Deadlines&) = delete;
 
   net::io_context& context() { return ioc_; }
-  std::chrono::milliseconds resolution() const { return resolution_; }
   // Streams with a deadline set (tests, metrics).
   std::size_t armedCount() const { return armed_; }
   // Nanoseconds on CLOCK_MONOTONIC_COARSE: a few nanoseconds to read, ticks every few ms.

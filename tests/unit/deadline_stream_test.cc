@@ -4,6 +4,8 @@
 // condition holds, with a deadline.
 #include "proxy/deadline_stream.h"
 
+#include "run_until.h"
+
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -26,18 +28,7 @@ class DeadlineStreamTest : public ::testing::Test {
     *peer = acceptor_.accept();
     return s;
   }
-  // Runs the loop until `done`, for at most 5 s; false on timeout.
-  bool runUntil(const std::function<bool()>& done) {
-    const auto limit = std::chrono::steady_clock::now() + 5s;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > limit) {
-        return false;
-      }
-      ioc_.restart();
-      ioc_.run_one_for(10ms);
-    }
-    return true;
-  }
+  bool runUntil(const std::function<bool()>& done) { return testing::runUntil(ioc_, done); }
   struct Read {
     std::optional<error_code> ec;
     std::size_t n = 0;

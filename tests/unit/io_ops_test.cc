@@ -5,6 +5,8 @@
 #include "proxy/deadline_stream.h"
 #include "proxy/io_ops.h"
 
+#include "run_until.h"
+
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -67,17 +69,7 @@ class IoOpsTest : public ::testing::Test {
     stream_.socket().connect(acceptor_.local_endpoint());
     peer_ = acceptor_.accept();
   }
-  bool runUntil(const std::function<bool()>& done) {
-    const auto limit = std::chrono::steady_clock::now() + 5s;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > limit) {
-        return false;
-      }
-      ioc_.restart();
-      ioc_.run_one_for(10ms);
-    }
-    return true;
-  }
+  bool runUntil(const std::function<bool()>& done) { return testing::runUntil(ioc_, done); }
   // One read step of a response head; the outcome, however it completed.
   struct Step {
     bool synchronous = false;

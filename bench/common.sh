@@ -1,0 +1,36 @@
+# Shared by the benchmark scripts (sourced): ports, waiting for a listener, the bench Ingress.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {  # until something answers HTTP on 127.0.0.1:$1 (10 s at most)
+  for _ in $(seq 1 200); do
+    if curl -s -o /dev/null "http://127.0.0.1:$1/" -H 'Host: bench.local'; then return 0; fi
+    sleep 0.05
+  done
+  echo "nothing answers on port $1" >&2; exit 1
+}
+# write_bench_manifest FILE UPSTREAM_PORT: Service, EndpointSlice and Ingress routing
+# bench.local to the upstream.
+write_bench_manifest() {
+  local upstream_port=$2
+  cat > "$1" <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: upstream, namespace: bench}
+spec: {ports: [{name: http, port: 80, targetPort: $upstream_port}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: upstream-1, namespace: bench, labels: {kubernetes.io/service-name: upstream}}
+addressType: IPv4
+ports: [{name: http, port: $upstream_port}]
+endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: bench, namespace: bench}
+spec:
+  ingressClassName: portico
+  rules:
+  - host: bench.local
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: upstream, port: {number: 80}}}}]}
+YAML
+}
