@@ -8,7 +8,7 @@ GENERATOR  := -G Ninja
 JOBS       ?= $(shell nproc)
 
 .PHONY: all deps build build-asan build-fuzz run test test-release test-e2e test-asan test-fuzz \
-	fuzz conformance bench bench-profile bench-k8s clean format
+	fuzz conformance bench bench-profile bench-k8s bench-scale clean format
 
 all: build
 
@@ -75,6 +75,9 @@ bench-profile: build
 
 bench-k8s: build
 	bench/k8s_latency.py $(BUILD)
+
+bench-scale: build
+	bench/scale.py $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -1,4 +1,4 @@
-// test-apiserver --port N --kubeconfig-out PATH --data-dir DIR
+// test-apiserver --port N --kubeconfig-out PATH --data-dir DIR [--persist false]
 // Writes the kubeconfig first, then prints "listening on https://127.0.0.1:PORT"; logs to stderr.
 #include "apiserver/server.h"
 
@@ -24,12 +24,14 @@ int main(int argc, char** argv) {
       kubeconfig_out = v;
     } else if (a == "--data-dir") {
       options.data_dir = v;
+    } else if (a == "--persist" && (v == "true" || v == "false")) {
+      options.persist = v == "true";
     } else if (a == "--bookmark-interval-ms") {
       options.bookmark_interval = std::chrono::milliseconds(std::strtoul(v.c_str(), nullptr, 10));
     } else {
       std::fprintf(stderr,
                    "usage: test-apiserver --port N --kubeconfig-out PATH --data-dir DIR "
-                   "[--bookmark-interval-ms N]\n");
+                   "[--bookmark-interval-ms N] [--persist true|false]\n");
       return 2;
     }
   }

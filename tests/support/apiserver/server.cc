@@ -145,7 +145,7 @@ struct ApiServer::Impl {
   explicit Impl(ServerOptions o) : options(std::move(o)), store(options.history_limit) {}
 
   void persist() {
-    if (!options.data_dir.empty()) {
+    if (!options.data_dir.empty() && options.persist) {
       writeAll(fs::path(options.data_dir) / "state.json", store.save().dump());
     }
   }

@@ -17,6 +17,10 @@ struct ServerOptions {
   std::string bind = "127.0.0.1";
   std::uint16_t port = 0;
   std::string data_dir;  // CA, certificates, token and objects live here
+  // Whether writes are saved to data_dir/state.json (it is read at start either way). Off for
+  // benchmarks that seed tens of thousands of objects: saving them all on every write would
+  // delay each answer by the time it takes.
+  bool persist = true;
   std::chrono::milliseconds bookmark_interval{60'000};
   std::size_t history_limit = 1000;
 };
