@@ -3,17 +3,9 @@
 namespace portico::model {
 
 namespace {
-template <class Map, class T>
-bool upsertInto(Map& map, const T& obj) {
-  auto [it, inserted] = map.try_emplace(obj.meta.key(), obj);
-  if (inserted) {
-    return true;
-  }
-  if (it->second == obj) {
-    return false;
-  }
-  it->second = obj;
-  return true;
+template <class T>
+bool upsertInto(ObjectMap<T>& map, const T& obj) {
+  return map.upsert(obj.meta.key(), obj);
 }
 }  // namespace
 
