@@ -7,8 +7,8 @@
 #include <limits>
 #include <map>
 #include <optional>
-#include <set>
 #include <tuple>
+#include <unordered_map>
 
 namespace portico::config {
 
@@ -33,11 +33,10 @@ constexpr char kServiceNameLabel[] = "kubernetes.io/service-name";
 
 // Where a host or path came from, for precedence and for diagnostics.
 struct PendingRoute {
-  std::string host;
   PathMatch match;
   std::string path;
-  std::string target_group;
-  std::string ingress;
+  std::uint32_t target_group;  // index in Compiler::tgs_ (build order; renumbered by id at the end)
+  const std::string* ingress;  // the Ingress's key, in Compiler::keys_
   std::size_t age_rank;
   std::size_t rule;
   std::size_t path_index;
@@ -53,7 +52,8 @@ struct BackendRef {
 
 struct HostBuild {
   std::vector<PendingRoute> routes;
-  std::optional<std::string> default_target_group;
+  std::vector<const Ingress*> namers;  // the Ingresses that name the host, in age order
+  std::optional<std::uint32_t> default_target_group;
 };
 
 std::string pathField(std::size_t rule, std::size_t path) {
@@ -111,22 +111,75 @@ std::optional<std::string> checkPath(const std::string& path) {
   return std::nullopt;
 }
 
+// The ready endpoints of one Service port, from the Service's slices: sorted, de-duplicated.
+std::vector<snapshot::Endpoint> endpointsOf(const model::ServicePort& sp,
+                                            const std::vector<const model::EndpointSlice*>& slices) {
+  std::vector<snapshot::Endpoint> endpoints;
+  for (const model::EndpointSlice* slice : slices) {
+    if (slice->address_type == "FQDN") {
+      continue;
+    }
+    std::optional<std::int32_t> port;
+    for (const auto& p : slice->ports) {
+      if (p.protocol == "TCP" && p.port && p.name.value_or("") == sp.name) {
+        port = p.port;
+        break;
+      }
+    }
+    if (slice->ports.empty() && sp.target_port.number) {
+      port = sp.target_port.number;
+    }
+    if (!port || *port <= 0 || *port > 65535) {
+      continue;
+    }
+    for (const auto& e : slice->endpoints) {
+      if (e.addresses.empty() || !e.conditions.ready.value_or(true)) {
+        continue;
+      }
+      endpoints.push_back(
+          snapshot::Endpoint{e.addresses.front(), static_cast<std::uint16_t>(*port)});
+    }
+  }
+  std::sort(endpoints.begin(), endpoints.end());
+  endpoints.erase(std::unique(endpoints.begin(), endpoints.end()), endpoints.end());
+  return endpoints;
+}
+
+// EndpointSlices by the "namespace/name" of the Service they belong to.
+using SliceIndex = std::unordered_map<std::string, std::vector<const model::EndpointSlice*>>;
+
+SliceIndex indexSlices(const ClusterState& state) {
+  SliceIndex index;
+  index.reserve(state.endpoint_slices.size());
+  for (const auto& [key, slice] : state.endpoint_slices) {
+    auto it = slice.meta.labels.find(kServiceNameLabel);
+    if (it != slice.meta.labels.end()) {
+      index[slice.meta.namespace_ + "/" + it->second].push_back(&slice);
+    }
+  }
+  return index;
+}
+
 class Compiler final {
  public:
   Compiler(const ClusterState& state, const Options& options) : state_(state), options_(options) {}
 
   CompileResult run() {
-    indexSlices();
+    slices_by_service_ = indexSlices(state_);
     std::vector<const Ingress*> ours = selectIngresses();
+    keys_.reserve(ours.size());
+    for (const Ingress* ing : ours) {
+      keys_.push_back(ing->meta.key());
+    }
     for (std::size_t rank = 0; rank < ours.size(); ++rank) {
       auto policies = ingressPolicies(*ours[rank]);
       if (!policies) {
         continue;  // a bad annotation leaves the Ingress's rules out (DESIGN.md, "The pipeline")
       }
-      addIngress(*ours[rank], rank, *policies);
+      addIngress(*ours[rank], keys_[rank], rank, *policies);
     }
     resolveDefaults(ours);
-    return finish(ours);
+    return finish();
   }
 
  private:
@@ -153,15 +206,6 @@ class Compiler final {
     std::sort(policies.begin(), policies.end(),
               [](const auto& a, const auto& b) { return a.index() < b.index(); });
     return policies;
-  }
-
-  void indexSlices() {
-    for (const auto& [key, slice] : state_.endpoint_slices) {
-      auto it = slice.meta.labels.find(kServiceNameLabel);
-      if (it != slice.meta.labels.end()) {
-        slices_by_service_[slice.meta.namespace_ + "/" + it->second].push_back(&slice);
-      }
-    }
   }
 
   bool isOurs(const Ingress& ing, bool has_default_class) {
@@ -205,73 +249,54 @@ class Compiler final {
     return ours;
   }
 
-  // The target group of one Service port, built once per compile.
-  std::string targetGroupFor(const model::Service& svc, const model::ServicePort& sp) {
-    std::string id = svc.meta.key() + ":" + std::to_string(sp.port);
-    if (target_groups_.count(id) != 0) {
-      return id;
+  // The target group of one Service port, built once per compile; its index in tgs_.
+  std::uint32_t targetGroupFor(const model::Service& svc, const model::ServicePort& sp) {
+    auto [known, inserted] = tg_by_port_.try_emplace(std::make_pair(&svc, sp.port),
+                                                     static_cast<std::uint32_t>(tgs_.size()));
+    if (!inserted) {
+      return known->second;
     }
-    std::set<snapshot::Endpoint> endpoints;
-    auto slices = slices_by_service_.find(svc.meta.key());
+    const std::string service_key = svc.meta.key();
+    std::vector<snapshot::Endpoint> endpoints;
+    auto slices = slices_by_service_.find(service_key);
     if (slices != slices_by_service_.end()) {
-      for (const model::EndpointSlice* slice : slices->second) {
-        if (slice->address_type == "FQDN") {
-          continue;
-        }
-        std::optional<std::int32_t> port;
-        for (const auto& p : slice->ports) {
-          if (p.protocol == "TCP" && p.port && p.name.value_or("") == sp.name) {
-            port = p.port;
-            break;
-          }
-        }
-        if (slice->ports.empty() && sp.target_port.number) {
-          port = sp.target_port.number;
-        }
-        if (!port || *port <= 0 || *port > 65535) {
-          continue;
-        }
-        for (const auto& e : slice->endpoints) {
-          if (e.addresses.empty() || !e.conditions.ready.value_or(true)) {
-            continue;
-          }
-          endpoints.insert(
-              snapshot::Endpoint{e.addresses.front(), static_cast<std::uint16_t>(*port)});
-        }
-      }
+      endpoints = endpointsOf(sp, slices->second);
     }
-    target_groups_[id] = snapshot::TargetGroup{
-        id, std::vector<snapshot::Endpoint>(endpoints.begin(), endpoints.end())};
-    return id;
+    tgs_.push_back(snapshot::TargetGroup{service_key + ":" + std::to_string(sp.port),
+                                         std::move(endpoints)});
+    tg_sources_.push_back(TargetGroupSource{service_key, sp});
+    return known->second;
   }
 
   // Finds the Service port an Ingress backend names, or reports why it cannot.
-  std::optional<BackendRef> findBackend(const Ingress& ing, const IngressBackend& backend,
-                                        const std::string& field) {
-    const std::string who = ing.meta.key();
+  // `field` builds the field path, only when there is something to report.
+  template <class Field>
+  std::optional<BackendRef> findBackend(const Ingress& ing, const std::string& who,
+                                        const IngressBackend& backend, const Field& field) {
     if (backend.resource) {
-      diag("Ingress", who, field + ".resource",
+      diag("Ingress", who, field() + ".resource",
            "resource backends are not supported; use a service backend");
       return std::nullopt;
     }
     if (!backend.service) {
-      diag("Ingress", who, field, "a backend needs a service");
+      diag("Ingress", who, field(), "a backend needs a service");
       return std::nullopt;
     }
     const auto& ref = *backend.service;
     if (ref.port.number.has_value() == !ref.port.name.empty()) {
-      diag("Ingress", who, field + ".service.port", "set exactly one of number and name");
+      diag("Ingress", who, field() + ".service.port", "set exactly one of number and name");
       return std::nullopt;
     }
-    auto svc_it = state_.services.find(ing.meta.namespace_ + "/" + ref.name);
+    key_buf_.assign(ing.meta.namespace_).append("/").append(ref.name);
+    auto svc_it = state_.services.find(key_buf_);
     if (svc_it == state_.services.end()) {
-      diag("Ingress", who, field + ".service.name",
+      diag("Ingress", who, field() + ".service.name",
            "Service " + ing.meta.namespace_ + "/" + ref.name + " not found");
       return std::nullopt;
     }
     const model::Service& svc = svc_it->second;
     if (svc.type == "ExternalName") {
-      diag("Ingress", who, field + ".service.name",
+      diag("Ingress", who, field() + ".service.name",
            "Service " + svc.meta.key() + " is of type ExternalName, which is not supported yet");
       return std::nullopt;
     }
@@ -281,38 +306,40 @@ class Compiler final {
         return BackendRef{&svc, &sp};
       }
     }
-    diag("Ingress", who, field + ".service.port",
+    diag("Ingress", who, field() + ".service.port",
          "Service " + svc.meta.key() + " has no port " +
              (ref.port.number ? std::to_string(*ref.port.number) : "named " + ref.port.name));
     return std::nullopt;
   }
 
-  void addIngress(const Ingress& ing, std::size_t rank,
+  void addIngress(const Ingress& ing, const std::string& who, std::size_t rank,
                   const std::vector<snapshot::Policy>& policies) {
-    const std::string who = ing.meta.key();
     for (std::size_t r = 0; r < ing.rules.size(); ++r) {
       const auto& rule = ing.rules[r];
       const std::string host = toLower(rule.host);
+      HostBuild* build = &any_host_;
       if (!host.empty()) {
         if (auto err = checkHost(host)) {
           diag("Ingress", who, "spec.rules[" + std::to_string(r) + "].host",
                "\"" + rule.host + "\" " + *err);
           continue;
         }
-        hosts_[host];  // a named host exists even when none of its paths is valid
-        host_namers_[host].push_back(&ing);
+        build = &hosts_[host];  // a named host exists even when none of its paths is valid
+        if (build->namers.empty() || build->namers.back() != &ing) {
+          build->namers.push_back(&ing);
+        }
       }
       for (std::size_t p = 0; p < rule.paths.size(); ++p) {
-        addPath(ing, rank, host, r, p, policies);
+        addPath(ing, who, rank, host, *build, r, p, policies);
       }
     }
   }
 
-  void addPath(const Ingress& ing, std::size_t rank, const std::string& host, std::size_t r,
-               std::size_t p, const std::vector<snapshot::Policy>& policies) {
-    const std::string who = ing.meta.key();
+  void addPath(const Ingress& ing, const std::string& who, std::size_t rank,
+               const std::string& host, HostBuild& build, std::size_t r, std::size_t p,
+               const std::vector<snapshot::Policy>& policies) {
     const auto& hp = ing.rules[r].paths[p];
-    const std::string field = pathField(r, p);
+    const auto field = [&] { return pathField(r, p); };
     PathMatch match = PathMatch::kPrefix;
     std::string path = hp.path;
     if (hp.path_type == "Exact") {
@@ -322,14 +349,14 @@ class Compiler final {
         path = "/";
       }
     } else if (hp.path_type != "Prefix") {
-      diag("Ingress", who, field + ".pathType",
+      diag("Ingress", who, field() + ".pathType",
            hp.path_type.empty()
                ? std::string("required: one of Exact, Prefix, ImplementationSpecific")
                : "\"" + hp.path_type + "\" is not one of Exact, Prefix, ImplementationSpecific");
       return;
     }
     if (auto err = checkPath(path)) {
-      diag("Ingress", who, field + ".path", "\"" + hp.path + "\" " + *err);
+      diag("Ingress", who, field() + ".path", "\"" + hp.path + "\" " + *err);
       return;
     }
     if (match == PathMatch::kPrefix) {
@@ -339,27 +366,27 @@ class Compiler final {
     }
     // The claim is checked before the backend is resolved, so a losing duplicate makes no
     // target group; a rule whose backend does not resolve claims nothing.
-    const auto key = std::make_tuple(host, match, path);
+    // host and path hold no control characters (checked above): '\n' separates them.
+    std::string key;
+    key.reserve(host.size() + path.size() + 3);
+    key.append(host).push_back('\n');
+    key.push_back(match == PathMatch::kExact ? 'E' : 'P');
+    key.append(path);
     if (auto it = claimed_.find(key); it != claimed_.end()) {
-      diag("Ingress", who, field,
-           "duplicate of a rule of Ingress " + it->second + " (host \"" + host + "\", " +
+      diag("Ingress", who, field(),
+           "duplicate of a rule of Ingress " + *it->second + " (host \"" + host + "\", " +
                (match == PathMatch::kExact ? "Exact" : "Prefix") + " \"" + hp.path +
                "\"), which is older and wins",
            Diagnostic::Severity::kWarning);
       return;
     }
-    auto backend = findBackend(ing, hp.backend, field + ".backend");
+    auto backend = findBackend(ing, who, hp.backend, [&] { return field() + ".backend"; });
     if (!backend) {
       return;
     }
-    claimed_.emplace(key, who);
-    const std::string tg = targetGroupFor(*backend->service, *backend->port);
-    PendingRoute route{host, match, path, tg, who, rank, r, p, policies};
-    if (host.empty()) {
-      any_host_.routes.push_back(std::move(route));
-    } else {
-      hosts_[host].routes.push_back(std::move(route));
-    }
+    claimed_.emplace(std::move(key), &who);
+    const std::uint32_t tg = targetGroupFor(*backend->service, *backend->port);
+    build.routes.push_back(PendingRoute{match, std::move(path), tg, &who, rank, r, p, policies});
   }
 
   std::optional<BackendRef> controllerDefault() {
@@ -400,13 +427,15 @@ class Compiler final {
 
   void resolveDefaults(const std::vector<const Ingress*>& ours) {
     // Resolve every defaultBackend once, so each bad one is reported even when an older one wins.
-    for (const Ingress* ing : ours) {
+    for (std::size_t i = 0; i < ours.size(); ++i) {
+      const Ingress* ing = ours[i];
       if (ing->default_backend) {
-        default_of_.emplace(ing, findBackend(*ing, *ing->default_backend, "spec.defaultBackend"));
+        default_of_.emplace(ing, findBackend(*ing, keys_[i], *ing->default_backend,
+                                             [] { return std::string("spec.defaultBackend"); }));
       }
     }
     // Only the winners become target groups.
-    auto winner = [&](std::optional<BackendRef> ref) -> std::optional<std::string> {
+    auto winner = [&](std::optional<BackendRef> ref) -> std::optional<std::uint32_t> {
       if (!ref) {
         ref = controllerDefault();
       }
@@ -416,13 +445,13 @@ class Compiler final {
       return targetGroupFor(*ref->service, *ref->port);
     };
     for (auto& [host, build] : hosts_) {
-      build.default_target_group = winner(oldestDefault(host_namers_[host]));
+      build.default_target_group = winner(oldestDefault(build.namers));
     }
     any_host_.default_target_group = winner(oldestDefault(ours));
   }
 
   snapshot::VirtualHost buildHost(const std::string& host, HostBuild& build,
-                                  const std::map<std::string, std::uint32_t>& tg_index) {
+                                  const std::vector<std::uint32_t>& tg_index) {
     std::sort(build.routes.begin(), build.routes.end(),
               [](const PendingRoute& a, const PendingRoute& b) {
                 // Longest path first; on equal length Exact before Prefix; then age, then
@@ -432,28 +461,49 @@ class Compiler final {
               });
     snapshot::VirtualHost vh;
     vh.host = host;
-    for (const auto& r : build.routes) {
+    vh.routes.reserve(build.routes.size());
+    for (auto& r : build.routes) {
       vh.routes.push_back(snapshot::Route{
-          r.match, r.path,
-          snapshot::Forward{{snapshot::WeightedTarget{tg_index.at(r.target_group)}}}, r.policies,
-          r.ingress});
+          r.match, std::move(r.path),
+          snapshot::Forward{{snapshot::WeightedTarget{tg_index[r.target_group]}}},
+          std::move(r.policies), *r.ingress});
     }
     if (build.default_target_group) {
-      vh.default_target_group = tg_index.at(*build.default_target_group);
+      vh.default_target_group = tg_index[*build.default_target_group];
     }
     return vh;
   }
 
-  CompileResult finish(const std::vector<const Ingress*>& ours) {
-    std::vector<snapshot::TargetGroup> tgs;
-    std::map<std::string, std::uint32_t> tg_index;
-    for (auto& [id, tg] : target_groups_) {
-      tg_index[id] = static_cast<std::uint32_t>(tgs.size());
-      tgs.push_back(std::move(tg));
+  CompileResult finish() {
+    // Target groups and hosts are numbered in sorted order, so the output never depends on the
+    // order of the work.
+    std::vector<std::uint32_t> by_id(tgs_.size());
+    for (std::uint32_t i = 0; i < by_id.size(); ++i) {
+      by_id[i] = i;
     }
-    std::vector<snapshot::VirtualHost> hosts;
+    std::sort(by_id.begin(), by_id.end(),
+              [&](std::uint32_t a, std::uint32_t b) { return tgs_[a].id < tgs_[b].id; });
+    std::vector<std::uint32_t> tg_index(tgs_.size());
+    std::vector<snapshot::TargetGroup> tgs;
+    tgs.reserve(tgs_.size());
+    std::vector<TargetGroupSource> sources;
+    sources.reserve(tgs_.size());
+    for (std::uint32_t built : by_id) {
+      tg_index[built] = static_cast<std::uint32_t>(tgs.size());
+      tgs.push_back(std::move(tgs_[built]));
+      sources.push_back(std::move(tg_sources_[built]));
+    }
+    std::vector<std::pair<const std::string*, HostBuild*>> sorted_hosts;
+    sorted_hosts.reserve(hosts_.size());
     for (auto& [host, build] : hosts_) {
-      hosts.push_back(buildHost(host, build, tg_index));
+      sorted_hosts.emplace_back(&host, &build);
+    }
+    std::sort(sorted_hosts.begin(), sorted_hosts.end(),
+              [](const auto& a, const auto& b) { return *a.first < *b.first; });
+    std::vector<snapshot::VirtualHost> hosts;
+    hosts.reserve(sorted_hosts.size());
+    for (auto& [host, build] : sorted_hosts) {
+      hosts.push_back(buildHost(*host, *build, tg_index));
     }
     snapshot::VirtualHost any = buildHost("", any_host_, tg_index);
     CompileResult result;
@@ -461,9 +511,8 @@ class Compiler final {
     std::sort(diagnostics_.begin(), diagnostics_.end());
     diagnostics_.erase(std::unique(diagnostics_.begin(), diagnostics_.end()), diagnostics_.end());
     result.diagnostics = std::move(diagnostics_);
-    for (const Ingress* ing : ours) {
-      result.ingresses.push_back(ing->meta.key());
-    }
+    result.ingresses = keys_;
+    result.target_group_sources = std::move(sources);
     std::sort(result.ingresses.begin(), result.ingresses.end());
     return result;
   }
@@ -471,12 +520,23 @@ class Compiler final {
   const ClusterState& state_;
   const Options& options_;
   std::vector<Diagnostic> diagnostics_;
-  std::map<std::string, std::vector<const model::EndpointSlice*>> slices_by_service_;
-  std::map<std::string, snapshot::TargetGroup> target_groups_;
-  std::map<std::string, HostBuild> hosts_;
-  std::map<std::string, std::vector<const Ingress*>> host_namers_;  // in age order
+  std::vector<std::string> keys_;  // "namespace/name" of each of ours, in age order
+  std::string key_buf_;
+  SliceIndex slices_by_service_;
+  // (Service, port number) -> index in tgs_: the target group's identity, as its id says.
+  struct PortHash {
+    std::size_t operator()(const std::pair<const model::Service*, std::int32_t>& k) const {
+      return std::hash<const void*>{}(k.first) * 31 + static_cast<std::size_t>(k.second);
+    }
+  };
+  std::unordered_map<std::pair<const model::Service*, std::int32_t>, std::uint32_t, PortHash>
+      tg_by_port_;
+  std::vector<snapshot::TargetGroup> tgs_;  // in build order
+  std::vector<TargetGroupSource> tg_sources_;  // [index in tgs_]
+  std::unordered_map<std::string, HostBuild> hosts_;
   HostBuild any_host_;
-  std::map<std::tuple<std::string, PathMatch, std::string>, std::string> claimed_;
+  // host '\n' E|P path -> the key of the Ingress that claimed it first
+  std::unordered_map<std::string, const std::string*> claimed_;
   std::map<const Ingress*, std::optional<BackendRef>> default_of_;
   std::optional<BackendRef> controller_default_;
   bool controller_default_resolved_ = false;
@@ -486,6 +546,27 @@ class Compiler final {
 
 CompileResult compile(const ClusterState& state, const Options& options) {
   return Compiler(state, options).run();
+}
+
+snapshot::Snapshot recompileEndpoints(const snapshot::Snapshot& previous,
+                                      const std::vector<TargetGroupSource>& sources,
+                                      const ClusterState& state) {
+  const SliceIndex slices = indexSlices(state);
+  std::vector<snapshot::TargetGroup> tgs;
+  tgs.reserve(previous.targetGroups().size());
+  for (std::size_t i = 0; i < previous.targetGroups().size(); ++i) {
+    const TargetGroupSource& source = sources.at(i);
+    auto it = slices.find(source.service);
+    tgs.push_back(snapshot::TargetGroup{previous.targetGroups()[i].id,
+                                        it == slices.end() ? std::vector<snapshot::Endpoint>{}
+                                                           : endpointsOf(source.port, it->second)});
+  }
+  return previous.withEndpoints(std::move(tgs));
+}
+
+bool onlyEndpointsDiffer(const ClusterState& a, const ClusterState& b) {
+  return a.ingresses == b.ingresses && a.ingress_classes == b.ingress_classes &&
+         a.services == b.services && a.secrets == b.secrets && a.config_maps == b.config_maps;
 }
 
 }  // namespace portico::config

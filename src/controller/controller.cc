@@ -17,7 +17,13 @@ Controller::Controller(config::Options options, Publish publish, metrics::Regist
           registry.gauge("portico_snapshot_generation", "Snapshots published since start.")),
       compile_micros_(registry.gauge("portico_config_last_compile_microseconds",
                                      "Duration of the last compile.")),
-      compiles_(registry.counter("portico_config_compiles_total", "Compiles run.")) {}
+      compiles_(registry.counter("portico_config_compiles_total", "Compiles run.")),
+      endpoint_update_micros_(
+          registry.gauge("portico_config_last_endpoint_update_microseconds",
+                         "Duration of the last endpoints-only update (EndpointSlice changes).")),
+      endpoint_updates_(registry.counter(
+          "portico_config_endpoint_updates_total",
+          "Snapshots that changed endpoints only, on the routes of the one before.")) {}
 
 Controller::~Controller() { stop(); }
 
@@ -119,6 +125,26 @@ void Controller::compileAndPublish(const model::ClusterState& state,
     return;
   }
   const auto started = std::chrono::steady_clock::now();
+  if (compiled_once_ && config::onlyEndpointsDiffer(state, compiled_state_)) {
+    auto snapshot = std::make_shared<const snapshot::Snapshot>(
+        config::recompileEndpoints(*compiled_snapshot_, compiled_sources_, state));
+    endpoint_update_micros_.set(std::chrono::duration_cast<std::chrono::microseconds>(
+                                    std::chrono::steady_clock::now() - started)
+                                    .count());
+    endpoint_updates_.inc();
+    for (const auto& d : diagnostics()) {
+      now_logged.insert(d.toString());
+    }
+    logged_ = std::move(now_logged);
+    publish_(snapshot);
+    // Ingress status and Events do not depend on endpoints: the observer has nothing new.
+    compiled_state_ = state;
+    compiled_snapshot_ = std::move(snapshot);
+    const std::lock_guard<std::mutex> lock(mutex_);
+    ++generation_;
+    generation_gauge_.set(static_cast<std::int64_t>(generation_));
+    return;
+  }
   config::CompileResult result = config::compile(state, options_);
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
@@ -146,6 +172,8 @@ void Controller::compileAndPublish(const model::ClusterState& state,
     observer_(state, result.ingresses, result.diagnostics);
   }
   compiled_state_ = state;
+  compiled_snapshot_ = snapshot;
+  compiled_sources_ = std::move(result.target_group_sources);
   compiled_once_ = true;
   const std::lock_guard<std::mutex> lock(mutex_);
   diagnostics_ = std::move(result.diagnostics);

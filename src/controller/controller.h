@@ -8,6 +8,9 @@
 //   comes sooner (a burst) waits for `quiet` without further changes, but never longer than
 //   `max_delay` after the first one (DESIGN.md: 100 ms, max 1 s);
 // - a state equal to the last compiled one is not compiled again;
+// - a state that differs from the last compiled one in EndpointSlices only gets new endpoints
+//   on the last snapshot's routes (config::recompileEndpoints: milliseconds at 10,000 Ingresses,
+//   where a compile takes a hundred), with the same diagnostics;
 // - each new diagnostic is logged at warn once, and counted in portico_config_diagnostics.
 // Threads: setState()/markSynced() from any thread; publish runs on the controller's thread.
 
@@ -73,6 +76,8 @@ class Controller final {
   metrics::Gauge& generation_gauge_;
   metrics::Gauge& compile_micros_;
   metrics::Counter& compiles_;
+  metrics::Gauge& endpoint_update_micros_;
+  metrics::Counter& endpoint_updates_;
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;
@@ -91,6 +96,8 @@ class Controller final {
   std::set<std::string> logged_;
   bool compiled_once_ = false;
   model::ClusterState compiled_state_;
+  std::shared_ptr<const snapshot::Snapshot> compiled_snapshot_;
+  std::vector<config::TargetGroupSource> compiled_sources_;
   std::thread thread_;
 };
 

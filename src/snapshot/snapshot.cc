@@ -27,25 +27,37 @@ bool Route::matches(std::string_view request_path) const {
   return request_path.size() == path.size() || request_path[path.size()] == '/';
 }
 
+Snapshot::Snapshot() : routes_(std::make_shared<const RouteTable>()) {}
+
 Snapshot::Snapshot(std::vector<TargetGroup> target_groups, std::vector<VirtualHost> hosts,
                    VirtualHost any_host)
-    : target_groups_(std::move(target_groups)),
-      hosts_(std::move(hosts)),
-      any_host_(std::move(any_host)) {
-  // Views point into hosts_, which never changes after construction.
-  for (std::uint32_t i = 0; i < hosts_.size(); ++i) {
-    const std::string& h = hosts_[i].host;
+    : target_groups_(std::move(target_groups)) {
+  auto table = std::make_shared<RouteTable>();
+  table->hosts = std::move(hosts);
+  table->any_host = std::move(any_host);
+  table->exact.reserve(table->hosts.size());
+  // Views point into table->hosts, which never changes after construction.
+  for (std::uint32_t i = 0; i < table->hosts.size(); ++i) {
+    const std::string& h = table->hosts[i].host;
     if (h.size() > 2 && h[0] == '*' && h[1] == '.') {
-      wildcard_.emplace(std::string_view(h).substr(2), i);
+      table->wildcard.emplace(std::string_view(h).substr(2), i);
     } else {
-      exact_.emplace(std::string_view(h), i);
+      table->exact.emplace(std::string_view(h), i);
     }
   }
+  routes_ = std::move(table);
+}
+
+Snapshot Snapshot::withEndpoints(std::vector<TargetGroup> target_groups) const {
+  Snapshot next;
+  next.target_groups_ = std::move(target_groups);
+  next.routes_ = routes_;
+  return next;
 }
 
 std::size_t Snapshot::routeCount() const {
-  std::size_t n = any_host_.routes.size();
-  for (const auto& h : hosts_) {
+  std::size_t n = anyHost().routes.size();
+  for (const auto& h : hosts()) {
     n += h.routes.size();
   }
   return n;
@@ -75,18 +87,19 @@ RouteMatch Snapshot::lookup(std::string_view host, std::string_view path) const 
   char buf[256];
   const std::string_view h = normalizeHost(host, buf, sizeof(buf));
   if (!h.empty()) {
-    if (auto it = exact_.find(h); it != exact_.end()) {
-      return lookupIn(hosts_[it->second], path);
+    const RouteTable& table = *routes_;
+    if (auto it = table.exact.find(h); it != table.exact.end()) {
+      return lookupIn(table.hosts[it->second], path);
     }
     // A wildcard covers exactly one more label: strip the first one and look again.
     const std::size_t dot = h.find('.');
     if (dot != std::string_view::npos && dot > 0) {
-      if (auto it = wildcard_.find(h.substr(dot + 1)); it != wildcard_.end()) {
-        return lookupIn(hosts_[it->second], path);
+      if (auto it = table.wildcard.find(h.substr(dot + 1)); it != table.wildcard.end()) {
+        return lookupIn(table.hosts[it->second], path);
       }
     }
   }
-  return lookupIn(any_host_, path);
+  return lookupIn(routes_->any_host, path);
 }
 
 std::string_view normalizeHost(std::string_view host, char* buf, std::size_t buf_size) {

@@ -15,6 +15,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,9 +54,8 @@ struct RouteMatch {
 
 class Snapshot final {
  public:
-  Snapshot() = default;
-  // Not copyable: the lookup tables hold views into hosts_. Moving keeps them valid (a moved
-  // vector keeps its elements where they are).
+  Snapshot();
+  // Not copyable (a snapshot is shared by pointer, never copied); movable.
   Snapshot(const Snapshot&) = delete;
   Snapshot& operator=(const Snapshot&) = delete;
   Snapshot(Snapshot&&) = default;
@@ -65,27 +65,40 @@ class Snapshot final {
   Snapshot(std::vector<TargetGroup> target_groups, std::vector<VirtualHost> hosts,
            VirtualHost any_host);
 
+  // The same routes (shared, not copied) over `target_groups`, which must be this snapshot's
+  // target groups with other endpoints: the same ids in the same order. What an EndpointSlice
+  // change needs, as Envoy's endpoints (EDS) change without a new route table.
+  Snapshot withEndpoints(std::vector<TargetGroup> target_groups) const;
+
   // Host as the client sent it (port and case are ignored); path without the query string.
   RouteMatch lookup(std::string_view host, std::string_view path) const;
 
   const std::vector<TargetGroup>& targetGroups() const { return target_groups_; }
-  const std::vector<VirtualHost>& hosts() const { return hosts_; }
-  const VirtualHost& anyHost() const { return any_host_; }
+  const std::vector<VirtualHost>& hosts() const { return routes_->hosts; }
+  const VirtualHost& anyHost() const { return routes_->any_host; }
   std::size_t routeCount() const;
+  // Whether `other` shares this snapshot's routes (withEndpoints).
+  bool sharesRoutesWith(const Snapshot& other) const { return routes_ == other.routes_; }
 
   bool operator==(const Snapshot& other) const {
-    return target_groups_ == other.target_groups_ && hosts_ == other.hosts_ &&
-           any_host_ == other.any_host_;
+    return target_groups_ == other.target_groups_ && hosts() == other.hosts() &&
+           anyHost() == other.anyHost();
   }
 
  private:
+  // Hosts, routes and their lookup tables: immutable, shared by the snapshots withEndpoints()
+  // makes. The tables hold views into `hosts`, which never changes after construction.
+  struct RouteTable {
+    std::vector<VirtualHost> hosts;
+    VirtualHost any_host;
+    std::unordered_map<std::string_view, std::uint32_t> exact;     // host -> index in hosts
+    std::unordered_map<std::string_view, std::uint32_t> wildcard;  // "example.com" -> index
+  };
+
   RouteMatch lookupIn(const VirtualHost& vhost, std::string_view path) const;
 
   std::vector<TargetGroup> target_groups_;
-  std::vector<VirtualHost> hosts_;
-  VirtualHost any_host_;
-  std::unordered_map<std::string_view, std::uint32_t> exact_;     // host -> index in hosts_
-  std::unordered_map<std::string_view, std::uint32_t> wildcard_;  // "example.com" -> index
+  std::shared_ptr<const RouteTable> routes_;
 };
 
 // Host header value to the form hosts are stored in: port removed, lower-case. IPv6 literals

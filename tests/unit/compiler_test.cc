@@ -487,6 +487,71 @@ TEST(CompilerTable, PerturbationCanFail) {
   EXPECT_TRUE(differed);
 }
 
+// Changes what the slices say, not only how: endpoints dropped, added, made not ready, ports moved.
+std::vector<model::Object> changeSlices(std::vector<model::Object> objects, std::mt19937& rng) {
+  for (auto& o : objects) {
+    auto* slice = std::get_if<model::EndpointSlice>(&o);
+    if (slice == nullptr) {
+      continue;
+    }
+    switch (rng() % 4) {
+      case 0:
+        if (!slice->endpoints.empty()) {
+          slice->endpoints.erase(slice->endpoints.begin());
+        }
+        break;
+      case 1:
+        slice->endpoints.push_back({{"10.9.9." + std::to_string(rng() % 250)}, {}});
+        break;
+      case 2:
+        if (!slice->endpoints.empty()) {
+          slice->endpoints.back().conditions.ready = false;
+        }
+        break;
+      default:
+        for (auto& port : slice->ports) {
+          port.port = static_cast<std::int32_t>(1000 + rng() % 60000);
+        }
+    }
+  }
+  return perturb(std::move(objects), rng);
+}
+
+TEST(CompilerTable, EndpointOnlyChangesGiveWhatACompileGives) {
+  std::mt19937 rng(99);
+  for (const auto& c : cases()) {
+    SCOPED_TRACE(c.name);
+    const auto objects = objectsFromYaml(c.yaml);
+    const auto before_state = stateFrom(objects);
+    const auto before = compile(before_state, c.options);
+    for (int round = 0; round < 8; ++round) {
+      const auto after_state = stateFrom(changeSlices(objects, rng));
+      ASSERT_TRUE(onlyEndpointsDiffer(before_state, after_state));
+      const auto full = compile(after_state, c.options);
+      const auto fast = recompileEndpoints(before.snapshot, before.target_group_sources, after_state);
+      EXPECT_EQ(snapshot::toJson(fast), snapshot::toJson(full.snapshot));
+      EXPECT_TRUE(fast == full.snapshot);
+      EXPECT_TRUE(fast.sharesRoutesWith(before.snapshot));
+      EXPECT_EQ(full.diagnostics, before.diagnostics);
+      EXPECT_EQ(full.target_group_sources, before.target_group_sources);
+    }
+  }
+}
+
+TEST(Compiler, OnlyEndpointsDifferSeesEveryOtherKind) {
+  const auto base = stateFrom(objectsFromYaml(kWeb + portico::testing::kWebIngress));
+  EXPECT_TRUE(onlyEndpointsDiffer(base, base));
+  for (const auto& o : objectsFromYaml(kWeb + portico::testing::kWebIngress)) {
+    auto changed = base;
+    std::visit([](auto& obj) { obj.meta.annotations["changed"] = "yes"; },
+               const_cast<model::Object&>(o));
+    ASSERT_TRUE(changed.upsert(o));
+    EXPECT_EQ(onlyEndpointsDiffer(base, changed),
+              std::holds_alternative<model::EndpointSlice>(o))
+        << o.index();
+  }
+}
+
 TEST(Compiler, DeterministicAcrossRuns) {
   for (const auto& c : cases()) {
     const auto state = stateFrom(objectsFromYaml(c.yaml));
