@@ -21,18 +21,18 @@ bool wanted(const model::Object& o) {
 
 // Replaces every object of one kind (after a list); true when that changed anything.
 template <class T>
-bool replaceAll(model::ObjectMap<T>& target, const std::vector<model::Object>& objects) {
+bool replaceAll(model::ObjectMap<T>& target, std::vector<model::Object>& objects) {
   model::ObjectMap<T> next;
-  for (const auto& o : objects) {
-    if (const T* typed = std::get_if<T>(&o); typed != nullptr && wanted(o)) {
+  for (auto& o : objects) {
+    if (T* typed = std::get_if<T>(&o); typed != nullptr && wanted(o)) {
       const std::string key = typed->meta.key();
       // An object equal to the one held keeps its shared copy: a relist allocates only what
-      // changed.
+      // changed, and the rest is moved in, not copied.
       auto held = target.find(key);
       if (held != target.end() && held->second == *typed) {
         next.upsert(key, held.shared());
       } else {
-        next.upsert(key, *typed);
+        next.upsert(key, std::make_shared<const T>(std::move(*typed)));
       }
     }
   }

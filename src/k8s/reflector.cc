@@ -88,11 +88,25 @@ Reflector::ListResult Reflector::list(const std::string& from_rv) {
       return ListResult::kFailed;
     }
     try {
-      json body = json::parse(std::get<ApiResponse>(r).body);
-      for (auto& item : body.at("items")) {
-        if (auto obj = decode(std::move(item))) {
-          objects.push_back(std::move(*obj));
-        }
+      // Each item is decoded as soon as it is parsed and its JSON dropped, so a list of 10,000
+      // objects never becomes one JSON tree (several times the size of the objects, and
+      // fragmenting the heap it is freed into).
+      bool in_items = false;
+      json body = json::parse(
+          std::get<ApiResponse>(r).body, [&](int depth, json::parse_event_t event, json& parsed) {
+            if (depth == 1 && event == json::parse_event_t::key) {
+              in_items = parsed == "items";
+            } else if (in_items && depth == 2 && event == json::parse_event_t::object_end) {
+              if (auto obj = decode(std::move(parsed))) {
+                objects.push_back(std::move(*obj));
+              }
+              return false;
+            }
+            return true;
+          });
+      if (!body.at("items").is_array()) {
+        handler_.problem("list " + kind_.kind + ": unreadable answer: items is not an array");
+        return ListResult::kFailed;
       }
       const json& meta = body.at("metadata");
       list_rv = meta.value("resourceVersion", "");

@@ -3,14 +3,17 @@
 // cluster-scoped kinds) in sorted maps, so iteration order never depends on arrival order.
 // A plain value owned by the controller thread; the compiler reads it by const reference.
 //
-// Objects are shared and immutable: each map holds a std::shared_ptr<const T> per object, so a
-// copy of the state (the source hands one to the controller on every watch event, the
-// controller keeps the last compiled one, the status writer its own) copies keys and pointers,
-// never the objects, and comparing two states compares pointers before contents. With 10,000
-// Ingresses a deep copy cost tens of milliseconds and megabytes per event (issue 7).
+// Objects are shared and immutable, and so are the maps until they change: each map holds a
+// std::shared_ptr<const T> per object, and an ObjectMap shares its whole map with its copies
+// until one of them is changed (copy on write). A copy of the state (the source hands one to
+// the controller on every watch event, the controller keeps the last compiled one, the status
+// writer its own) copies six pointers; an event then copies the one map it changes (keys and
+// pointers, never the objects); comparing two states compares pointers before contents. With
+// 10,000 Ingresses a deep copy cost tens of milliseconds and megabytes per event (issue 7).
 
 #include "model/types.h"
 
+#include <atomic>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -25,6 +28,10 @@ namespace portico::model {
 template <class T>
 class ObjectMap {
   using Map = std::map<std::string, std::shared_ptr<const T>, std::less<>>;
+  static const std::shared_ptr<Map>& emptyMap() {
+    static const auto empty = std::make_shared<Map>();
+    return empty;
+  }
 
  public:
   using value_type = std::pair<const std::string&, const T&>;
@@ -66,55 +73,53 @@ class ObjectMap {
   };
   using iterator = const_iterator;
 
-  const_iterator begin() const { return const_iterator(map_.begin()); }
-  const_iterator end() const { return const_iterator(map_.end()); }
-  const_iterator find(std::string_view key) const { return const_iterator(map_.find(key)); }
-  std::size_t count(std::string_view key) const { return map_.find(key) != map_.end() ? 1 : 0; }
-  bool contains(std::string_view key) const { return map_.find(key) != map_.end(); }
-  std::size_t size() const { return map_.size(); }
-  bool empty() const { return map_.empty(); }
+  ObjectMap() : map_(emptyMap()) {}
+
+  const_iterator begin() const { return const_iterator(map_->begin()); }
+  const_iterator end() const { return const_iterator(map_->end()); }
+  const_iterator find(std::string_view key) const { return const_iterator(map_->find(key)); }
+  std::size_t count(std::string_view key) const { return contains(key) ? 1 : 0; }
+  bool contains(std::string_view key) const { return map_->find(key) != map_->end(); }
+  std::size_t size() const { return map_->size(); }
+  bool empty() const { return map_->empty(); }
 
   // Inserts or replaces; false when an equal object was already there (nothing changed).
   bool upsert(const std::string& key, std::shared_ptr<const T> object) {
-    auto [it, inserted] = map_.try_emplace(key, object);
-    if (inserted) {
-      return true;
-    }
-    if (it->second == object || *it->second == *object) {
+    auto it = map_->find(key);
+    if (it != map_->end() && (it->second == object || *it->second == *object)) {
       return false;
     }
-    it->second = std::move(object);
+    (*writable())[key] = std::move(object);
     return true;
   }
   bool upsert(const std::string& key, const T& object) {
-    auto it = map_.find(key);
-    if (it != map_.end() && *it->second == object) {
+    auto it = map_->find(key);
+    if (it != map_->end() && *it->second == object) {
       return false;
     }
-    auto shared = std::make_shared<const T>(object);
-    if (it != map_.end()) {
-      it->second = std::move(shared);
-    } else {
-      map_.emplace(key, std::move(shared));
-    }
+    (*writable())[key] = std::make_shared<const T>(object);
     return true;
   }
   bool erase(std::string_view key) {
-    auto it = map_.find(key);
-    if (it == map_.end()) {
+    if (!contains(key)) {
       return false;
     }
-    map_.erase(it);
+    Map& map = *writable();
+    map.erase(map.find(key));
     return true;
   }
-  void clear() { map_.clear(); }
+  void clear() { map_ = emptyMap(); }
 
   bool operator==(const ObjectMap& other) const {
-    if (map_.size() != other.map_.size()) {
+    if (map_ == other.map_) {
+      return true;  // one map, shared
+    }
+    if (map_->size() != other.map_->size()) {
       return false;
     }
-    for (auto a = map_.begin(), b = other.map_.begin(); a != map_.end(); ++a, ++b) {
-      if (a->first != b->first || (a->second != b->second && !(*a->second == *b->second))) {
+    for (auto a = map_->begin(), b = other.map_->begin(); a != map_->end(); ++a, ++b) {
+      // One object is one key: equal pointers need no key compare.
+      if (a->second != b->second && (a->first != b->first || !(*a->second == *b->second))) {
         return false;
       }
     }
@@ -122,7 +127,19 @@ class ObjectMap {
   }
 
  private:
-  Map map_;
+  // The map, copied first when another ObjectMap shares it.
+  // A count of 1 means no other thread holds the map any more; the fence orders this thread's
+  // writes after their last reads (their shared_ptr release).
+  Map* writable() {
+    if (map_.use_count() > 1) {
+      map_ = std::make_shared<Map>(*map_);
+    } else {
+      std::atomic_thread_fence(std::memory_order_acquire);
+    }
+    return map_.get();
+  }
+
+  std::shared_ptr<Map> map_;
 };
 
 struct ClusterState {

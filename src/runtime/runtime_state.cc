@@ -5,18 +5,65 @@
 
 namespace portico::runtime {
 
-namespace {
-std::size_t mix(std::size_t seed, std::size_t value) {
-  return seed ^ (value + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
-}
-}  // namespace
-
 std::size_t RuntimeState::Hash::operator()(const AddressKey& k) const {
-  return mix(std::hash<std::string_view>{}(k.address), k.port);
+  const std::size_t seed = std::hash<std::string_view>{}(k.address);
+  return seed ^ (k.port + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
 }
 
-std::size_t RuntimeState::Hash::operator()(const EndpointKey& k) const {
-  return mix(std::hash<std::string_view>{}(k.target_group), (*this)(k.address));
+std::size_t RuntimeState::endpointCount() const {
+  std::size_t n = 0;
+  for (const auto& [id, group] : groups_) {
+    n += group.state.endpoints.size();
+  }
+  return n;
+}
+
+std::uint32_t RuntimeState::acquirePool(const std::shared_ptr<EndpointState>& state) {
+  const EndpointState& es = *state;
+  auto [it, inserted] = pools_.try_emplace(AddressKey{es.endpoint.address, es.endpoint.port},
+                                           Pool{es.pool_id, state, 0});
+  ++it->second.users;
+  pools_changed_ = pools_changed_ || inserted;
+  return it->second.id;
+}
+
+void RuntimeState::releasePool(const EndpointState& state) {
+  auto it = pools_.find(AddressKey{state.endpoint.address, state.endpoint.port});
+  if (it != pools_.end() && --it->second.users == 0) {
+    pools_.erase(it);
+    pools_changed_ = true;
+  }
+}
+
+// The group's endpoints changed: states of endpoints that stay are kept (health and counters
+// survive), new ones are made, and the ones that left give their pool back.
+void RuntimeState::rebind(Group& group, const snapshot::TargetGroup& tg) {
+  TargetGroupState next;
+  next.endpoints.reserve(tg.endpoints.size());
+  std::vector<bool> kept(group.endpoints.size(), false);
+  for (const auto& e : tg.endpoints) {
+    // Both lists are sorted: a merge finds the endpoints that stay.
+    auto old = std::lower_bound(group.endpoints.begin(), group.endpoints.end(), e);
+    if (old != group.endpoints.end() && *old == e) {
+      const auto i = static_cast<std::size_t>(old - group.endpoints.begin());
+      kept[i] = true;
+      next.endpoints.push_back(group.state.endpoints[i]);
+      continue;
+    }
+    // The pool of this address if another group has one, else a new one keyed by this state.
+    auto pool = pools_.find(AddressKey{e.address, e.port});
+    auto es = std::make_shared<EndpointState>(
+        tg.id, e, pool != pools_.end() ? pool->second.id : next_pool_id_++);
+    acquirePool(es);
+    next.endpoints.push_back(std::move(es));
+  }
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    if (!kept[i]) {
+      releasePool(*group.state.endpoints[i]);
+    }
+  }
+  group.endpoints = tg.endpoints;
+  group.state = std::move(next);
 }
 
 std::shared_ptr<const PublishedConfig> RuntimeState::bind(
@@ -25,36 +72,35 @@ std::shared_ptr<const PublishedConfig> RuntimeState::bind(
   const std::uint64_t generation = ++generation_;
   config->target_groups.reserve(snapshot->targetGroups().size());
   for (const auto& tg : snapshot->targetGroups()) {
-    TargetGroupState& state = config->target_groups.emplace_back();
-    state.endpoints.reserve(tg.endpoints.size());
-    for (const auto& e : tg.endpoints) {
-      const AddressKey address{e.address, e.port};
-      auto it = endpoints_.find(EndpointKey{tg.id, address});
-      auto pool = pool_ids_.find(address);
-      if (it == endpoints_.end()) {
-        const std::uint32_t pool_id = pool != pool_ids_.end() ? pool->second.id : next_pool_id_++;
-        auto es = std::make_shared<EndpointState>(tg.id, e, pool_id);
-        // Keys view the state's own strings, which live as long as the entry.
-        const AddressKey own{es->endpoint.address, es->endpoint.port};
-        if (pool == pool_ids_.end()) {
-          pool = pool_ids_.emplace(own, Pool{pool_id, es, generation}).first;
-        }
-        it = endpoints_.emplace(EndpointKey{es->target_group, own}, Entry{es, generation}).first;
-      }
-      // Carried over or new: health and counters survive the swap.
-      it->second.seen = generation;
-      pool->second.seen = generation;
-      state.endpoints.push_back(it->second.state);
+    auto [it, inserted] = groups_.try_emplace(tg.id);
+    Group& group = it->second;
+    group.seen = generation;
+    if (inserted || group.endpoints != tg.endpoints) {
+      rebind(group, tg);
     }
+    config->target_groups.push_back(group.state);
   }
-  // What this snapshot does not name is dropped (configs still in use hold their own states).
-  std::erase_if(endpoints_, [&](const auto& entry) { return entry.second.seen != generation; });
-  std::erase_if(pool_ids_, [&](const auto& entry) { return entry.second.seen != generation; });
-  config->pool_ids.reserve(pool_ids_.size());
-  for (const auto& [address, pool] : pool_ids_) {
-    config->pool_ids.push_back(pool.id);
+  // Groups this snapshot does not name are dropped (configs still in use hold their states).
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    if (it->second.seen == generation) {
+      ++it;
+      continue;
+    }
+    for (const auto& es : it->second.state.endpoints) {
+      releasePool(*es);
+    }
+    it = groups_.erase(it);
   }
-  std::sort(config->pool_ids.begin(), config->pool_ids.end());
+  if (pools_changed_) {
+    pool_list_.clear();
+    pool_list_.reserve(pools_.size());
+    for (const auto& [address, pool] : pools_) {
+      pool_list_.push_back(pool.id);
+    }
+    std::sort(pool_list_.begin(), pool_list_.end());
+    pools_changed_ = false;
+  }
+  config->pool_ids = pool_list_;
   config->snapshot = std::move(snapshot);
   config->generation = generation;
   return config;

@@ -4,9 +4,11 @@
 // hash key. An endpoint that stays in a target group keeps its EndpointState (health, counters);
 // one that leaves is dropped once no published config holds it.
 //
-// Cost: one hash lookup per endpoint of the snapshot and a sweep of the entries no snapshot
-// names any more; no key is copied (keys are views into the EndpointStates the maps hold) and,
-// when the endpoints stay, nothing is allocated but the new config's vectors.
+// Cost: one hash lookup per target group; a group whose endpoints did not change keeps its
+// states as they are, so an EndpointSlice change at 10,000 target groups touches one group.
+// Pool ids are counted per address (the endpoints of every group that use it) and freed at zero.
+//
+// Input: each target group's endpoints sorted and de-duplicated, as the compiler makes them.
 //
 // Thread: bind() from one control thread at a time. The configs it returns are immutable and
 // may be read from any thread.
@@ -15,8 +17,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace portico::runtime {
 
@@ -24,37 +28,39 @@ class RuntimeState final {
  public:
   std::shared_ptr<const PublishedConfig> bind(std::shared_ptr<const snapshot::Snapshot> snapshot);
 
-  std::size_t endpointCount() const { return endpoints_.size(); }
+  // Endpoint states held for the last bound snapshot (one per endpoint per target group).
+  std::size_t endpointCount() const;
 
  private:
-  // (address, port), and (target group, address, port): views into an EndpointState held by
-  // the map the key is in.
+  // (address, port): views into the EndpointState that owns the pool entry.
   struct AddressKey {
     std::string_view address;
     std::uint16_t port;
     bool operator==(const AddressKey&) const = default;
   };
-  struct EndpointKey {
-    std::string_view target_group;
-    AddressKey address;
-    bool operator==(const EndpointKey&) const = default;
-  };
   struct Hash {
     std::size_t operator()(const AddressKey& k) const;
-    std::size_t operator()(const EndpointKey& k) const;
   };
-  struct Entry {
-    std::shared_ptr<EndpointState> state;
-    std::uint64_t seen;  // the generation of the last bind that named it
+  struct Group {
+    std::vector<snapshot::Endpoint> endpoints;  // as last bound
+    TargetGroupState state;                     // state.endpoints[i] is endpoints[i]'s
+    std::uint64_t seen = 0;                     // the generation of the last bind naming it
   };
   struct Pool {
     std::uint32_t id;
     std::shared_ptr<const EndpointState> owner;  // keeps the key's address alive
-    std::uint64_t seen;
+    std::uint32_t users;                         // endpoint states of bound groups using it
   };
 
-  std::unordered_map<EndpointKey, Entry, Hash> endpoints_;
-  std::unordered_map<AddressKey, Pool, Hash> pool_ids_;
+  void rebind(Group& group, const snapshot::TargetGroup& tg);
+  // Counts `state` as a user of its address's pool, made (keyed by state's address) if new.
+  std::uint32_t acquirePool(const std::shared_ptr<EndpointState>& state);
+  void releasePool(const EndpointState& state);
+
+  std::unordered_map<std::string, Group> groups_;
+  std::unordered_map<AddressKey, Pool, Hash> pools_;
+  std::vector<std::uint32_t> pool_list_;  // sorted ids of pools_
+  bool pools_changed_ = false;
   std::uint32_t next_pool_id_ = 0;
   std::uint64_t generation_ = 0;
 };

@@ -50,6 +50,40 @@ TEST(RuntimeState, PoolIdsAreDenseStableAndListed) {
   EXPECT_NE(c->target_groups[0].endpoints[0]->pool_id, id1);
 }
 
+TEST(RuntimeState, APoolSharedByTwoGroupsLivesUntilTheLastLeaves) {
+  RuntimeState rt;
+  auto both = rt.bind(snapshotOf({{"a", {{"10.0.0.1", 80}}}, {"b", {{"10.0.0.1", 80}}}}));
+  const auto pool = both->target_groups[0].endpoints[0]->pool_id;
+  EXPECT_EQ(both->target_groups[1].endpoints[0]->pool_id, pool);
+  EXPECT_EQ(both->pool_ids, (std::vector<std::uint32_t>{pool}));
+  // Group a goes: b still uses the address, so its pool (and its connections) stays.
+  auto only_b = rt.bind(snapshotOf({{"b", {{"10.0.0.1", 80}}}}));
+  EXPECT_EQ(only_b->target_groups[0].endpoints[0]->pool_id, pool);
+  EXPECT_EQ(only_b->pool_ids, (std::vector<std::uint32_t>{pool}));
+  // b drops the address for another one: the first pool is freed, the new one listed alone.
+  auto moved = rt.bind(snapshotOf({{"b", {{"10.0.0.2", 80}}}}));
+  const auto pool2 = moved->target_groups[0].endpoints[0]->pool_id;
+  EXPECT_NE(pool2, pool);
+  EXPECT_EQ(moved->pool_ids, (std::vector<std::uint32_t>{pool2}));
+  auto none = rt.bind(snapshotOf({}));
+  EXPECT_TRUE(none->pool_ids.empty());
+  EXPECT_EQ(rt.endpointCount(), 0u);
+}
+
+TEST(RuntimeState, AGroupWhoseEndpointsStayKeepsEveryState) {
+  RuntimeState rt;
+  auto first = rt.bind(
+      snapshotOf({{"a", {{"10.0.0.1", 80}, {"10.0.0.2", 80}}}, {"b", {{"10.0.0.3", 80}}}}));
+  // Only b changes: a's states are the same objects, in the same order.
+  auto second = rt.bind(snapshotOf(
+      {{"a", {{"10.0.0.1", 80}, {"10.0.0.2", 80}}}, {"b", {{"10.0.0.3", 80}, {"10.0.0.4", 80}}}}));
+  ASSERT_EQ(second->target_groups.size(), 2u);
+  EXPECT_EQ(second->target_groups[0].endpoints, first->target_groups[0].endpoints);
+  EXPECT_EQ(second->target_groups[1].endpoints[0], first->target_groups[1].endpoints[0]);
+  EXPECT_EQ(second->pool_ids.size(), 4u);
+  EXPECT_EQ(rt.endpointCount(), 4u);
+}
+
 TEST(RuntimeState, ConfigsHoldTheirStateAfterTheRegistryMovesOn) {
   RuntimeState rt;
   auto old_config = rt.bind(snapshotOf({{"t", {{"10.0.0.1", 80}}}}));
