@@ -71,6 +71,7 @@ class KubeSourceTest : public ::testing::Test {
     auto r = client_->request("POST", "/api/v1/namespaces/default/services", obj.dump());
     ASSERT_TRUE(std::holds_alternative<ApiResponse>(r)) << std::get<ApiFailure>(r).toString();
   }
+  void brokenAnswers(const std::string& kind);
   void test(const std::string& what) {
     auto r = client_->request("POST", "/_test/" + what);
     ASSERT_TRUE(std::holds_alternative<ApiResponse>(r)) << std::get<ApiFailure>(r).toString();
@@ -151,6 +152,29 @@ TEST_F(KubeSourceTest, ServerErrorsAreRetriedWithBackoff) {
   ASSERT_TRUE(eventually([&] { return synced_.load(); }, 30s));
   EXPECT_NE(registry_.expose().find("portico_api_problems_total"), std::string::npos);
 }
+
+// Answers that are not what was asked for (cut short, the wrong shape, not JSON) are reported
+// and retried; nothing from them is applied, and the objects arrive once answers are whole.
+void KubeSourceTest::brokenAnswers(const std::string& kind) {
+  create(service("before", 87));
+  test("garble?count=3&as=" + kind);
+  startSource();
+  ASSERT_TRUE(eventually([&] { return synced_.load(); }, 30s));
+  EXPECT_TRUE(hasService("default/before", 87));
+  EXPECT_EQ(services(), 1u);
+  const std::string text = registry_.expose();
+  const std::string metric = "\nportico_api_problems_total ";
+  const auto at = text.find(metric);
+  ASSERT_NE(at, std::string::npos) << text;
+  EXPECT_GE(std::stod(text.substr(at + metric.size())), 3.0);
+  // And the source keeps following changes.
+  create(service("after", 88));
+  ASSERT_TRUE(eventually([&] { return hasService("default/after", 88); }, 30s));
+}
+
+TEST_F(KubeSourceTest, TruncatedAnswersAreReportedAndRetried) { brokenAnswers("truncated"); }
+TEST_F(KubeSourceTest, ListsWhoseItemsAreNoArrayAreReported) { brokenAnswers("items-object"); }
+TEST_F(KubeSourceTest, AnswersThatAreNotJsonAreReported) { brokenAnswers("html"); }
 
 TEST_F(KubeSourceTest, SlowAnswersStillArrive) {
   test("delay?ms=300");

@@ -25,6 +25,9 @@
 //   /_test/fail?count=N      answer the next N requests with 500
 //   /_test/delay?ms=N        delay every answer by N ms (0 turns it off)
 //   /_test/drop-next-event   store the next change but tell no watcher
+//   /_test/garble?count=N&as=K  answer the next N GETs with 200 and a broken body, K being
+//                            truncated (JSON cut short), items-object (a list whose items is
+//                            not an array) or html (not JSON at all)
 
 namespace portico::apiserver {
 
@@ -163,6 +166,8 @@ struct ApiServer::Impl {
   std::uint16_t port = 0;
   std::list<std::shared_ptr<Watcher>> watchers;
   int fail_next = 0;
+  int garble_next = 0;
+  std::string garble_as = "truncated";
   int expire_watches = 0;
   std::chrono::milliseconds delay{0};
   bool drop_next_event = false;
@@ -286,6 +291,11 @@ class Session final : public std::enable_shared_from_this<Session> {
       handleTest(t);
       return;
     }
+    if (server_.garble_next > 0 && request_.method() == http::verb::get) {
+      --server_.garble_next;
+      respondRaw(200, garbled(server_.garble_as), "application/json");
+      return;
+    }
     if (s.size() == 1 && s[0] == "version") {
       respond(200, {{"major", "1"},
                     {"minor", "33"},
@@ -399,6 +409,20 @@ class Session final : public std::enable_shared_from_this<Session> {
                   {"resources", resources}});
   }
 
+  // The broken answers of /_test/garble; empty for an unknown kind.
+  static std::string garbled(const std::string& as) {
+    if (as == "truncated") {
+      return R"({"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[{"me)";
+    }
+    if (as == "items-object") {
+      return R"({"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":{}})";
+    }
+    if (as == "html") {
+      return "<html><body>502 Bad Gateway</body></html>";
+    }
+    return "";
+  }
+
   void handleTest(const Target& t) {
     const std::string what = t.segments.size() > 1 ? t.segments[1] : "";
     if (what == "close-watches") {
@@ -414,6 +438,14 @@ class Session final : public std::enable_shared_from_this<Session> {
           std::chrono::milliseconds(std::stoi(t.query.count("ms") ? t.query.at("ms") : "0"));
     } else if (what == "drop-next-event") {
       server_.drop_next_event = true;
+    } else if (what == "garble") {
+      const std::string as = t.query.count("as") ? t.query.at("as") : "truncated";
+      if (garbled(as).empty()) {
+        respond(400, statusError(400, "BadRequest", "unknown garble kind " + as));
+        return;
+      }
+      server_.garble_next = std::stoi(t.query.count("count") ? t.query.at("count") : "1");
+      server_.garble_as = as;
     } else {
       respond(404, statusError(404, "NotFound", "unknown test operation " + what));
       return;
