@@ -8,7 +8,7 @@ GENERATOR  := -G Ninja
 JOBS       ?= $(shell nproc)
 
 .PHONY: all deps build build-asan build-fuzz run test test-release test-e2e test-asan test-fuzz \
-	fuzz conformance bench bench-profile bench-k8s bench-scale clean format
+	fuzz conformance bench bench-profile bench-k8s bench-scale bench-workers clean format
 
 all: build
 
@@ -78,6 +78,10 @@ bench-k8s: build
 
 bench-scale: build
 	bench/scale.py $(BUILD)
+
+bench-workers: build
+	@scripts/install-deps.sh bench
+	bench/workers.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

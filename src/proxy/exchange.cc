@@ -440,7 +440,7 @@ void Exchange<Stream>::onReadResponseBody(error_code ec, std::uint32_t attempt) 
                                                {"endpoint", endpointName(endpoint_)},
                                                {"error", ec.message()}});
     worker_.metrics.upstream_truncated.inc();
-    worker_.metrics.requestsFor(status_).inc();
+    worker_.countRequest(status_);
     dropUpstream();
     conn_.close();
     return;
@@ -471,7 +471,7 @@ void Exchange<Stream>::onWriteResponse(error_code ec, bool last, std::uint32_t i
   }
   if (ec) {
     worker_.metrics.client_aborts.inc();
-    worker_.metrics.requestsFor(499).inc();
+    worker_.countRequest(499);
     dropUpstream();
     conn_.close();  // the client went away
     return;
@@ -497,7 +497,7 @@ void Exchange<Stream>::finish() {
     finish_after_read_ = true;
     return;
   }
-  worker_.metrics.requestsFor(status_).inc();
+  worker_.countRequest(status_);
   if (!request_done_) {
     keep_alive_ = false;  // answered early: the rest of the request is not forwarded
     dropUpstream();
@@ -575,7 +575,7 @@ void Exchange<Stream>::answer(const LocalResponse& r) {
   }
   dropUpstream();
   config_.reset();
-  worker_.metrics.requestsFor(r.status).inc();
+  worker_.countRequest(r.status);
   // Keep the connection only when the request was read whole and the framing is trustworthy.
   const bool rejected = r.status == 400 || r.status == 405 || r.status == 408 || r.status == 413 ||
                         r.status == 414 || r.status == 431 || r.status == 501 || r.status == 505;
@@ -612,7 +612,7 @@ bool Exchange<Stream>::deferUntilClientReadEnds() {
 
 template <class Stream>
 void Exchange<Stream>::startTunnel() {
-  worker_.metrics.requestsFor(101).inc();
+  worker_.countRequest(101);
   auto upstream = std::move(upstream_);
   ++attempt_;
   config_.reset();

@@ -267,7 +267,7 @@ void Http1Connection<Stream>::failHeader(Cause cause) {
   worker_.metrics.rejected_requests.inc();
   LocalResponse r;
   r.status = proxyErrorStatus({Phase::kReadHeader, cause});
-  worker_.metrics.requestsFor(r.status).inc();
+  worker_.countRequest(r.status);
   respond(r, /*keep_alive=*/false, /*head_only=*/false);
 }
 

@@ -15,7 +15,8 @@
 namespace portico::proxy {
 
 ProxyMetrics::ProxyMetrics(metrics::Registry& r)
-    : connections_accepted(
+    : registry(r),
+      connections_accepted(
           r.counter("portico_connections_accepted_total", "Client connections accepted.")),
       accept_errors(r.counter("portico_accept_errors_total",
                               "Failed accepts (EMFILE and others); the listener backs off.")),
@@ -64,6 +65,11 @@ Worker::Worker(const ProxyConfig& cfg, ProxyMetrics& m, int idx, const Clock& cl
       metrics(m),
       clock(clk),
       index(idx),
+      accepted(m.registry.counter("portico_worker_connections_accepted_total",
+                                  "Client connections accepted, by worker.",
+                                  {{"worker", std::to_string(idx)}})),
+      requests(m.registry.counter("portico_worker_requests_total", "Requests answered, by worker.",
+                                  {{"worker", std::to_string(idx)}})),
       deadlines(ioc, deadlineResolution(cfg)),
       pool(ioc, clk, cfg.max_idle_per_endpoint, cfg.upstream_idle_timeout),
       accept_backoff(ioc),
@@ -117,6 +123,7 @@ void onAccept(Worker& w, error_code ec, Socket socket) {
     return;
   }
   w.metrics.connections_accepted.inc();
+  w.accepted.inc();
   std::make_shared<Http1Connection<DeadlineStream>>(w, DeadlineStream(w.deadlines, std::move(socket)))
       ->start();
   doAccept(w);

@@ -28,6 +28,8 @@ struct ProxyMetrics {
   explicit ProxyMetrics(metrics::Registry& r);
   metrics::Counter& requestsFor(unsigned status);
 
+  metrics::Registry& registry;  // for the per-worker series, registered by each Worker
+
   std::array<metrics::Counter*, 6> requests_by_class{};  // index status/100; 0 for "other"
   metrics::Counter& connections_accepted;
   metrics::Counter& accept_errors;
@@ -56,6 +58,11 @@ struct Worker {
          std::uint64_t seed);
 
   const std::string& date();  // the Date header value, refreshed once a second
+  // Counts an answered request, by status class and for this worker.
+  void countRequest(unsigned status) {
+    metrics.requestsFor(status).inc();
+    requests.inc();
+  }
   // 32 lower-case hex digits into `out`.
   void newRequestId(char* out);
 
@@ -63,6 +70,9 @@ struct Worker {
   ProxyMetrics& metrics;
   const Clock& clock;
   const int index;
+  // This worker's series (worker="index"): how evenly SO_REUSEPORT spreads the load.
+  metrics::Counter& accepted;
+  metrics::Counter& requests;
   // Declared before the io_context: connections that die while it is destroyed unregister here.
   std::unordered_set<ClientConnection*> connections;
   bool draining = false;

@@ -335,6 +335,42 @@ TEST_F(ProxyTest, SwapsKeepInFlightRequestsAndIdleUpstreams) {
   EXPECT_EQ(b_.connectionCount(), connections);
 }
 
+// The value of `name{worker="N"}` in the exposition, or -1.
+double workerSeries(const std::string& text, const std::string& name, int worker) {
+  const std::string key = name + "{worker=\"" + std::to_string(worker) + "\"} ";
+  const auto at = text.find("\n" + key);
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + 1 + key.size()));
+}
+
+// The fixture runs two workers on one SO_REUSEPORT port: the kernel spreads new connections over
+// them by a hash of the four-tuple, so 200 connections from as many source ports land on both,
+// about evenly (the binomial spread of 200 is +-7 for one sigma; a worker under 50 would be
+// seven sigmas off), and each worker answers the requests of its own connections.
+TEST_F(ProxyTest, TwoWorkersShareTheConnections) {
+  constexpr int kConnections = 200;
+  std::vector<std::unique_ptr<Connection>> open;
+  HttpRequest req;
+  req.host = "a.test";
+  for (int i = 0; i < kConnections; ++i) {
+    open.push_back(std::make_unique<Connection>(proxy_.port()));
+    ASSERT_EQ(open.back()->send(req).status, 200);
+  }
+  const std::string text = proxy_.registry().expose();
+  double accepted = 0;
+  double requests = 0;
+  for (int w = 0; w < 2; ++w) {
+    SCOPED_TRACE(w);
+    const double a = workerSeries(text, "portico_worker_connections_accepted_total", w);
+    const double r = workerSeries(text, "portico_worker_requests_total", w);
+    EXPECT_GE(a, kConnections / 4) << text;
+    EXPECT_GE(r, kConnections / 4);
+    accepted += a;
+    requests += r;
+  }
+  EXPECT_EQ(accepted, kConnections);
+  EXPECT_EQ(requests, kConnections);
+}
+
 TEST_F(ProxyTest, HundredSwapsUnderLoadFailNothing) {
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0};
