@@ -26,7 +26,7 @@ template <class Stream>
 class Http1Connection final : public ClientConnection,
                               public std::enable_shared_from_this<Http1Connection<Stream>> {
  public:
-  using RequestParser = http::request_parser<http::buffer_body>;
+  using RequestParser = RequestParserOf<http::buffer_body>;
 
   Http1Connection(Worker& worker, Stream stream);
   ~Http1Connection();

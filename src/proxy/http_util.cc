@@ -23,7 +23,7 @@ bool isProtected(std::string_view name) {
 // past the bound are ignored (they can only remove its own fields).
 class ConnectionTokens final {
  public:
-  explicit ConnectionTokens(const http::fields& fields) {
+  explicit ConnectionTokens(const Fields& fields) {
     const auto range = fields.equal_range(http::field::connection);
     for (auto it = range.first; it != range.second; ++it) {
       for (auto token : split(sv(it->value()), ',')) {
@@ -127,7 +127,7 @@ std::string httpDate(std::time_t t) {
   return std::string(buf, n);
 }
 
-void appendRequestHead(const http::request_header<>& req, const UpstreamRequestHead& head,
+void appendRequestHead(const RequestHeader& req, const UpstreamRequestHead& head,
                        std::string& out) {
   const RequestInfo& info = *head.info;
   out.append(sv(req.method_string()));
@@ -205,7 +205,7 @@ void appendRequestHead(const http::request_header<>& req, const UpstreamRequestH
   out.append("\r\n");
 }
 
-void appendResponseHead(const http::response_header<>& res, const ClientResponseHead& head,
+void appendResponseHead(const ResponseHeader& res, const ClientResponseHead& head,
                         std::string& out) {
   char status[4];
   const unsigned code = res.result_int();
@@ -291,7 +291,7 @@ std::size_t chunkPrefix(std::size_t n, char* buf) {
   return static_cast<std::size_t>(end + 2 - buf);
 }
 
-const char* responseHeadProblem(const http::response_header<>& res) {
+const char* responseHeadProblem(const ResponseHeader& res) {
   bool te = false;
   for (auto [it, end] = res.equal_range(http::field::transfer_encoding); it != end; ++it) {
     te = true;

@@ -69,7 +69,7 @@ struct UpstreamRequestHead {
 // and every field it names except the protected ones, Keep-Alive, Proxy-Connection, TE, Trailer,
 // Transfer-Encoding, Upgrade), without Expect and the X-Forwarded-* fields the proxy sets
 // itself, then the proxy's fields, the edits, and the framing, then CRLF.
-void appendRequestHead(const http::request_header<>& req, const UpstreamRequestHead& head,
+void appendRequestHead(const RequestHeader& req, const UpstreamRequestHead& head,
                        std::string& out);
 
 enum class ConnectionHeader { kNone, kClose, kKeepAlive, kUpgrade };
@@ -86,7 +86,7 @@ struct ClientResponseHead {
 // Appends the head sent to the client: status line (HTTP/1.1, the upstream's reason), the
 // upstream's fields without hop-by-hop and framing ones, Server and Date, the edits, then the
 // framing and Connection the proxy decided.
-void appendResponseHead(const http::response_header<>& res, const ClientResponseHead& head,
+void appendResponseHead(const ResponseHeader& res, const ClientResponseHead& head,
                         std::string& out);
 
 // A response the proxy makes itself: errors now, redirects and fixed responses later.
@@ -111,6 +111,6 @@ std::size_t chunkPrefix(std::size_t n, char* buf);
 // Why a response head from an upstream cannot be passed on, or nullptr when it can: a transfer
 // coding other than chunked (the client would get coded bytes without their label; nginx
 // answers 502 too), or Transfer-Encoding beside Content-Length.
-const char* responseHeadProblem(const http::response_header<>& res);
+const char* responseHeadProblem(const ResponseHeader& res);
 
 }  // namespace portico::proxy

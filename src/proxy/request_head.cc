@@ -236,7 +236,7 @@ bool isIdempotent(std::string_view method) {
          method == "PUT" || method == "DELETE";
 }
 
-unsigned checkRequestHead(const http::request_header<>& req, bool chunked,
+unsigned checkRequestHead(const RequestHeader& req, bool chunked,
                           std::optional<std::uint64_t> content_length, RequestInfo& info,
                           std::string& path_buf) {
   info = RequestInfo{};

@@ -48,7 +48,7 @@ struct RequestInfo {
 
 // Returns 0 when the head may be proxied (and fills `info`), else the status to answer.
 // `path_buf` backs info.path when normalization changed it; it must outlive info.
-unsigned checkRequestHead(const http::request_header<>& req, bool chunked,
+unsigned checkRequestHead(const RequestHeader& req, bool chunked,
                           std::optional<std::uint64_t> content_length, RequestInfo& info,
                           std::string& path_buf);
 

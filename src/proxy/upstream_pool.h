@@ -32,7 +32,7 @@ struct UpstreamConn {
   beast::flat_buffer buffer;
   // The response being read on this connection; it lives here, not in the exchange, so that a
   // read still pending when the exchange drops the connection has its parser until it ends.
-  std::optional<http::response_parser<http::buffer_body>> parser;
+  std::optional<ResponseParserOf<http::buffer_body>> parser;
   std::uint32_t pool_id = 0;
   bool reused = false;  // came from the pool: may have been closed by the peer meanwhile
   std::chrono::steady_clock::time_point idle_since;

@@ -64,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   checkNormalized(input.substr(0, input.find('\n')));
 
-  http::request_parser<http::empty_body> parser;
+  RequestParserOf<http::empty_body> parser;
   parser.header_limit(64 * 1024);
   parser.eager(false);
   error_code ec;

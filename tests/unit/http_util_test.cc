@@ -8,7 +8,7 @@ namespace portico::proxy {
 namespace {
 
 TEST(HttpUtil, RequestHeadDropsHopByHopAndAddsForwarding) {
-  http::request_header<> req;
+  RequestHeader req;
   req.method(http::verb::post);
   req.target("/a?b=1");
   req.version(10);
@@ -52,7 +52,7 @@ TEST(HttpUtil, RequestHeadDropsHopByHopAndAddsForwarding) {
 }
 
 TEST(HttpUtil, RequestHeadKeepsRequestIdAndTunnels) {
-  http::request_header<> req;
+  RequestHeader req;
   req.method(http::verb::get);
   req.target("/ws");
   req.set(http::field::host, "h");
@@ -76,7 +76,7 @@ TEST(HttpUtil, RequestHeadKeepsRequestIdAndTunnels) {
 }
 
 TEST(HttpUtil, ResponseHeadReplacesServerAndDate) {
-  http::response_header<> res;
+  ResponseHeader res;
   res.result(http::status::ok);
   res.reason("Fine");
   res.set(http::field::server, "backend/1.0");

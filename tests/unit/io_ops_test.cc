@@ -75,7 +75,7 @@ class IoOpsTest : public ::testing::Test {
     bool synchronous = false;
     std::optional<error_code> ec;
   };
-  Step readHead(http::response_parser<http::buffer_body>& p) {
+  Step readHead(ResponseParserOf<http::buffer_body>& p) {
     Step s;
     error_code ec;
     if (readStep(stream_, buffer_, p, ec, [&s](error_code e) { s.ec = e; })) {
@@ -96,7 +96,7 @@ class IoOpsTest : public ::testing::Test {
 TEST_F(IoOpsTest, BufferedBytesCompleteAStepAtOnce) {
   const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
   net::write(peer_, net::buffer(response));
-  http::response_parser<http::buffer_body> p;
+  ResponseParserOf<http::buffer_body> p;
   auto head = readHead(p);  // nothing buffered yet: a read
   EXPECT_FALSE(head.synchronous);
   ASSERT_TRUE(runUntil([&] { return head.ec.has_value(); }));
@@ -117,7 +117,7 @@ TEST_F(IoOpsTest, BufferedBytesCompleteAStepAtOnce) {
 }
 
 TEST_F(IoOpsTest, AHeadSplitAcrossReadsIsReadWhole) {
-  http::response_parser<http::buffer_body> p;
+  ResponseParserOf<http::buffer_body> p;
   auto head = readHead(p);
   net::write(peer_, net::buffer(std::string("HTTP/1.1 204 No")));
   ASSERT_TRUE(runUntil([&] { return buffer_.size() > 0 || head.ec.has_value(); }));
@@ -131,7 +131,7 @@ TEST_F(IoOpsTest, AHeadSplitAcrossReadsIsReadWhole) {
 
 TEST_F(IoOpsTest, TheEndOfTheStreamReadsAsBeastReportsIt) {
   {  // before any byte: end_of_stream
-    http::response_parser<http::buffer_body> p;
+    ResponseParserOf<http::buffer_body> p;
     auto head = readHead(p);
     peer_.shutdown(tcp::socket::shutdown_send);
     ASSERT_TRUE(runUntil([&] { return head.ec.has_value(); }));
@@ -143,7 +143,7 @@ TEST_F(IoOpsTest, TheEndOfTheStreamReadsAsBeastReportsIt) {
   peer_ = acceptor_.accept();
   buffer_.clear();
   {  // in the middle of a head: partial_message
-    http::response_parser<http::buffer_body> p;
+    ResponseParserOf<http::buffer_body> p;
     auto head = readHead(p);
     net::write(peer_, net::buffer(std::string("HTTP/1.1 200 OK\r\nContent-")));
     peer_.shutdown(tcp::socket::shutdown_send);
@@ -156,7 +156,7 @@ TEST_F(IoOpsTest, TheEndOfTheStreamReadsAsBeastReportsIt) {
   peer_ = acceptor_.accept();
   buffer_.clear();
   {  // a body delimited by the end of the stream: it ends there, whole
-    http::response_parser<http::buffer_body> p;
+    ResponseParserOf<http::buffer_body> p;
     net::write(peer_, net::buffer(std::string("HTTP/1.1 200 OK\r\n\r\nuntil close")));
     auto head = readHead(p);
     ASSERT_TRUE(runUntil([&] { return head.ec.has_value(); }));

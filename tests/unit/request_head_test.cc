@@ -66,7 +66,7 @@ struct Checked {
                               info, buf);
   }
   std::string raw_;
-  http::request_parser<http::empty_body> parser;
+  RequestParserOf<http::empty_body> parser;
   RequestInfo info;
   std::string buf;
   unsigned status = 0;
