@@ -7,7 +7,9 @@
 #include "proxy/worker.h"
 #include "runtime/runtime_state.h"
 
+#include <array>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -84,13 +86,24 @@ const std::string& Worker::date() {
   return date_value;
 }
 
+namespace {
+// "00" to "ff": two digits per byte, one table load each.
+constexpr std::array<std::array<char, 2>, 256> kHexPairs = [] {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::array<std::array<char, 2>, 256> t{};
+  for (std::size_t i = 0; i < 256; ++i) {
+    t[i] = {kHex[i >> 4], kHex[i & 0xF]};
+  }
+  return t;
+}();
+}  // namespace
+
 void Worker::newRequestId(char* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
   for (int half = 0; half < 2; ++half) {
     std::uint64_t v = rng.next();
-    for (int i = 0; i < 16; ++i) {
-      out[half * 16 + i] = kHex[v & 0xF];
-      v >>= 4;
+    for (int i = 0; i < 8; ++i) {
+      std::memcpy(out + half * 16 + i * 2, kHexPairs[v & 0xFF].data(), 2);
+      v >>= 8;
     }
   }
 }

@@ -71,13 +71,18 @@ TEST_F(ProxyTest, ForwardedHeadersAndHopByHop) {
   EXPECT_EQ(h["X-Forwarded-Proto"][0], "http");
   EXPECT_EQ(h["X-Forwarded-Host"][0], "a.test");
   EXPECT_EQ(h["X-Forwarded-Port"][0], std::to_string(proxy_.port()));
-  EXPECT_EQ(h["X-Request-Id"][0].get<std::string>().size(), 32u);
+  const std::string id = h["X-Request-Id"][0].get<std::string>();
+  EXPECT_EQ(id.size(), 32u);
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
   EXPECT_EQ(h["X-Custom"][0], "kept");
   for (const char* gone : {"X-Private", "Keep-Alive", "TE", "Proxy-Connection", "Connection"}) {
     EXPECT_FALSE(h.contains(gone)) << gone;
   }
   EXPECT_EQ(r.header("server"), "portico");  // the backend's "echo-backend" is overwritten
   EXPECT_EQ(r.header("x-backend-name"), "a");
+
+  // Each request gets its own id.
+  EXPECT_NE(echoOf(request(proxy_.port(), req))["headers"]["X-Request-Id"][0], id);
 
   req.headers = {{"X-Request-Id", "abc-123"}};
   EXPECT_EQ(echoOf(request(proxy_.port(), req))["headers"]["X-Request-Id"][0], "abc-123");
