@@ -152,6 +152,16 @@ const std::vector<FlagSpec>& specs() {
        [](Flags& f, const std::string& v) {
          return setDuration(&f.proxy.upstream_idle_timeout, v);
        }},
+      {"upstream-keepalive-connections", "N", "320",
+       "idle pooled connections kept per endpoint and worker (ingress-nginx's default)",
+       [](Flags& f, const std::string& v) -> std::optional<std::string> {
+         auto n = parseUint(v);
+         if (!n || *n > 100'000) {
+           return "expected a number from 0 to 100000";
+         }
+         f.proxy.max_idle_per_endpoint = static_cast<std::size_t>(*n);
+         return std::nullopt;
+       }},
       {"tunnel-idle-timeout", "DURATION", "1h", "websocket/Upgrade tunnel without traffic",
        [](Flags& f, const std::string& v) { return setDuration(&f.proxy.tunnel_idle_timeout, v); }},
       {"upstream-max-attempts", "N", "3", "tries of one request across endpoints, when safe",

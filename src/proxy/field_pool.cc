@@ -4,13 +4,16 @@
 
 namespace portico::proxy {
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) && !defined(__SANITIZE_ADDRESS__)
-#define __SANITIZE_ADDRESS__ 1  // clang's spelling of it
+// GCC defines __SANITIZE_ADDRESS__; clang answers __has_feature(address_sanitizer).
+#if defined(__SANITIZE_ADDRESS__)
+#define PORTICO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PORTICO_ASAN 1
 #endif
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(PORTICO_ASAN)
 
 void* fieldPoolAllocate(std::size_t bytes) { return ::operator new(bytes); }
 void fieldPoolFree(void* p, std::size_t /*bytes*/) noexcept { ::operator delete(p); }

@@ -23,13 +23,15 @@ TEST(Flags, DefaultsFollowTheDesign) {
   EXPECT_EQ(f->shutdown_grace, 30s);
   EXPECT_TRUE(f->leader_elect);
   EXPECT_EQ(f->election_id, "portico-leader");
+  EXPECT_EQ(f->proxy.max_idle_per_endpoint, 320u);  // ingress-nginx's upstream keepalive
 }
 
 TEST(Flags, BothSpellingsAndBooleans) {
   auto f = parseFlags({"--manifests", "/tmp/m", "--http-port=0", "--workers", "3",
                        "--watch-ingress-without-class", "--leader-elect=false", "--max-body-size",
                        "10Mi", "--shutdown-grace=5s", "--default-backend-service", "ns/svc",
-                       "--log-format", "text", "--upstream-connect-timeout", "250ms"});
+                       "--log-format", "text", "--upstream-connect-timeout", "250ms",
+                       "--upstream-keepalive-connections", "0"});
   ASSERT_TRUE(f.ok()) << f.error();
   EXPECT_EQ(f->manifests, "/tmp/m");
   EXPECT_EQ(f->proxy.http_port, 0);
@@ -41,6 +43,7 @@ TEST(Flags, BothSpellingsAndBooleans) {
   EXPECT_EQ(f->compiler.default_backend_service, "ns/svc");
   EXPECT_EQ(f->log_format, log::Format::kText);
   EXPECT_EQ(f->proxy.upstream_connect_timeout, 250ms);
+  EXPECT_EQ(f->proxy.max_idle_per_endpoint, 0u);
 }
 
 TEST(Flags, ErrorsNameTheFlag) {
@@ -61,6 +64,8 @@ TEST(Flags, ErrorsNameTheFlag) {
       {{"--leader-elect=maybe"}, "--leader-elect=maybe: expected true or false"},
       {{"--max-header-bytes", "10"},
        "--max-header-bytes=10: expected a size from 1Ki to 64Mi, such as 64Ki"},
+      {{"--upstream-keepalive-connections", "-1"},
+       "--upstream-keepalive-connections=-1: expected a number from 0 to 100000"},
       {{"stray"}, "unexpected argument \"stray\" (flags start with --; see --help)"},
   };
   for (const auto& b : bad) {
