@@ -112,8 +112,8 @@ std::optional<std::string> checkPath(const std::string& path) {
 }
 
 // The ready endpoints of one Service port, from the Service's slices: sorted, de-duplicated.
-std::vector<snapshot::Endpoint> endpointsOf(const model::ServicePort& sp,
-                                            const std::vector<const model::EndpointSlice*>& slices) {
+std::vector<snapshot::Endpoint> endpointsOf(
+    const model::ServicePort& sp, const std::vector<const model::EndpointSlice*>& slices) {
   std::vector<snapshot::Endpoint> endpoints;
   for (const model::EndpointSlice* slice : slices) {
     if (slice->address_type == "FQDN") {
@@ -262,8 +262,8 @@ class Compiler final {
     if (slices != slices_by_service_.end()) {
       endpoints = endpointsOf(sp, slices->second);
     }
-    tgs_.push_back(snapshot::TargetGroup{service_key + ":" + std::to_string(sp.port),
-                                         std::move(endpoints)});
+    tgs_.push_back(
+        snapshot::TargetGroup{service_key + ":" + std::to_string(sp.port), std::move(endpoints)});
     tg_sources_.push_back(TargetGroupSource{service_key, sp});
     return known->second;
   }
@@ -463,10 +463,10 @@ class Compiler final {
     vh.host = host;
     vh.routes.reserve(build.routes.size());
     for (auto& r : build.routes) {
-      vh.routes.push_back(snapshot::Route{
-          r.match, std::move(r.path),
-          snapshot::Forward{{snapshot::WeightedTarget{tg_index[r.target_group]}}},
-          std::move(r.policies), *r.ingress});
+      vh.routes.push_back(
+          snapshot::Route{r.match, std::move(r.path),
+                          snapshot::Forward{{snapshot::WeightedTarget{tg_index[r.target_group]}}},
+                          std::move(r.policies), *r.ingress});
     }
     if (build.default_target_group) {
       vh.default_target_group = tg_index[*build.default_target_group];
@@ -531,7 +531,7 @@ class Compiler final {
   };
   std::unordered_map<std::pair<const model::Service*, std::int32_t>, std::uint32_t, PortHash>
       tg_by_port_;
-  std::vector<snapshot::TargetGroup> tgs_;  // in build order
+  std::vector<snapshot::TargetGroup> tgs_;     // in build order
   std::vector<TargetGroupSource> tg_sources_;  // [index in tgs_]
   std::unordered_map<std::string, HostBuild> hosts_;
   HostBuild any_host_;

@@ -24,7 +24,7 @@ struct ProxyConfig {
   milliseconds upstream_response_timeout{60'000};  // between two reads/writes upstream; then 504
   milliseconds upstream_idle_timeout{60'000};      // pooled idle upstream connection lifetime
   milliseconds tunnel_idle_timeout{3'600'000};     // websocket/Upgrade tunnel without traffic
-  std::size_t max_idle_per_endpoint = 320;  // idle pooled connections per endpoint and worker
+  std::size_t max_idle_per_endpoint = 320;         // idle pooled connections per endpoint/worker
   int max_attempts = 3;                            // tries of one request across endpoints
 };
 

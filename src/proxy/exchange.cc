@@ -345,8 +345,8 @@ void Exchange<Stream>::onReadResponseHeader(error_code ec, std::uint32_t attempt
   const unsigned status = res.result_int();
   if (status >= 100 && status < 200 && status != 101) {
     if (++interim_responses_ > kMaxInterimResponses) {
-      log::warn("invalid upstream response", {{"endpoint", endpointName(endpoint_)},
-                                              {"error", "too many interim responses"}});
+      log::warn("invalid upstream response",
+                {{"endpoint", endpointName(endpoint_)}, {"error", "too many interim responses"}});
       dropUpstream();
       fail({Phase::kUpstreamHeaders, Cause::kInvalidResponse, Side::kUpstream});
       return;

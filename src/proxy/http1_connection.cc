@@ -282,10 +282,9 @@ void Http1Connection<Stream>::respond(const LocalResponse& response, bool keep_a
   beast::get_lowest_layer(stream_).expires_after(worker_.config.client_send_timeout);
   Gather g;
   g.add(net::buffer(local_head_));
-  writeAll(stream_, g,
-           [self = this->shared_from_this(), keep_alive](error_code ec, std::size_t) {
-             self->onWriteLocal(ec, keep_alive);
-           });
+  writeAll(stream_, g, [self = this->shared_from_this(), keep_alive](error_code ec, std::size_t) {
+    self->onWriteLocal(ec, keep_alive);
+  });
 }
 
 template <class Stream>

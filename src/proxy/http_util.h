@@ -69,8 +69,7 @@ struct UpstreamRequestHead {
 // and every field it names except the protected ones, Keep-Alive, Proxy-Connection, TE, Trailer,
 // Transfer-Encoding, Upgrade), without Expect and the X-Forwarded-* fields the proxy sets
 // itself, then the proxy's fields, the edits, and the framing, then CRLF.
-void appendRequestHead(const RequestHeader& req, const UpstreamRequestHead& head,
-                       std::string& out);
+void appendRequestHead(const RequestHeader& req, const UpstreamRequestHead& head, std::string& out);
 
 enum class ConnectionHeader { kNone, kClose, kKeepAlive, kUpgrade };
 

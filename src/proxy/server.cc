@@ -137,7 +137,8 @@ void onAccept(Worker& w, error_code ec, Socket socket) {
   }
   w.metrics.connections_accepted.inc();
   w.accepted.inc();
-  std::make_shared<Http1Connection<DeadlineStream>>(w, DeadlineStream(w.deadlines, std::move(socket)))
+  std::make_shared<Http1Connection<DeadlineStream>>(w,
+                                                    DeadlineStream(w.deadlines, std::move(socket)))
       ->start();
   doAccept(w);
 }

@@ -528,7 +528,8 @@ TEST(CompilerTable, EndpointOnlyChangesGiveWhatACompileGives) {
       const auto after_state = stateFrom(changeSlices(objects, rng));
       ASSERT_TRUE(onlyEndpointsDiffer(before_state, after_state));
       const auto full = compile(after_state, c.options);
-      const auto fast = recompileEndpoints(before.snapshot, before.target_group_sources, after_state);
+      const auto fast =
+          recompileEndpoints(before.snapshot, before.target_group_sources, after_state);
       EXPECT_EQ(snapshot::toJson(fast), snapshot::toJson(full.snapshot));
       EXPECT_TRUE(fast == full.snapshot);
       EXPECT_TRUE(fast.sharesRoutesWith(before.snapshot));
@@ -546,8 +547,7 @@ TEST(Compiler, OnlyEndpointsDifferSeesEveryOtherKind) {
     std::visit([](auto& obj) { obj.meta.annotations["changed"] = "yes"; },
                const_cast<model::Object&>(o));
     ASSERT_TRUE(changed.upsert(o));
-    EXPECT_EQ(onlyEndpointsDiffer(base, changed),
-              std::holds_alternative<model::EndpointSlice>(o))
+    EXPECT_EQ(onlyEndpointsDiffer(base, changed), std::holds_alternative<model::EndpointSlice>(o))
         << o.index();
   }
 }

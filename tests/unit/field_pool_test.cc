@@ -61,9 +61,8 @@ TEST(FieldPool, AThreadThatEndsGivesItsBlocksBack) {
 }
 
 TEST(FieldPool, FieldsOnItBehaveAsBeastFields) {
-  std::string raw =
-      "GET /a HTTP/1.1\r\nHost: h.test\r\nX-Long: " + std::string(3000, 'v') +
-      "\r\nAccept: */*\r\nAccept: text/plain\r\n\r\n";
+  std::string raw = "GET /a HTTP/1.1\r\nHost: h.test\r\nX-Long: " + std::string(3000, 'v') +
+                    "\r\nAccept: */*\r\nAccept: text/plain\r\n\r\n";
   for (int round = 0; round < 3; ++round) {  // the second and third reuse the blocks
     RequestParserOf<http::empty_body> parser;
     parser.header_limit(16 * 1024);

@@ -1,9 +1,9 @@
 // The request path's read and write steps (io_ops.h) and the body framer they carry: buffered
 // bytes complete a step at once, short writes are finished, and the end of a stream reads as
 // Beast's http::async_read_some reports it.
+#include "proxy/io_ops.h"
 #include "proxy/body_pump.h"
 #include "proxy/deadline_stream.h"
-#include "proxy/io_ops.h"
 
 #include "run_until.h"
 

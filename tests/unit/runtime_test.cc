@@ -72,8 +72,8 @@ TEST(RuntimeState, APoolSharedByTwoGroupsLivesUntilTheLastLeaves) {
 
 TEST(RuntimeState, AGroupWhoseEndpointsStayKeepsEveryState) {
   RuntimeState rt;
-  auto first = rt.bind(
-      snapshotOf({{"a", {{"10.0.0.1", 80}, {"10.0.0.2", 80}}}, {"b", {{"10.0.0.3", 80}}}}));
+  auto first =
+      rt.bind(snapshotOf({{"a", {{"10.0.0.1", 80}, {"10.0.0.2", 80}}}, {"b", {{"10.0.0.3", 80}}}}));
   // Only b changes: a's states are the same objects, in the same order.
   auto second = rt.bind(snapshotOf(
       {{"a", {{"10.0.0.1", 80}, {"10.0.0.2", 80}}}, {"b", {{"10.0.0.3", 80}, {"10.0.0.4", 80}}}}));
