@@ -51,6 +51,26 @@ TEST(HttpUtil, RequestHeadDropsHopByHopAndAddsForwarding) {
             "\r\n");
 }
 
+// Fields are copied whole whatever their length: lines that fit the writer's 512-byte line
+// buffer exactly, one byte over it, and far over it (a large cookie).
+TEST(HttpUtil, LongFieldsAreCopiedWhole) {
+  for (std::size_t value_size : {std::size_t{0}, std::size_t{502}, std::size_t{503},
+                                 std::size_t{16000}}) {
+    SCOPED_TRACE(value_size);
+    const std::string value(value_size, 'v');  // "X-Long: " + value + CRLF: 10 + size bytes
+    ResponseHeader res;
+    res.result(http::status::ok);
+    res.set("X-Long", value);
+    res.set("X-After", "1");
+    ClientResponseHead head;
+    head.date = "D";
+    std::string out;
+    appendResponseHead(res, head, out);
+    const std::string line = "\r\nX-Long: " + value + "\r\nX-After: 1\r\n";
+    EXPECT_NE(out.find(line), std::string::npos) << out.substr(0, 200);
+  }
+}
+
 TEST(HttpUtil, RequestHeadKeepsRequestIdAndTunnels) {
   RequestHeader req;
   req.method(http::verb::get);
