@@ -1,4 +1,11 @@
-# Shared by the benchmark scripts (sourced): ports, waiting for a listener, the bench Ingress.
+# Shared by the benchmark scripts (sourced): ports, waiting for a listener, the bench Ingress,
+# and the cleanup they trap on exit (it stops what they put in pids and removes $work).
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() {  # until something answers HTTP on 127.0.0.1:$1 (10 s at most)
   for _ in $(seq 1 200); do

@@ -14,15 +14,9 @@ duration=${DURATION:-10s}
 conns=${CONNS:-64}
 top=${TOP:-40}
 work=$(mktemp -d /tmp/portico-profile.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
 # shellcheck source=bench/common.sh
 . "$root/bench/common.sh"
+trap cleanup EXIT INT TERM
 
 upstream_port=$(free_port); port=$(free_port); admin=$(free_port)
 mkdir -p "$work/upstream" "$work/manifests"

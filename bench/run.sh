@@ -17,15 +17,9 @@ duration=${DURATION:-10s}
 conns=${CONNS:-"64 256"}
 pin=${PIN:-1}
 work=$(mktemp -d /tmp/portico-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
 # shellcheck source=bench/common.sh
 . "$root/bench/common.sh"
+trap cleanup EXIT INT TERM
 
 cpu() { if [[ $pin == 1 ]]; then echo "taskset -c $1"; fi; }
 cpu_ticks() {  # "utime stime" of a process and its children (nginx master + worker)

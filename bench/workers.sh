@@ -16,15 +16,9 @@ duration=${DURATION:-5s}
 conns=${CONNS:-512}
 workers=${WORKERS:-2}
 work=$(mktemp -d /tmp/portico-workers-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
 # shellcheck source=bench/common.sh
 . "$root/bench/common.sh"
+trap cleanup EXIT INT TERM
 
 upstream_port=$(free_port)
 "$build/tests/echo-backend" --port "$upstream_port" --name upstream >/dev/null 2>&1 &
