@@ -104,8 +104,16 @@ Reflector::ListResult Reflector::list(const std::string& from_rv) {
             }
             return true;
           });
-      if (!body.at("items").is_array()) {
+      const json& items = body.at("items");
+      if (!items.is_array()) {
         handler_.problem("list " + kind_.kind + ": unreadable answer: items is not an array");
+        return ListResult::kFailed;
+      }
+      // Objects were taken out as they were parsed: what is left is not an object. Applying
+      // the rest would delete the objects those items stood for, so the list is tried again.
+      if (!items.empty()) {
+        handler_.problem("list " + kind_.kind + ": unreadable answer: " +
+                         std::to_string(items.size()) + " items are not objects");
         return ListResult::kFailed;
       }
       const json& meta = body.at("metadata");

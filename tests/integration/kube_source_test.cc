@@ -174,6 +174,9 @@ void KubeSourceTest::brokenAnswers(const std::string& kind) {
 
 TEST_F(KubeSourceTest, TruncatedAnswersAreReportedAndRetried) { brokenAnswers("truncated"); }
 TEST_F(KubeSourceTest, ListsWhoseItemsAreNoArrayAreReported) { brokenAnswers("items-object"); }
+TEST_F(KubeSourceTest, ListsOfItemsThatAreNoObjectsAreReported) {
+  brokenAnswers("items-not-objects");
+}
 TEST_F(KubeSourceTest, AnswersThatAreNotJsonAreReported) { brokenAnswers("html"); }
 
 TEST_F(KubeSourceTest, SlowAnswersStillArrive) {

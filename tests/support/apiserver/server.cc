@@ -27,7 +27,8 @@
 //   /_test/drop-next-event   store the next change but tell no watcher
 //   /_test/garble?count=N&as=K  answer the next N GETs with 200 and a broken body, K being
 //                            truncated (JSON cut short), items-object (a list whose items is
-//                            not an array) or html (not JSON at all)
+//                            not an array), items-not-objects (an array of numbers and strings)
+//                            or html (not JSON at all)
 
 namespace portico::apiserver {
 
@@ -416,6 +417,9 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
     if (as == "items-object") {
       return R"({"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":{}})";
+    }
+    if (as == "items-not-objects") {
+      return R"({"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[1,"x"]})";
     }
     if (as == "html") {
       return "<html><body>502 Bad Gateway</body></html>";
