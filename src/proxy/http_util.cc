@@ -75,10 +75,15 @@ void appendField(std::string& out, std::string_view name, std::string_view value
     return;
   }
   char line[512];
-  std::memcpy(line, name.data(), name.size());
+  // An empty view may hold a null pointer, which memcpy must not get even for 0 bytes.
+  if (!name.empty()) {
+    std::memcpy(line, name.data(), name.size());
+  }
   line[name.size()] = ':';
   line[name.size() + 1] = ' ';
-  std::memcpy(line + name.size() + 2, value.data(), value.size());
+  if (!value.empty()) {
+    std::memcpy(line + name.size() + 2, value.data(), value.size());
+  }
   line[n - 2] = '\r';
   line[n - 1] = '\n';
   out.append(line, n);
