@@ -56,6 +56,7 @@ class Upstream:
         self.port = self.sock.getsockname()[1]
         self.records = []
         self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)  # notified whenever `waiting` changes
         self.waiting = {}  # connection -> its thread is blocked in recv with no request buffered
         threading.Thread(target=self.accept_loop, daemon=True).start()
 
@@ -70,16 +71,13 @@ class Upstream:
     def serve(self, conn):
         buf = b""
         conn.settimeout(5)
-        with self.lock:
-            self.waiting[conn] = False
+        self.set_waiting(conn, False)
 
         def more():
             nonlocal buf
-            with self.lock:
-                self.waiting[conn] = b"\r\n\r\n" not in buf
+            self.set_waiting(conn, b"\r\n\r\n" not in buf)
             data = conn.recv(65536)
-            with self.lock:
-                self.waiting[conn] = False
+            self.set_waiting(conn, False)
             if not data:
                 raise EOFError
             buf += data
@@ -124,13 +122,22 @@ class Upstream:
         finally:
             with self.lock:
                 self.waiting.pop(conn, None)
+                self.changed.notify_all()
             conn.close()
 
-    def idle(self):
-        """Every connection's thread waits in recv, and nothing is left to read on it."""
+    def set_waiting(self, conn, waiting):
         with self.lock:
-            conns = list(self.waiting.items())
-        for conn, waiting in conns:
+            self.waiting[conn] = waiting
+            self.changed.notify_all()
+
+    def wait_idle(self, timeout):
+        """Waits until every connection's thread waits in recv with nothing left to read on it.
+        Data that arrives wakes that thread's recv, which changes `waiting` and notifies."""
+        with self.changed:
+            return self.changed.wait_for(self._idle_locked, timeout)
+
+    def _idle_locked(self):
+        for conn, waiting in list(self.waiting.items()):
             if not waiting:
                 return False
             try:
@@ -154,15 +161,31 @@ def free_port():
     return port
 
 
-def wait_port(port, deadline=10.0):
+def eventually(pred, deadline):
+    """True once pred() holds, False when `deadline` seconds pass first: the same wait as
+    tests/support's eventually(), checking with a back-off from 1 to 50 ms."""
     end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"nothing listens on {port}")
+    pause = 0.001
+    while not pred():
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.05)
+    return True
+
+
+def answers(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def wait_port(port, deadline=10.0):
+    if not eventually(lambda: answers(port), deadline):
+        raise RuntimeError(f"nothing listens on {port}")
 
 
 def start_portico(binary, work, main, api):
@@ -201,19 +224,16 @@ spec:
                           str(port), "--admin-port", str(admin), "--workers", "1",
                           "--log-level", "error"], stderr=subprocess.DEVNULL)
     wait_port(port)
-    # Ready once the snapshot is in: wait for /readyz.
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
+
+    def ready():  # once the snapshot is in
         try:
-            s = socket.create_connection(("127.0.0.1", admin), timeout=1)
-            s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            if s.recv(100).startswith(b"HTTP/1.1 200"):
-                s.close()
-                break
-            s.close()
+            with socket.create_connection(("127.0.0.1", admin), timeout=1) as s:
+                s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                return s.recv(100).startswith(b"HTTP/1.1 200")
         except OSError:
-            pass
-        time.sleep(0.02)
+            return False
+
+    eventually(ready, 10)
     return p, port
 
 
@@ -454,8 +474,8 @@ CASES = [
 def settle(ups, limit=2.0):
     """Waits, with a deadline, until no upstream has a request left to read or to record."""
     end = time.monotonic() + limit
-    while time.monotonic() < end and not all(u.idle() for u in ups):
-        time.sleep(0.005)
+    for u in ups:
+        u.wait_idle(max(0.0, end - time.monotonic()))
 
 
 def run_case(port, data, main, api):
