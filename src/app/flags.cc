@@ -27,6 +27,18 @@ std::optional<std::string> setPort(std::uint16_t* out, const std::string& v) {
   return std::nullopt;
 }
 
+// A whole number from lo to hi, into an int or size field.
+template <class T>
+std::optional<std::string> setNumber(T* out, const std::string& v, std::uint64_t lo,
+                                     std::uint64_t hi) {
+  auto n = parseUint(v);
+  if (!n || *n < lo || *n > hi) {
+    return "expected a number from " + std::to_string(lo) + " to " + std::to_string(hi);
+  }
+  *out = static_cast<T>(*n);
+  return std::nullopt;
+}
+
 std::optional<std::string> setDuration(std::chrono::milliseconds* out, const std::string& v) {
   auto d = parseDuration(v);
   if (!d) {
@@ -72,14 +84,7 @@ const std::vector<FlagSpec>& specs() {
       {"bind", "ADDR", "0.0.0.0", "address of all listeners",
        [](Flags& f, const std::string& v) { return setString(&f.proxy.bind, v); }},
       {"workers", "N", "number of cores", "proxy worker threads",
-       [](Flags& f, const std::string& v) -> std::optional<std::string> {
-         auto n = parseUint(v);
-         if (!n || *n < 1 || *n > 1024) {
-           return "expected a number from 1 to 1024";
-         }
-         f.proxy.workers = static_cast<int>(*n);
-         return std::nullopt;
-       }},
+       [](Flags& f, const std::string& v) { return setNumber(&f.proxy.workers, v, 1, 1024); }},
       {"ingress-class", "NAME", "portico", "the IngressClass name that is ours",
        [](Flags& f, const std::string& v) { return setString(&f.compiler.ingress_class, v); }},
       {"controller-name", "NAME", "portico.dev/ingress-controller",
@@ -146,33 +151,22 @@ const std::vector<FlagSpec>& specs() {
        }},
       {"upstream-response-timeout", "DURATION", "60s",
        "between two reads or writes upstream; then 504",
-       [](Flags& f,
-          const std::string& v) { return setDuration(&f.proxy.upstream_response_timeout, v); }},
+       [](Flags& f, const std::string& v) {
+         return setDuration(&f.proxy.upstream_response_timeout, v);
+       }},
       {"upstream-keepalive-timeout", "DURATION", "60s", "idle pooled upstream connection lifetime",
        [](Flags& f, const std::string& v) {
          return setDuration(&f.proxy.upstream_idle_timeout, v);
        }},
       {"upstream-keepalive-connections", "N", "320",
        "idle pooled connections kept per endpoint and worker (ingress-nginx's default)",
-       [](Flags& f, const std::string& v) -> std::optional<std::string> {
-         auto n = parseUint(v);
-         if (!n || *n > 100'000) {
-           return "expected a number from 0 to 100000";
-         }
-         f.proxy.max_idle_per_endpoint = static_cast<std::size_t>(*n);
-         return std::nullopt;
+       [](Flags& f, const std::string& v) {
+         return setNumber(&f.proxy.max_idle_per_endpoint, v, 0, 100'000);
        }},
       {"tunnel-idle-timeout", "DURATION", "1h", "websocket/Upgrade tunnel without traffic",
        [](Flags& f, const std::string& v) { return setDuration(&f.proxy.tunnel_idle_timeout, v); }},
       {"upstream-max-attempts", "N", "3", "tries of one request across endpoints, when safe",
-       [](Flags& f, const std::string& v) -> std::optional<std::string> {
-         auto n = parseUint(v);
-         if (!n || *n < 1 || *n > 10) {
-           return "expected a number from 1 to 10";
-         }
-         f.proxy.max_attempts = static_cast<int>(*n);
-         return std::nullopt;
-       }},
+       [](Flags& f, const std::string& v) { return setNumber(&f.proxy.max_attempts, v, 1, 10); }},
       {"log-level", "LEVEL", "info", "debug, info, warn or error",
        [](Flags& f, const std::string& v) -> std::optional<std::string> {
          if (!log::parseLevel(v, &f.log_level)) {

@@ -73,7 +73,15 @@ void ensureReleased() {
   tl_state = PoolState::kActive;
 }
 
+// 0 wraps to a class over every class, as sizes over the largest do.
 std::size_t classOf(std::size_t bytes) { return (bytes - 1) / kGrain; }
+
+void push(FreeList& list, void* p) {
+  auto* b = static_cast<Block*>(p);
+  b->next = list.head;
+  list.head = b;
+  ++list.count;
+}
 
 }  // namespace
 
@@ -105,29 +113,21 @@ namespace {
 // A thread's first cached block (its Releaser is registered), a full class, a block over the
 // largest class, or a thread that is ending.
 [[gnu::noinline]] void freeSlow(void* p, std::size_t bytes) noexcept {
-  const std::size_t c = bytes == 0 ? kClasses : classOf(bytes);
+  const std::size_t c = classOf(bytes);
   if (c >= kClasses || tl_state == PoolState::kReleased || tl_lists[c].count >= kCap) {
     ::operator delete(p);
     return;
   }
   ensureReleased();
-  FreeList& list = tl_lists[c];
-  auto* b = static_cast<Block*>(p);
-  b->next = list.head;
-  list.head = b;
-  ++list.count;
+  push(tl_lists[c], p);
 }
 }  // namespace
 
 // p is a block allocate() returned (never null), `bytes` the size it was asked for.
 void fieldPoolFree(void* p, std::size_t bytes) noexcept {
-  const std::size_t c = (bytes - 1) / kGrain;  // bytes == 0 wraps: over every class
+  const std::size_t c = classOf(bytes);
   if (c < kClasses && tl_state == PoolState::kActive && tl_lists[c].count < kCap) {
-    FreeList& list = tl_lists[c];
-    auto* b = static_cast<Block*>(p);
-    b->next = list.head;
-    list.head = b;
-    ++list.count;
+    push(tl_lists[c], p);
     return;
   }
   freeSlow(p, bytes);
