@@ -47,10 +47,10 @@ void Exchange<Stream>::start() {
   fail_after_read_.reset();
   local_after_read_.reset();
   auto& parser = conn_.parser();
-  const auto& req = parser.get();
-  head_request_ = req.method() == http::verb::head;
-  const unsigned bad = checkRequestHead(req, parser.chunked(), toOptional(parser.content_length()),
-                                        info_, path_buf_);
+  const MessageHead& req = parser.head();
+  head_request_ = req.method() == "HEAD";
+  const unsigned bad = checkRequestHead(req, parser.chunked(), parser.contentLength(), info_,
+                                        path_buf_);
   keep_alive_ = info_.keep_alive;
   if (bad != 0) {
     keep_alive_ = false;  // the framing of what follows cannot be trusted
@@ -85,20 +85,20 @@ void Exchange<Stream>::route() {
     fail({Phase::kRequestPolicies, Cause::kBodyTooLarge});
     return;
   }
-  conn_.parser().body_limit(ctx.body_limit != 0 ? ctx.body_limit : kUnlimitedBody);
+  conn_.parser().bodyLimit(ctx.body_limit != 0 ? ctx.body_limit : kUnlimitedBody);
 
   // action: forward to the matched target group.
   target_group_ = match.target_group_index;
 
   // The request as the upstream sees it (DESIGN.md, "What the proxy promises"), written once
   // and reused if the request is retried.
-  const auto& req = conn_.parser().get();
+  const MessageHead& req = conn_.parser().head();
   UpstreamRequestHead head;
   head.info = &info_;
   head.edits = &ctx.upstream_edits;
   head.client_address = conn_.clientAddress();
   head.listener_port = worker_.listen_port_text;
-  if (req.find("X-Request-Id") == req.end()) {
+  if (!req.has(FieldId::kXRequestId)) {
     worker_.newRequestId(request_id_.data());
     head.request_id = std::string_view(request_id_.data(), request_id_.size());
   }
@@ -152,7 +152,7 @@ template <class Stream>
 void Exchange<Stream>::forwardRequest() {
   up_.reset(&request_head_, info_.chunked);
   interim_responses_ = 0;
-  if (info_.expect_continue && !continue_sent_ && !conn_.parser().is_done()) {
+  if (info_.expect_continue && !continue_sent_ && !conn_.parser().done()) {
     // The client waits for this before sending its body; answer it ourselves, as nginx does.
     // HTTP/1.0 clients never get one (RFC 9110 10.1.1).
     continue_sent_ = true;
@@ -174,7 +174,7 @@ void Exchange<Stream>::forwardRequest() {
              });
     return;
   }
-  if (!conn_.parser().is_done() && conn_.buffer().size() == 0) {
+  if (!conn_.parser().done() && conn_.buffer().size() == 0) {
     // No body bytes are here yet: the head goes up alone, now, so the upstream can answer
     // early. When some are buffered, head and first piece leave in one write.
     writeRequestPiece(0);
@@ -186,11 +186,11 @@ void Exchange<Stream>::forwardRequest() {
 template <class Stream>
 void Exchange<Stream>::doReadRequestBody() {
   auto& parser = conn_.parser();
-  if (parser.is_done()) {
+  if (parser.done()) {
     writeRequestPiece(0);
     return;
   }
-  auto& body = parser.get().body();
+  auto& body = parser.body();
   body.data = request_buf_.data();
   body.size = request_buf_.size();
   beast::get_lowest_layer(conn_.stream()).expires_after(worker_.config.client_body_timeout);
@@ -255,8 +255,8 @@ void Exchange<Stream>::onReadRequestBody(error_code ec, std::uint32_t id) {
     finish();
     return;
   }
-  const std::size_t n = request_buf_.size() - conn_.parser().get().body().size;
-  if (n == 0 && !conn_.parser().is_done()) {
+  const std::size_t n = request_buf_.size() - conn_.parser().body().size;
+  if (n == 0 && !conn_.parser().done()) {
     doReadRequestBody();  // only framing was read (a chunk header)
     return;
   }
@@ -266,7 +266,7 @@ void Exchange<Stream>::onReadRequestBody(error_code ec, std::uint32_t id) {
 
 template <class Stream>
 void Exchange<Stream>::writeRequestPiece(std::size_t n) {
-  const bool last = conn_.parser().is_done();
+  const bool last = conn_.parser().done();
   const Gather out = up_.frame(request_buf_.data(), n, last);
   upstream_writing_ = true;
   upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
@@ -316,12 +316,10 @@ void Exchange<Stream>::onWriteRequest(error_code ec, bool last, std::uint32_t at
 
 template <class Stream>
 void Exchange<Stream>::doReadResponseHeader() {
-  auto& parser = upstream_->parser.emplace();
-  parser.body_limit(kUnlimitedBody);
-  parser.header_limit(kMaxResponseHeaderBytes);
-  if (head_request_) {
-    parser.skip(true);
-  }
+  auto& parser = upstream_->parser;
+  parser.reset();
+  parser.headerLimit(kMaxResponseHeaderBytes);
+  parser.skipBody(head_request_);
   upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
   error_code ec;
   if (readStep(upstream_->stream, upstream_->buffer, parser, ec,
@@ -340,9 +338,9 @@ void Exchange<Stream>::onReadResponseHeader(error_code ec, std::uint32_t attempt
     upstreamFailed(Phase::kUpstreamHeaders, ec);
     return;
   }
-  auto& parser = *upstream_->parser;
-  auto& res = parser.get();
-  const unsigned status = res.result_int();
+  auto& parser = upstream_->parser;
+  const MessageHead& res = parser.head();
+  const unsigned status = res.status();
   if (status >= 100 && status < 200 && status != 101) {
     if (++interim_responses_ > kMaxInterimResponses) {
       log::warn("invalid upstream response",
@@ -370,11 +368,10 @@ void Exchange<Stream>::onReadResponseHeader(error_code ec, std::uint32_t attempt
   ClientResponseHead head;
   head.date = worker_.date();
   header_only_ = head_request_ || status < 200 || status == 204 || status == 304;
-  head.content_length = toOptional(parser.content_length());
-  const auto upgrade = res[http::field::upgrade];
+  head.content_length = parser.contentLength();
   if (status == 101) {
     head.connection = ConnectionHeader::kUpgrade;
-    head.upgrade = std::string_view(upgrade.data(), upgrade.size());
+    head.upgrade = res.value(FieldId::kUpgrade);
     head.content_length.reset();
   } else {
     // A response that arrives before the request has gone up whole ends the connection: the
@@ -407,12 +404,12 @@ void Exchange<Stream>::onReadResponseHeader(error_code ec, std::uint32_t attempt
 
 template <class Stream>
 void Exchange<Stream>::doReadResponseBody() {
-  auto& parser = *upstream_->parser;
-  if (parser.is_done()) {
+  auto& parser = upstream_->parser;
+  if (parser.done()) {
     writeResponsePiece(0);
     return;
   }
-  auto& body = parser.get().body();
+  auto& body = parser.body();
   body.data = response_buf_.data();
   body.size = response_buf_.size();
   upstream_->stream.expires_after(worker_.config.upstream_response_timeout);
@@ -445,8 +442,8 @@ void Exchange<Stream>::onReadResponseBody(error_code ec, std::uint32_t attempt) 
     conn_.close();
     return;
   }
-  const std::size_t n = response_buf_.size() - upstream_->parser->get().body().size;
-  if (n == 0 && !upstream_->parser->is_done()) {
+  const std::size_t n = response_buf_.size() - upstream_->parser.body().size;
+  if (n == 0 && !upstream_->parser.done()) {
     doReadResponseBody();  // only framing was read (a chunk header)
     return;
   }
@@ -455,7 +452,7 @@ void Exchange<Stream>::onReadResponseBody(error_code ec, std::uint32_t attempt) 
 
 template <class Stream>
 void Exchange<Stream>::writeResponsePiece(std::size_t n) {
-  const bool last = header_only_ || upstream_->parser->is_done();
+  const bool last = header_only_ || upstream_->parser.done();
   const Gather out = down_.frame(response_buf_.data(), n, last && !header_only_);
   beast::get_lowest_layer(conn_.stream()).expires_after(worker_.config.client_send_timeout);
   writeAll(conn_.stream(), out,
@@ -501,8 +498,8 @@ void Exchange<Stream>::finish() {
   if (!request_done_) {
     keep_alive_ = false;  // answered early: the rest of the request is not forwarded
     dropUpstream();
-  } else if (upstream_ != nullptr && upstream_->parser && upstream_->parser->is_done() &&
-             upstream_->parser->keep_alive() && upstream_->buffer.size() == 0) {
+  } else if (upstream_ != nullptr && upstream_->parser.done() && upstream_->parser.keepAlive() &&
+             upstream_->buffer.size() == 0) {
     worker_.connector->release(std::move(upstream_));
   }
   upstream_.reset();
@@ -523,9 +520,8 @@ bool Exchange<Stream>::retryable(Phase phase) const {
   }
   // A pooled connection the upstream had closed: the request may not have been seen, but it
   // may have: only idempotent requests go again.
-  const auto method = conn_.parser().get().method_string();
   return upstream_ != nullptr && upstream_->reused &&
-         isIdempotent(std::string_view(method.data(), method.size()));
+         isIdempotent(conn_.parser().head().method());
 }
 
 template <class Stream>
@@ -582,7 +578,7 @@ void Exchange<Stream>::answer(const LocalResponse& r) {
   if (rejected) {
     worker_.metrics.rejected_requests.inc();
   }
-  const bool keep_alive = keep_alive_ && conn_.parser().is_done() && !rejected;
+  const bool keep_alive = keep_alive_ && conn_.parser().done() && !rejected;
   conn_.respond(r, keep_alive, head_request_);
 }
 

@@ -138,44 +138,28 @@ void Http1Connection<Stream>::disarmHeaderDeadline() {
 
 template <class Stream>
 void Http1Connection<Stream>::doReadHeader() {
-  parser_.emplace();
-  parser_->header_limit(static_cast<std::uint32_t>(worker_.config.max_header_bytes));
+  parser_.reset();
+  parser_.headerLimit(worker_.config.max_header_bytes);
   // The body limit is set by the exchange once the route (and its policies) are known.
-  parser_->body_limit(kUnlimitedBody);
   if (!header_armed_) {
     armHeaderDeadline();
   }
   parseBufferedHeader();
 }
 
-// Our own read loop instead of http::async_read_header: the same reads and parser calls, plus
-// one check Beast cannot make. Beast parses a head only once it is whole, but its version parser
-// wants eight bytes of lookahead, so "GET / \r\n\r\n" (no version) would wait for bytes that
-// never come; a whole head the parser still calls incomplete is malformed.
+// Parses what is buffered; reads more while the head is not whole.
 template <class Stream>
 void Http1Connection<Stream>::parseBufferedHeader() {
-  error_code ec = http::error::need_more;
-  if (buffer_.size() > 0) {
-    ec = {};
-    const std::size_t n = parser_->put(buffer_.data(), ec);
-    buffer_.consume(n);
-  }
-  if (ec != http::error::need_more) {
+  error_code ec;
+  if (parseBuffered(buffer_, parser_, ec)) {
     onReadHeader(ec);  // a whole head, or an error
-    return;
-  }
-  const auto data = buffer_.data();
-  const std::string_view buffered(static_cast<const char*>(data.data()), data.size());
-  if (buffered.find("\r\n\r\n") != std::string_view::npos ||
-      buffered.find("\n\n") != std::string_view::npos) {
-    onReadHeader(http::error::bad_version);
     return;
   }
   stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, 65536)),
                           [self = this->shared_from_this()](error_code rec, std::size_t n) {
                             if (rec == net::error::eof) {
-                              rec = self->parser_->got_some() ? http::error::partial_message
-                                                              : http::error::end_of_stream;
+                              rec = self->parser_.gotSome() ? http::error::partial_message
+                                                            : http::error::end_of_stream;
                             }
                             if (rec) {
                               self->onReadHeader(rec);
@@ -210,23 +194,8 @@ void Http1Connection<Stream>::onReadHeader(error_code ec) {
   }
   if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
     // The request line alone over the limit is a target too long (414, as nginx), else 431.
-    // Beast consumes the request line once it has parsed it, so its target tells which.
-    failHeader(parser_->get().target().empty() ? Cause::kUriTooLong : Cause::kHeadersTooLarge);
+    failHeader(parser_.firstLineDone() ? Cause::kHeadersTooLarge : Cause::kUriTooLong);
     return;
-  }
-  if (ec == http::error::bad_version) {
-    // Beast takes only 1.0 and 1.1. A later 1.x is 1.1 (RFC 9110 2.5: a minor version is
-    // compatible); 2.0 and later on an HTTP/1 connection are a 505.
-    switch (classifyVersion()) {
-      case VersionFix::kPatchedToHttp11:
-        doReadHeader();  // the request line now says HTTP/1.1; parse it again
-        return;
-      case VersionFix::kUnsupported:
-        failHeader(Cause::kVersion);
-        return;
-      case VersionFix::kMalformed:
-        break;
-    }
   }
   if (ec) {
     log::debug("malformed request", {{"error", ec.message()}, {"client", client_address_}});
@@ -234,32 +203,6 @@ void Http1Connection<Stream>::onReadHeader(error_code ec) {
     return;
   }
   exchange_.start();
-}
-
-// The buffered request line still holds the version Beast refused (it consumes nothing of a
-// request line it cannot parse).
-template <class Stream>
-typename Http1Connection<Stream>::VersionFix Http1Connection<Stream>::classifyVersion() {
-  const auto data = buffer_.data();
-  char* p = static_cast<char*>(const_cast<void*>(data.data()));
-  const std::string_view buffered(p, data.size());
-  const std::size_t eol = buffered.find("\r\n");
-  if (eol == std::string_view::npos || eol < 9) {
-    return VersionFix::kMalformed;
-  }
-  const std::string_view v = buffered.substr(eol - 9, 9);  // " HTTP/d.d"
-  if (v.substr(0, 6) != " HTTP/" || v[7] != '.' || v[6] < '0' || v[6] > '9' || v[8] < '0' ||
-      v[8] > '9') {
-    return VersionFix::kMalformed;
-  }
-  if (v[6] >= '2') {
-    return VersionFix::kUnsupported;
-  }
-  if (v[6] == '1' && v[8] >= '2') {
-    p[eol - 1] = '1';
-    return VersionFix::kPatchedToHttp11;
-  }
-  return VersionFix::kMalformed;
 }
 
 template <class Stream>

@@ -2,7 +2,7 @@
 // Internal to src/proxy: one client connection speaking HTTP/1.1, templated on its stream
 // (DeadlineStream now, ssl_stream<DeadlineStream> with TLS), after Beast's server-flex.
 //
-// It reads and parses request heads (a new parser per message, with header and body limits),
+// It reads and parses request heads (one parser, reset per message, with header and body limits),
 // keeps the connection alive and pipelined, owns the header deadline, answers what cannot
 // become an exchange (400, 408, 414, 431), lingers after an error, and drains. Each request it
 // parses runs in its Exchange; the exchange hands the connection back with exchangeDone().
@@ -12,6 +12,7 @@
 
 #include "proxy/deadline_stream.h"
 #include "proxy/exchange.h"
+#include "proxy/h1_parser.h"
 #include "proxy/http_util.h"
 #include "proxy/net.h"
 #include "proxy/worker.h"
@@ -26,8 +27,6 @@ template <class Stream>
 class Http1Connection final : public ClientConnection,
                               public std::enable_shared_from_this<Http1Connection<Stream>> {
  public:
-  using RequestParser = RequestParserOf<http::buffer_body>;
-
   Http1Connection(Worker& worker, Stream stream);
   ~Http1Connection();
   Http1Connection(const Http1Connection&) = delete;
@@ -40,7 +39,7 @@ class Http1Connection final : public ClientConnection,
   Worker& worker() { return worker_; }
   Stream& stream() { return stream_; }
   beast::flat_buffer& buffer() { return buffer_; }
-  RequestParser& parser() { return *parser_; }
+  H1Parser& parser() { return parser_; }
   std::string_view clientAddress() const { return client_address_; }
   bool closed() const { return closed_; }
   // Answers with a response of the proxy's own, then reads the next request or closes.
@@ -60,8 +59,6 @@ class Http1Connection final : public ClientConnection,
   void armHeaderDeadline();
   void disarmHeaderDeadline();
   void failHeader(Cause cause);
-  enum class VersionFix { kPatchedToHttp11, kUnsupported, kMalformed };
-  VersionFix classifyVersion();
   void onWriteLocal(error_code ec, bool keep_alive);
   void shutdownAndLinger();
   void doLinger();
@@ -76,7 +73,7 @@ class Http1Connection final : public ClientConnection,
   bool closed_ = false;
   std::size_t skipped_bytes_ = 0;
   std::size_t linger_bytes_ = 0;
-  std::optional<RequestParser> parser_;
+  H1Parser parser_{H1Parser::Kind::kRequest};
   std::string local_head_;
   std::array<char, 4096> linger_buf_;  // discarded bytes: never read
   Exchange<Stream> exchange_;

@@ -10,8 +10,6 @@ namespace portico::proxy {
 
 namespace {
 
-std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
-
 // Never removed by a Connection nomination: the framing and routing fields, which the writers
 // emit themselves, and the forwarding fields the upstream relies on.
 bool isProtected(std::string_view name) {
@@ -24,17 +22,26 @@ bool isProtected(std::string_view name) {
 // past the bound are ignored (they can only remove its own fields).
 class ConnectionTokens final {
  public:
-  explicit ConnectionTokens(const Fields& fields) {
-    const auto range = fields.equal_range(http::field::connection);
-    for (auto it = range.first; it != range.second; ++it) {
-      for (auto token : split(sv(it->value()), ',')) {
-        token = trim(token);
-        if (!token.empty() && !isProtected(token) && count_ < tokens_.size()) {
+  explicit ConnectionTokens(const MessageHead& head) {
+    for (const HeadField& f : head) {
+      if (f.id != FieldId::kConnection) {
+        continue;
+      }
+      std::string_view value = f.value;
+      while (count_ < tokens_.size()) {
+        const std::size_t comma = value.find(',');
+        const std::string_view token = trim(value.substr(0, comma));
+        if (!token.empty() && !isProtected(token)) {
           tokens_[count_++] = token;
         }
+        if (comma == std::string_view::npos) {
+          break;
+        }
+        value.remove_prefix(comma + 1);
       }
     }
   }
+  bool empty() const { return count_ == 0; }
   bool names(std::string_view field) const {
     for (std::size_t i = 0; i < count_; ++i) {
       if (iequals(tokens_[i], field)) {
@@ -50,16 +57,16 @@ class ConnectionTokens final {
 };
 
 // Hop-by-hop and framing fields: never copied, in either direction.
-bool isDropped(http::field f) {
+bool isDropped(FieldId f) {
   switch (f) {
-    case http::field::connection:
-    case http::field::keep_alive:
-    case http::field::proxy_connection:
-    case http::field::te:
-    case http::field::trailer:
-    case http::field::transfer_encoding:
-    case http::field::content_length:
-    case http::field::upgrade:
+    case FieldId::kConnection:
+    case FieldId::kKeepAlive:
+    case FieldId::kProxyConnection:
+    case FieldId::kTe:
+    case FieldId::kTrailer:
+    case FieldId::kTransferEncoding:
+    case FieldId::kContentLength:
+    case FieldId::kUpgrade:
       return true;
     default:
       return false;
@@ -144,10 +151,10 @@ std::string httpDate(std::time_t t) {
   return std::string(buf, n);
 }
 
-void appendRequestHead(const RequestHeader& req, const UpstreamRequestHead& head,
+void appendRequestHead(const MessageHead& req, const UpstreamRequestHead& head,
                        std::string& out) {
   const RequestInfo& info = *head.info;
-  out.append(sv(req.method_string()));
+  out.append(req.method());
   out.push_back(' ');
   std::string_view target = head.target.empty() ? info.origin_target : head.target;
   if (target.empty() || target.front() == '?') {
@@ -161,40 +168,37 @@ void appendRequestHead(const RequestHeader& req, const UpstreamRequestHead& head
   std::string_view forwarded_for;  // the first X-Forwarded-For; later ones are joined below
   std::string joined_forwarded_for;
   bool has_request_id = false;
-  for (const auto& f : req) {
-    const http::field id = f.name();
-    if (isDropped(id) || id == http::field::host || id == http::field::expect) {
-      continue;
-    }
-    const std::string_view name = sv(f.name_string());
-    if (id == http::field::unknown) {
-      if (iequals(name, "X-Forwarded-For")) {
+  for (const HeadField& f : req) {
+    switch (f.id) {
+      case FieldId::kHost:
+      case FieldId::kExpect:
+      case FieldId::kXForwardedProto:
+      case FieldId::kXForwardedHost:
+      case FieldId::kXForwardedPort:
+        continue;
+      case FieldId::kXForwardedFor:
         if (forwarded_for.empty() && joined_forwarded_for.empty()) {
-          forwarded_for = sv(f.value());
+          forwarded_for = f.value;
         } else {
           if (joined_forwarded_for.empty()) {
             joined_forwarded_for = forwarded_for;
           }
-          joined_forwarded_for.append(", ").append(sv(f.value()));
+          joined_forwarded_for.append(", ").append(f.value);
         }
         continue;
-      }
-      if (iequals(name, "X-Forwarded-Proto") || iequals(name, "X-Forwarded-Host") ||
-          iequals(name, "X-Forwarded-Port")) {
-        continue;
-      }
-      if (iequals(name, "X-Request-Id")) {
+      case FieldId::kXRequestId:
         has_request_id = true;
-      } else if (named.names(name)) {
-        continue;
-      }
-    } else if (named.names(name)) {
+        break;
+      default:
+        if (isDropped(f.id) || (!named.empty() && named.names(f.name))) {
+          continue;
+        }
+        break;
+    }
+    if (edited && head.edits->touches(f.name)) {
       continue;
     }
-    if (edited && head.edits->touches(name)) {
-      continue;
-    }
-    appendField(out, name, sv(f.value()));
+    appendField(out, f.name, f.value);
   }
   out.append("X-Forwarded-For: ");
   if (!joined_forwarded_for.empty()) {
@@ -217,36 +221,39 @@ void appendRequestHead(const RequestHeader& req, const UpstreamRequestHead& head
   }
   if (info.upgrade) {
     out.append("Connection: upgrade\r\n");
-    appendField(out, "Upgrade", sv(req[http::field::upgrade]));
+    appendField(out, "Upgrade", req.value(FieldId::kUpgrade));
   }
   out.append("\r\n");
 }
 
-void appendResponseHead(const ResponseHeader& res, const ClientResponseHead& head,
+void appendResponseHead(const MessageHead& res, const ClientResponseHead& head,
                         std::string& out) {
   char status[4];
-  const unsigned code = res.result_int();
+  const unsigned code = res.status();
   status[0] = static_cast<char>('0' + code / 100 % 10);
   status[1] = static_cast<char>('0' + code / 10 % 10);
   status[2] = static_cast<char>('0' + code % 10);
   out.append("HTTP/1.1 ");
   out.append(status, 3);
   out.push_back(' ');
-  const auto reason = res.reason();
-  out.append(reason.empty() ? sv(http::obsolete_reason(res.result())) : sv(reason));
+  const std::string_view reason = res.reason();
+  if (reason.empty()) {
+    const auto standard = http::obsolete_reason(http::int_to_status(code));
+    out.append(standard.data(), standard.size());
+  } else {
+    out.append(reason);
+  }
   out.append("\r\n");
   const ConnectionTokens named(res);
   const bool edited = head.edits != nullptr && !head.edits->empty();
-  for (const auto& f : res) {
-    const http::field id = f.name();
-    if (isDropped(id) || id == http::field::server || id == http::field::date) {
+  for (const HeadField& f : res) {
+    if (isDropped(f.id) || f.id == FieldId::kServer || f.id == FieldId::kDate) {
       continue;
     }
-    const std::string_view name = sv(f.name_string());
-    if (named.names(name) || (edited && head.edits->touches(name))) {
+    if ((!named.empty() && named.names(f.name)) || (edited && head.edits->touches(f.name))) {
       continue;
     }
-    appendField(out, name, sv(f.value()));
+    appendField(out, f.name, f.value);
   }
   out.append("Server: portico\r\n");
   appendField(out, "Date", head.date);
@@ -279,7 +286,8 @@ void appendLocalResponse(const LocalResponse& r, std::string_view date, bool kee
   auto [end, ec] = std::to_chars(code, code + sizeof(code), r.status % 1000);
   (void)ec;
   const std::string_view code_text(code, static_cast<std::size_t>(end - code));
-  const auto reason = sv(http::obsolete_reason(http::int_to_status(r.status)));
+  const auto standard = http::obsolete_reason(http::int_to_status(r.status));
+  const std::string_view reason(standard.data(), standard.size());
   out.append("HTTP/1.1 ").append(code_text).append(" ").append(reason).append("\r\n");
   out.append("Server: portico\r\n");
   appendField(out, "Date", date);
@@ -308,18 +316,24 @@ std::size_t chunkPrefix(std::size_t n, char* buf) {
   return static_cast<std::size_t>(end + 2 - buf);
 }
 
-const char* responseHeadProblem(const ResponseHeader& res) {
+const char* responseHeadProblem(const MessageHead& res) {
+  if (res.version() < 10 || res.version() >= 20) {
+    return "not an HTTP/1 response";
+  }
   bool te = false;
-  for (auto [it, end] = res.equal_range(http::field::transfer_encoding); it != end; ++it) {
+  for (const HeadField& f : res) {
+    if (f.id != FieldId::kTransferEncoding) {
+      continue;
+    }
     te = true;
-    for (auto coding : split(sv(it->value()), ',')) {
+    for (auto coding : split(f.value, ',')) {
       coding = trim(coding);
       if (!coding.empty() && !iequals(coding, "chunked")) {
         return "unknown transfer coding";
       }
     }
   }
-  if (te && res.count(http::field::content_length) > 0) {
+  if (te && res.has(FieldId::kContentLength)) {
     return "Transfer-Encoding with Content-Length";
   }
   return nullptr;

@@ -2,8 +2,8 @@
 // The head writers, shared by the request path. Internal to src/proxy.
 //
 // Heads are written as one contiguous string rather than through Beast's serializer: one
-// buffer per write instead of a dozen small ones, and no edits to Beast's field list (each an
-// allocation) on the request path. Policies change heads only through HeaderEdits, which the
+// buffer per write instead of a dozen small ones, and no edits to a field list on the request
+// path. Policies change heads only through HeaderEdits, which the
 // writers apply in the same single pass.
 //
 // Framing and routing fields are never copied from what a peer sent: Host, Content-Length and
@@ -69,7 +69,7 @@ struct UpstreamRequestHead {
 // and every field it names except the protected ones, Keep-Alive, Proxy-Connection, TE, Trailer,
 // Transfer-Encoding, Upgrade), without Expect and the X-Forwarded-* fields the proxy sets
 // itself, then the proxy's fields, the edits, and the framing, then CRLF.
-void appendRequestHead(const RequestHeader& req, const UpstreamRequestHead& head, std::string& out);
+void appendRequestHead(const MessageHead& req, const UpstreamRequestHead& head, std::string& out);
 
 enum class ConnectionHeader { kNone, kClose, kKeepAlive, kUpgrade };
 
@@ -85,7 +85,7 @@ struct ClientResponseHead {
 // Appends the head sent to the client: status line (HTTP/1.1, the upstream's reason), the
 // upstream's fields without hop-by-hop and framing ones, Server and Date, the edits, then the
 // framing and Connection the proxy decided.
-void appendResponseHead(const ResponseHeader& res, const ClientResponseHead& head,
+void appendResponseHead(const MessageHead& res, const ClientResponseHead& head,
                         std::string& out);
 
 // A response the proxy makes itself: errors now, redirects and fixed responses later.
@@ -110,6 +110,6 @@ std::size_t chunkPrefix(std::size_t n, char* buf);
 // Why a response head from an upstream cannot be passed on, or nullptr when it can: a transfer
 // coding other than chunked (the client would get coded bytes without their label; nginx
 // answers 502 too), or Transfer-Encoding beside Content-Length.
-const char* responseHeadProblem(const ResponseHeader& res);
+const char* responseHeadProblem(const MessageHead& res);
 
 }  // namespace portico::proxy

@@ -14,6 +14,7 @@
 // Thread: the stream's.
 
 #include "proxy/body_pump.h"
+#include "proxy/h1_parser.h"
 #include "proxy/net.h"
 
 #include <cstddef>
@@ -24,21 +25,22 @@ namespace portico::proxy {
 // Parses the buffered bytes of `b` into `p`. True when that completed the step (ec holds the
 // outcome: success, need_buffer for a full body buffer, or an error); false when the parser
 // needs more bytes.
-template <bool isRequest>
-bool parseBuffered(beast::flat_buffer& b, http::basic_parser<isRequest>& p, error_code& ec) {
+inline bool parseBuffered(beast::flat_buffer& b, H1Parser& p, error_code& ec) {
   ec = {};
   if (b.size() == 0) {
     return false;
   }
-  const std::size_t used = p.put(b.data(), ec);
+  const auto data = b.data();
+  const std::size_t used =
+      p.put(std::string_view(static_cast<const char*>(data.data()), data.size()), ec);
   b.consume(used);
   return ec != http::error::need_more;
 }
 
-template <class Stream, bool isRequest, class Handler>
+template <class Stream, class Handler>
 class ReadStepOp {
  public:
-  ReadStepOp(Stream& s, beast::flat_buffer& b, http::basic_parser<isRequest>& p, Handler&& h)
+  ReadStepOp(Stream& s, beast::flat_buffer& b, H1Parser& p, Handler&& h)
       : s_(s), b_(b), p_(p), h_(std::move(h)) {}
 
   void start() {
@@ -51,9 +53,8 @@ class ReadStepOp {
     if (ec == net::error::eof) {
       // As http::async_read_some: a message delimited by the end of the stream ends here; one
       // cut short is partial_message; none at all is end_of_stream.
-      if (p_.got_some()) {
-        ec = {};
-        p_.put_eof(ec);
+      if (p_.gotSome()) {
+        p_.putEof(ec);
       } else {
         ec = http::error::end_of_stream;
       }
@@ -75,22 +76,20 @@ class ReadStepOp {
  private:
   Stream& s_;
   beast::flat_buffer& b_;
-  http::basic_parser<isRequest>& p_;
+  H1Parser& p_;
   Handler h_;
 };
 
 // The next step of the message in `p`: the head (a parser whose head is not done yet), or the
-// next piece of body (into the buffer_body's buffer). Returns true when the buffered bytes
+// next piece of body (into the parser's body buffer). Returns true when the buffered bytes
 // sufficed (`ec` is the outcome, and `handler` is dropped); otherwise reads and calls
 // handler(ec) once the step is complete.
-template <class Stream, bool isRequest, class Handler>
-bool readStep(Stream& s, beast::flat_buffer& b, http::basic_parser<isRequest>& p, error_code& ec,
-              Handler&& handler) {
+template <class Stream, class Handler>
+bool readStep(Stream& s, beast::flat_buffer& b, H1Parser& p, error_code& ec, Handler&& handler) {
   if (parseBuffered(b, p, ec)) {
     return true;
   }
-  ReadStepOp<Stream, isRequest, std::decay_t<Handler>>(s, b, p, std::forward<Handler>(handler))
-      .start();
+  ReadStepOp<Stream, std::decay_t<Handler>>(s, b, p, std::forward<Handler>(handler)).start();
   return false;
 }
 

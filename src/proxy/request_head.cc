@@ -6,8 +6,6 @@ namespace portico::proxy {
 
 namespace {
 
-std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
-
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
 bool isHex(char c) { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -236,7 +234,7 @@ bool isIdempotent(std::string_view method) {
          method == "PUT" || method == "DELETE";
 }
 
-unsigned checkRequestHead(const RequestHeader& req, bool chunked,
+unsigned checkRequestHead(const MessageHead& req, bool chunked,
                           std::optional<std::uint64_t> content_length, RequestInfo& info,
                           std::string& path_buf) {
   info = RequestInfo{};
@@ -250,19 +248,19 @@ unsigned checkRequestHead(const RequestHeader& req, bool chunked,
   info.version = version >= 11 ? 11 : 10;
   info.chunked = chunked;
   info.content_length = content_length;
-  if (req.method() == http::verb::connect) {
+  if (req.method() == "CONNECT") {
     return 405;  // an ingress is not a forward proxy
   }
 
   // The target: origin-form, absolute-form (http or https), or "*" for OPTIONS.
-  const std::string_view target = sv(req.target());
+  const std::string_view target = req.target();
   std::string_view authority;
   if (target.find('#') != std::string_view::npos) {
     return 400;  // a fragment is never part of a request-target (RFC 9112 3.2)
   }
   if (!target.empty() && target.front() == '/') {
     info.origin_target = target;
-  } else if (target == "*" && req.method() == http::verb::options) {
+  } else if (target == "*" && req.method() == "OPTIONS") {
     info.origin_target = target;
   } else {
     std::string_view rest;
@@ -299,9 +297,11 @@ unsigned checkRequestHead(const RequestHeader& req, bool chunked,
   // Host: exactly one, valid; an absolute-form authority overrides it (RFC 9112 3.2.2).
   std::size_t hosts = 0;
   std::string_view host_value;
-  for (auto [it, end] = req.equal_range(http::field::host); it != end; ++it) {
-    ++hosts;
-    host_value = sv(it->value());
+  for (const HeadField& f : req) {
+    if (f.id == FieldId::kHost) {
+      ++hosts;
+      host_value = f.value;
+    }
   }
   if (hosts > 1 || (hosts == 0 && info.version >= 11) || !isValidHost(host_value)) {
     return 400;
@@ -314,9 +314,12 @@ unsigned checkRequestHead(const RequestHeader& req, bool chunked,
   bool unknown_coding = false;
   std::size_t codings = 0;
   bool last_chunked = false;
-  for (auto [it, end] = req.equal_range(http::field::transfer_encoding); it != end; ++it) {
+  for (const HeadField& f : req) {
+    if (f.id != FieldId::kTransferEncoding) {
+      continue;
+    }
     ++te_fields;
-    forEachElement(sv(it->value()), [&](std::string_view coding) {
+    forEachElement(f.value, [&](std::string_view coding) {
       ++codings;
       if (last_chunked) {
         te_ok = false;  // chunked applied before another coding, or twice
@@ -332,7 +335,7 @@ unsigned checkRequestHead(const RequestHeader& req, bool chunked,
     });
   }
   if (te_fields > 0) {
-    const bool has_length = req.count(http::field::content_length) > 0;
+    const bool has_length = req.has(FieldId::kContentLength);
     if (has_length || info.version < 11 || !te_ok || codings == 0 || !last_chunked || !chunked) {
       return 400;
     }
@@ -347,8 +350,11 @@ unsigned checkRequestHead(const RequestHeader& req, bool chunked,
   bool close_token = false;
   bool keep_alive_token = false;
   bool connection_ok = true;
-  for (auto [it, end] = req.equal_range(http::field::connection); it != end; ++it) {
-    forEachElement(sv(it->value()), [&](std::string_view token) {
+  for (const HeadField& f : req) {
+    if (f.id != FieldId::kConnection) {
+      continue;
+    }
+    forEachElement(f.value, [&](std::string_view token) {
       if (++tokens > kMaxConnectionTokens || !isToken(token)) {
         connection_ok = false;
         return false;
@@ -364,11 +370,9 @@ unsigned checkRequestHead(const RequestHeader& req, bool chunked,
   }
   // RFC 9112 9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive".
   info.keep_alive = !close_token && (info.version >= 11 || keep_alive_token);
-  info.upgrade = upgrade_token && info.version >= 11 && req.count(http::field::upgrade) > 0;
-  if (info.version >= 11) {
-    if (auto it = req.find(http::field::expect); it != req.end()) {
-      info.expect_continue = iequals(sv(it->value()), "100-continue");
-    }
+  info.upgrade = upgrade_token && info.version >= 11 && req.has(FieldId::kUpgrade);
+  if (info.version >= 11 && req.has(FieldId::kExpect)) {
+    info.expect_continue = iequals(req.value(FieldId::kExpect), "100-continue");
   }
   return 0;
 }

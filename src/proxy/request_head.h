@@ -2,9 +2,9 @@
 // Checking a parsed request head before anything of it is trusted (RFC 9112 sections 2.2, 3, 6
 // and 7; RFC 9110 section 7.6.1). Internal to src/proxy; pure functions, any thread.
 //
-// Beast's parser has already rejected what does not parse (bad tokens, control characters,
-// conflicting Content-Length values, Content-Length after Transfer-Encoding). What is left for
-// a proxy is what a server may accept but an intermediary must not pass on ambiguously:
+// The parser (h1_parser.h) has already rejected what does not parse (bad tokens, control
+// characters, bare LF, obs-fold, a second Content-Length). What is left for a proxy is what a
+// server may accept but an intermediary must not pass on ambiguously:
 //   - a second Host, or a Host that is not uri-host[:port]               -> 400
 //   - Transfer-Encoding with Content-Length, or not ending in chunked    -> 400
 //   - a transfer coding other than chunked (nginx does the same)         -> 501
@@ -15,7 +15,7 @@
 // Everything the proxy derives (routing host, normalized path, framing) comes from here and
 // from the parser's state, never from a field copied as the peer sent it.
 
-#include "proxy/net.h"
+#include "proxy/h1_parser.h"
 
 #include <cstdint>
 #include <optional>
@@ -48,7 +48,7 @@ struct RequestInfo {
 
 // Returns 0 when the head may be proxied (and fills `info`), else the status to answer.
 // `path_buf` backs info.path when normalization changed it; it must outlive info.
-unsigned checkRequestHead(const RequestHeader& req, bool chunked,
+unsigned checkRequestHead(const MessageHead& req, bool chunked,
                           std::optional<std::uint64_t> content_length, RequestInfo& info,
                           std::string& path_buf);
 

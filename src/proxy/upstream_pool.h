@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "proxy/deadline_stream.h"
+#include "proxy/h1_parser.h"
 #include "proxy/net.h"
 
 #include <chrono>
@@ -32,7 +33,7 @@ struct UpstreamConn {
   beast::flat_buffer buffer;
   // The response being read on this connection; it lives here, not in the exchange, so that a
   // read still pending when the exchange drops the connection has its parser until it ends.
-  std::optional<ResponseParserOf<http::buffer_body>> parser;
+  H1Parser parser{H1Parser::Kind::kResponse};
   std::uint32_t pool_id = 0;
   bool reused = false;  // came from the pool: may have been closed by the peer meanwhile
   std::chrono::steady_clock::time_point idle_since;
