@@ -49,8 +49,8 @@ void Exchange<Stream>::start() {
   auto& parser = conn_.parser();
   const MessageHead& req = parser.head();
   head_request_ = req.method() == "HEAD";
-  const unsigned bad = checkRequestHead(req, parser.chunked(), parser.contentLength(), info_,
-                                        path_buf_);
+  const unsigned bad =
+      checkRequestHead(req, parser.chunked(), parser.contentLength(), info_, path_buf_);
   keep_alive_ = info_.keep_alive;
   if (bad != 0) {
     keep_alive_ = false;  // the framing of what follows cannot be trusted
@@ -429,6 +429,17 @@ void Exchange<Stream>::onReadResponseBody(error_code ec, std::uint32_t attempt) 
   if (ec == http::error::need_buffer) {
     ec = {};
   }
+  if (ec && !down_.headSent()) {
+    // Nothing of the response reached the client yet (the head leaves with the first piece of
+    // body): it gets a 504 or a 502, as for a bad head, instead of a closed connection.
+    log::warn("invalid upstream response",
+              {{"endpoint", endpointName(endpoint_)}, {"error", ec.message()}});
+    dropUpstream();
+    response_started_ = false;
+    fail({Phase::kForwardBody, isTimeout(ec) ? Cause::kTimeout : Cause::kInvalidResponse,
+          Side::kUpstream});
+    return;
+  }
   if (ec) {
     // Part of the response already reached the client: the only honest signal left is to
     // close the connection, so the client sees a truncated message. It is counted as the
@@ -520,8 +531,7 @@ bool Exchange<Stream>::retryable(Phase phase) const {
   }
   // A pooled connection the upstream had closed: the request may not have been seen, but it
   // may have: only idempotent requests go again.
-  return upstream_ != nullptr && upstream_->reused &&
-         isIdempotent(conn_.parser().head().method());
+  return upstream_ != nullptr && upstream_->reused && isIdempotent(conn_.parser().head().method());
 }
 
 template <class Stream>

@@ -406,8 +406,7 @@ error_code H1Parser::parseField(std::string_view line) {
 // RFC 9112 6.3, in its order.
 error_code H1Parser::decideFraming() {
   const unsigned status = head_.status_;
-  if (kind_ == Kind::kResponse &&
-      (skip_body_ || status < 200 || status == 204 || status == 304)) {
+  if (kind_ == Kind::kResponse && (skip_body_ || status < 200 || status == 204 || status == 304)) {
     framing_ = Framing::kNone;
   } else if (te_present_) {
     // A request whose coding does not end in chunked has no framing we may guess: it gets
@@ -448,11 +447,21 @@ std::size_t H1Parser::copyBody(const char* p, std::size_t n) {
   return n;
 }
 
-// As much body as the input and the body buffer allow, across chunk boundaries.
+// As much body as the input and the body buffer allow, across chunk boundaries. An error is
+// reported only once the body bytes decoded before it have been handed over: a step that
+// decoded some ends there, unchanged at the bad bytes, and the next step reports the error
+// (as Beast's parser did, one body step at a time). No state changes at an error.
 std::size_t H1Parser::putBody(std::string_view in, error_code& ec) {
   const char* p = in.data();
   const std::size_t n = in.size();
+  const std::size_t room = body_.size;
   std::size_t used = 0;
+  const auto fail = [&](http::error e) {
+    if (body_.size == room) {
+      ec = e;
+    }
+    return used;
+  };
   while (state_ != State::kDone && used < n) {
     switch (state_) {
       case State::kLength:
@@ -468,8 +477,7 @@ std::size_t H1Parser::putBody(std::string_view in, error_code& ec) {
           remaining_ -= k;
         } else {
           if (body_seen_ + k > body_limit_) {
-            ec = http::error::body_limit;
-            return used;
+            return fail(http::error::body_limit);
           }
           body_seen_ += k;
         }
@@ -486,8 +494,7 @@ std::size_t H1Parser::putBody(std::string_view in, error_code& ec) {
           goto out;
         }
         if (p[used] != '\r' || p[used + 1] != '\n') {
-          ec = http::error::bad_chunk;
-          return used;
+          return fail(http::error::bad_chunk);
         }
         used += 2;
         state_ = State::kChunkSize;
@@ -498,42 +505,37 @@ std::size_t H1Parser::putBody(std::string_view in, error_code& ec) {
         const std::size_t lf = avail.find('\n');
         if (lf == std::string_view::npos) {
           if (avail.size() == kMaxChunkLine) {
-            ec = http::error::bad_chunk;
-            return used;
+            return fail(http::error::bad_chunk);
           }
           goto out;
         }
         if (lf == 0 || avail[lf - 1] != '\r') {
-          ec = http::error::bad_chunk;
-          return used;
+          return fail(http::error::bad_chunk);
         }
         const std::string_view line = avail.substr(0, lf - 1);
         std::size_t i = 0;
         std::uint64_t size = 0;
-        while (i < line.size() && hexValue(line[i]) >= 0) {
+        while (i < line.size() && i <= kMaxChunkDigits && hexValue(line[i]) >= 0) {
           size = size * 16 + static_cast<std::uint64_t>(hexValue(line[i]));
           ++i;
         }
         if (i == 0 || i > kMaxChunkDigits) {
-          ec = http::error::bad_chunk;
-          return used;
+          return fail(http::error::bad_chunk);
         }
         std::string_view ext = line.substr(i);
         while (!ext.empty() && isOws(ext.front())) {
           ext.remove_prefix(1);
         }
         if (!ext.empty() && (ext.front() != ';' || !all(ext, kValue))) {
-          ec = http::error::bad_chunk_extension;
-          return used;
+          return fail(http::error::bad_chunk_extension);
+        }
+        if (size > body_limit_ - std::min(body_limit_, body_seen_)) {
+          return fail(http::error::body_limit);
         }
         used += lf + 1;
         if (size == 0) {
           state_ = State::kTrailers;
           break;
-        }
-        if (size > body_limit_ - std::min(body_limit_, body_seen_)) {
-          ec = http::error::body_limit;
-          return used;
         }
         body_seen_ += size;
         remaining_ = size;
@@ -546,25 +548,21 @@ std::size_t H1Parser::putBody(std::string_view in, error_code& ec) {
         const std::size_t lf = avail.find('\n');
         if (lf == std::string_view::npos) {
           if (trailer_bytes_ + avail.size() >= header_limit_) {
-            ec = http::error::header_limit;
-            return used;
+            return fail(http::error::header_limit);
           }
           goto out;
         }
-        trailer_bytes_ += lf + 1;
-        if (trailer_bytes_ > header_limit_) {
-          ec = http::error::header_limit;
-          return used;
+        if (trailer_bytes_ + lf + 1 > header_limit_) {
+          return fail(http::error::header_limit);
         }
         if (lf == 0 || avail[lf - 1] != '\r') {
-          ec = http::error::bad_line_ending;
-          return used;
+          return fail(http::error::bad_line_ending);
         }
         const std::string_view line = avail.substr(0, lf - 1);
         if (!line.empty() && (isOws(line.front()) || !isFieldLine(line))) {
-          ec = http::error::bad_field;
-          return used;
+          return fail(http::error::bad_field);
         }
+        trailer_bytes_ += lf + 1;
         used += lf + 1;
         if (line.empty()) {
           state_ = State::kDone;

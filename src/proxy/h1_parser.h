@@ -77,9 +77,9 @@ class MessageHead final {
  public:
   std::string_view method() const { return method_; }  // requests
   std::string_view target() const { return target_; }  // requests
-  unsigned version() const { return version_; }         // 10 for HTTP/1.0, 11, 20, ...
-  unsigned status() const { return status_; }           // responses
-  std::string_view reason() const { return reason_; }   // responses, possibly empty
+  unsigned version() const { return version_; }        // 10 for HTTP/1.0, 11, 20, ...
+  unsigned status() const { return status_; }          // responses
+  std::string_view reason() const { return reason_; }  // responses, possibly empty
 
   const std::vector<HeadField>& fields() const { return fields_; }
   std::vector<HeadField>::const_iterator begin() const { return fields_.begin(); }
@@ -181,11 +181,11 @@ class H1Parser final {
   bool length_seen_ = false;       // a Content-Length field
   std::size_t header_limit_ = 8192;
   std::uint64_t body_limit_ = ~std::uint64_t{0};
-  std::uint64_t body_seen_ = 0;    // body bytes so far (decoded)
-  std::uint64_t remaining_ = 0;    // of the Content-Length body, or of the current chunk
+  std::uint64_t body_seen_ = 0;  // body bytes so far (decoded)
+  std::uint64_t remaining_ = 0;  // of the Content-Length body, or of the current chunk
   std::uint64_t content_length_ = 0;
-  std::size_t scanned_ = 0;        // head bytes searched for the end of the head so far
-  std::size_t line_start_ = 0;     // where the line being searched began
+  std::size_t scanned_ = 0;     // head bytes searched for the end of the head so far
+  std::size_t line_start_ = 0;  // where the line being searched began
   std::size_t trailer_bytes_ = 0;
   BodyBuffer body_;
   MessageHead head_;

@@ -151,8 +151,7 @@ std::string httpDate(std::time_t t) {
   return std::string(buf, n);
 }
 
-void appendRequestHead(const MessageHead& req, const UpstreamRequestHead& head,
-                       std::string& out) {
+void appendRequestHead(const MessageHead& req, const UpstreamRequestHead& head, std::string& out) {
   const RequestInfo& info = *head.info;
   out.append(req.method());
   out.push_back(' ');
@@ -226,8 +225,7 @@ void appendRequestHead(const MessageHead& req, const UpstreamRequestHead& head,
   out.append("\r\n");
 }
 
-void appendResponseHead(const MessageHead& res, const ClientResponseHead& head,
-                        std::string& out) {
+void appendResponseHead(const MessageHead& res, const ClientResponseHead& head, std::string& out) {
   char status[4];
   const unsigned code = res.status();
   status[0] = static_cast<char>('0' + code / 100 % 10);

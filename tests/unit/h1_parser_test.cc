@@ -3,8 +3,8 @@
 
 #include "proxy/h1_parser.h"
 
-#include <boost/beast/http/error.hpp>
 #include <gtest/gtest.h>
+#include <boost/beast/http/error.hpp>
 
 #include <string>
 #include <vector>
@@ -136,9 +136,9 @@ TEST(H1Parser, Versions) {
     const char* line;
     unsigned version;
   };
-  for (const Row& row : {Row{"GET / HTTP/1.0", 10}, Row{"GET / HTTP/1.1", 11},
-                         Row{"GET / HTTP/1.2", 12}, Row{"PRI * HTTP/2.0", 20},
-                         Row{"GET / HTTP/0.9", 9}}) {
+  for (const Row& row :
+       {Row{"GET / HTTP/1.0", 10}, Row{"GET / HTTP/1.1", 11}, Row{"GET / HTTP/1.2", 12},
+        Row{"PRI * HTTP/2.0", 20}, Row{"GET / HTTP/0.9", 9}}) {
     Parsed r;
     parseBoth(H1Parser::Kind::kRequest, std::string(row.line) + "\r\nHost: a\r\n\r\n", r);
     ASSERT_FALSE(r.fed.ec) << row.line;
@@ -260,8 +260,8 @@ TEST(H1Parser, ChunkedBody) {
   EXPECT_FALSE(r.parser.contentLength());
 
   // "chunked" decides only when it is the last coding; the request check refuses the rest.
-  parseBoth(H1Parser::Kind::kRequest,
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", r);
+  parseBoth(H1Parser::Kind::kRequest, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            r);
   EXPECT_FALSE(r.fed.ec);
   EXPECT_FALSE(r.parser.chunked());
   EXPECT_TRUE(r.parser.done());
@@ -303,8 +303,7 @@ TEST(H1Parser, MalformedChunks) {
   // A chunk line that never ends is refused at 4 KiB, not buffered on.
   Parsed r;
   parseBoth(H1Parser::Kind::kRequest,
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;" + std::string(5000, 'a'),
-            r);
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;" + std::string(5000, 'a'), r);
   EXPECT_EQ(r.fed.ec, http::error::bad_chunk);
   // Trailers are bounded by the header limit.
   parseBoth(H1Parser::Kind::kRequest,
@@ -312,6 +311,26 @@ TEST(H1Parser, MalformedChunks) {
                 std::string(9000, 'a') + "\r\n\r\n",
             r);
   EXPECT_EQ(r.fed.ec, http::error::header_limit);
+}
+
+// Body bytes decoded before an error are handed over first; the error comes with the next
+// step, from the same bytes, so nothing decoded is lost and nothing bad is consumed.
+TEST(H1Parser, AnErrorFollowsTheBytesDecodedBeforeIt) {
+  H1Parser p(H1Parser::Kind::kResponse);
+  error_code ec;
+  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  ASSERT_EQ(p.put(head, ec), head.size());
+  char buf[64];
+  p.body() = {buf, sizeof(buf)};
+  const std::string body = "5\r\nhello\r\nzz\r\n";
+  const std::size_t used = p.put(body, ec);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(std::string(buf, sizeof(buf) - p.body().size), "hello");
+  EXPECT_EQ(body.substr(used), "zz\r\n");
+  p.body() = {buf, sizeof(buf)};
+  EXPECT_EQ(p.put(body.substr(used), ec), 0u);
+  EXPECT_EQ(ec, http::error::bad_chunk);
+  EXPECT_EQ(p.body().size, sizeof(buf));
 }
 
 TEST(H1Parser, BodyLimit) {
@@ -329,8 +348,10 @@ TEST(H1Parser, BodyLimit) {
 
   p.reset();
   p.bodyLimit(10);
-  f = feed(p, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n4\r\nghij\r\n0\r\n\r\n",
-           0);
+  f = feed(
+      p,
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n4\r\nghij\r\n0\r\n\r\n",
+      0);
   EXPECT_FALSE(f.ec);
   EXPECT_EQ(f.body, "abcdefghij");
 
@@ -356,8 +377,7 @@ TEST(H1Parser, ResponseHeads) {
       {"HTTP/1.1 100 Continue\r\n\r\n", 100, "Continue", true, true},
       {"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 200, "", true, true},
       {"HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n", 200, "", true, true},
-      {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 200, "OK", false,
-       true},
+      {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 200, "OK", false, true},
       {"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 200, "OK", false, true},
       {"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n", 200, "OK", true,
        true},

@@ -66,8 +66,8 @@ TEST(HttpUtil, RequestHeadDropsHopByHopAndAddsForwarding) {
 // Fields are copied whole whatever their length: lines that fit the writer's 512-byte line
 // buffer exactly, one byte over it, and far over it (a large cookie).
 TEST(HttpUtil, LongFieldsAreCopiedWhole) {
-  for (std::size_t value_size : {std::size_t{0}, std::size_t{502}, std::size_t{503},
-                                 std::size_t{16000}}) {
+  for (std::size_t value_size :
+       {std::size_t{0}, std::size_t{502}, std::size_t{503}, std::size_t{16000}}) {
     SCOPED_TRACE(value_size);
     const std::string value(value_size, 'v');  // "X-Long: " + value + CRLF: 10 + size bytes
     const Parsed res(H1Parser::Kind::kResponse,
@@ -82,8 +82,9 @@ TEST(HttpUtil, LongFieldsAreCopiedWhole) {
 }
 
 TEST(HttpUtil, RequestHeadKeepsRequestIdAndTunnels) {
-  const Parsed req(H1Parser::Kind::kRequest,
-                   "GET /ws HTTP/1.1\r\nHost: h\r\nX-Request-Id: abc\r\nUpgrade: websocket\r\n\r\n");
+  const Parsed req(
+      H1Parser::Kind::kRequest,
+      "GET /ws HTTP/1.1\r\nHost: h\r\nX-Request-Id: abc\r\nUpgrade: websocket\r\n\r\n");
   RequestInfo info;
   info.host = "h";
   info.origin_target = "/ws";
