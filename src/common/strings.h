@@ -17,6 +17,23 @@ std::vector<std::string_view> split(std::string_view s, char sep);
 bool startsWith(std::string_view s, std::string_view prefix);
 bool endsWith(std::string_view s, std::string_view suffix);
 
+// Visits each non-empty element of a comma-separated list (RFC 9110 5.6.1), trimmed, in order.
+// Stops when `f` returns false, and returns false then; true otherwise.
+template <class F>
+bool forEachListElement(std::string_view list, F&& f) {
+  while (true) {
+    const std::size_t comma = list.find(',');
+    const std::string_view element = trim(list.substr(0, comma));
+    if (!element.empty() && !f(element)) {
+      return false;
+    }
+    if (comma == std::string_view::npos) {
+      return true;
+    }
+    list.remove_prefix(comma + 1);
+  }
+}
+
 // "250ms", "30s", "5m", "1h", or a bare number of seconds ("30"). nullopt when malformed.
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view s);
 

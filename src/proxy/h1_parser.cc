@@ -1,5 +1,7 @@
 #include "proxy/h1_parser.h"
 
+#include "common/strings.h"
+
 #include <array>
 #include <cstring>
 
@@ -95,22 +97,6 @@ std::string_view trimOws(std::string_view s) {
     s.remove_suffix(1);
   }
   return s;
-}
-
-// Visits each non-empty element of a comma-separated list, trimmed.
-template <class F>
-void forEachElement(std::string_view value, F&& f) {
-  while (true) {
-    const std::size_t comma = value.find(',');
-    const std::string_view element = trimOws(value.substr(0, comma));
-    if (!element.empty()) {
-      f(element);
-    }
-    if (comma == std::string_view::npos) {
-      return;
-    }
-    value.remove_prefix(comma + 1);
-  }
 }
 
 // "HTTP/d.d" as major * 10 + minor, or 0.
@@ -386,14 +372,16 @@ error_code H1Parser::parseField(std::string_view line) {
     }
     case FieldId::kTransferEncoding:
       te_present_ = true;
-      forEachElement(f.value, [&](std::string_view coding) {
+      forEachListElement(f.value, [&](std::string_view coding) {
         te_chunked_last_ = equalsLower(coding, "chunked");
+        return true;
       });
       break;
     case FieldId::kConnection:
-      forEachElement(f.value, [&](std::string_view token) {
+      forEachListElement(f.value, [&](std::string_view token) {
         close_token_ = close_token_ || equalsLower(token, "close");
         keep_alive_token_ = keep_alive_token_ || equalsLower(token, "keep-alive");
+        return true;
       });
       break;
     default:

@@ -192,7 +192,7 @@ void Http1Connection<Stream>::onReadHeader(error_code ec) {
     failHeader(Cause::kBodyTooLarge);  // a Content-Length over the limit
     return;
   }
-  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+  if (ec == http::error::header_limit) {
     // The request line alone over the limit is a target too long (414, as nginx), else 431.
     failHeader(parser_.firstLineDone() ? Cause::kHeadersTooLarge : Cause::kUriTooLong);
     return;

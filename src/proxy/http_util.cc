@@ -27,18 +27,16 @@ class ConnectionTokens final {
       if (f.id != FieldId::kConnection) {
         continue;
       }
-      std::string_view value = f.value;
-      while (count_ < tokens_.size()) {
-        const std::size_t comma = value.find(',');
-        const std::string_view token = trim(value.substr(0, comma));
-        if (!token.empty() && !isProtected(token)) {
+      if (count_ == tokens_.size()) {
+        break;
+      }
+      // Called only while there is room: it stops the list once the last slot is taken.
+      forEachListElement(f.value, [this](std::string_view token) {
+        if (!isProtected(token)) {
           tokens_[count_++] = token;
         }
-        if (comma == std::string_view::npos) {
-          break;
-        }
-        value.remove_prefix(comma + 1);
-      }
+        return count_ < tokens_.size();
+      });
     }
   }
   bool empty() const { return count_ == 0; }
@@ -324,11 +322,9 @@ const char* responseHeadProblem(const MessageHead& res) {
       continue;
     }
     te = true;
-    for (auto coding : split(f.value, ',')) {
-      coding = trim(coding);
-      if (!coding.empty() && !iequals(coding, "chunked")) {
-        return "unknown transfer coding";
-      }
+    if (!forEachListElement(f.value,
+                            [](std::string_view coding) { return iequals(coding, "chunked"); })) {
+      return "unknown transfer coding";
     }
   }
   if (te && res.has(FieldId::kContentLength)) {

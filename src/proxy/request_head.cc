@@ -98,23 +98,6 @@ bool isPort(std::string_view s) {
   return true;
 }
 
-// Visits each element of a comma-separated field list (RFC 9110 5.6.1), trimmed; empty
-// elements are skipped as the list syntax allows. Stops when `f` returns false.
-template <class F>
-bool forEachElement(std::string_view value, F&& f) {
-  while (true) {
-    const std::size_t comma = value.find(',');
-    const std::string_view element = trim(value.substr(0, comma));
-    if (!element.empty() && !f(element)) {
-      return false;
-    }
-    if (comma == std::string_view::npos) {
-      return true;
-    }
-    value.remove_prefix(comma + 1);
-  }
-}
-
 }  // namespace
 
 bool isValidHost(std::string_view host) {
@@ -319,7 +302,7 @@ unsigned checkRequestHead(const MessageHead& req, bool chunked,
       continue;
     }
     ++te_fields;
-    forEachElement(f.value, [&](std::string_view coding) {
+    forEachListElement(f.value, [&](std::string_view coding) {
       ++codings;
       if (last_chunked) {
         te_ok = false;  // chunked applied before another coding, or twice
@@ -354,7 +337,7 @@ unsigned checkRequestHead(const MessageHead& req, bool chunked,
     if (f.id != FieldId::kConnection) {
       continue;
     }
-    forEachElement(f.value, [&](std::string_view token) {
+    forEachListElement(f.value, [&](std::string_view token) {
       if (++tokens > kMaxConnectionTokens || !isToken(token)) {
         connection_ok = false;
         return false;

@@ -196,12 +196,13 @@ TEST_F(HostileInputTest, DuplicateContentLengthsAre400) {
 // ---- Head syntax: what a lenient parser would read differently from the upstream -------------
 
 TEST_F(HostileInputTest, BareLineFeedsObsFoldAndBadBytesAre400) {
+  static constexpr char kNulInValue[] = "GET / HTTP/1.1\r\nHost: a.test\r\nX: a\0b\r\n\r\n";
   for (const std::string& bad : {
            std::string("GET / HTTP/1.1\nHost: a.test\r\n\r\n"),
            std::string("GET / HTTP/1.1\r\nHost: a.test\nX: y\r\n\r\n"),
            std::string("GET / HTTP/1.1\r\nHost: a.test\r\n\n"),
            std::string("GET / HTTP/1.1\r\nHost: a.test\r\nX: a\rb\r\n\r\n"),
-           std::string("GET / HTTP/1.1\r\nHost: a.test\r\nX: a\0b\r\n\r\n", 45),
+           std::string(kNulInValue, sizeof(kNulInValue) - 1),
            std::string("GET / HTTP/1.1\r\nHost: a.test\r\nX: a\r\n  folded\r\n\r\n"),
            std::string("GET / HTTP/1.1\r\nHost: a.test\r\nX\t: a\r\n\r\n"),
            std::string("GET  / HTTP/1.1\r\nHost: a.test\r\n\r\n"),

@@ -193,7 +193,8 @@ TEST(H1Parser, MalformedHeads) {
   }
   // A NUL inside a value (a C string cannot hold one).
   Parsed r;
-  parseBoth(H1Parser::Kind::kRequest, std::string("GET / HTTP/1.1\r\nX: a\0z\r\n\r\n", 27), r);
+  static constexpr char kNul[] = "GET / HTTP/1.1\r\nX: a\0z\r\n\r\n";
+  parseBoth(H1Parser::Kind::kRequest, std::string(kNul, sizeof(kNul) - 1), r);
   EXPECT_EQ(r.fed.ec, http::error::bad_value);
 }
 

@@ -119,6 +119,28 @@ TEST(HttpUtil, ResponseHeadReplacesServerAndDate) {
       "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 5\r\nConnection: close\r\n\r\n");
 }
 
+// An upstream may nominate any number of fields: the first kMaxConnectionTokens are honoured
+// (they can only remove its own fields), the rest ignored, across several Connection fields.
+TEST(HttpUtil, ResponseConnectionTokensPastTheBoundAreIgnored) {
+  std::string tokens_a;
+  std::string tokens_b;
+  for (int i = 1; i <= 20; ++i) {
+    tokens_a += (i > 1 ? ", " : "") + std::string("A") + std::to_string(i);
+    tokens_b += (i > 1 ? ", " : "") + std::string("B") + std::to_string(i);
+  }
+  const Parsed res(H1Parser::Kind::kResponse, "HTTP/1.1 200 OK\r\nConnection: " + tokens_a +
+                                                  "\r\nConnection: " + tokens_b +
+                                                  "\r\nA1: x\r\nA16: x\r\nA17: x\r\nB1: x\r\n\r\n");
+  ClientResponseHead head;
+  head.date = "D";
+  std::string out;
+  appendResponseHead(res.head(), head, out);
+  EXPECT_EQ(out.find("\r\nA1: "), std::string::npos) << out;
+  EXPECT_EQ(out.find("\r\nA16: "), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nA17: x\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nB1: x\r\n"), std::string::npos) << out;
+}
+
 TEST(HttpUtil, LocalResponsesAndChunkPrefix) {
   std::string out;
   appendLocalResponse(404, "D", true, false, out);
