@@ -1,0 +1,345 @@
+#include "tls/certificate.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <cctype>
+#include <ctime>
+
+namespace portico::tls {
+
+namespace {
+
+template <class T, void (*Free)(T*)>
+struct Deleter {
+  void operator()(T* p) const { Free(p); }
+};
+using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
+using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
+
+// The first queued OpenSSL error as text, then the queue cleared (errors are per thread).
+std::string sslError() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) {
+    return "unknown error";
+  }
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof(buf));
+  return buf;
+}
+
+BioPtr memBio(std::string_view data) {
+  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+}
+
+std::int64_t toUnix(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
+    return 0;
+  }
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+std::string isoTime(std::int64_t t) {
+  const auto tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  const std::size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return std::string(buf, n);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+std::vector<std::string> certificateNames(X509* leaf) {
+  std::vector<std::string> names;
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr));
+  if (sans != nullptr) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+      const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
+      if (g->type == GEN_DNS) {
+        const auto* data = ASN1_STRING_get0_data(g->d.dNSName);
+        names.push_back(
+            lower(std::string_view(reinterpret_cast<const char*>(data),
+                                   static_cast<std::size_t>(ASN1_STRING_length(g->d.dNSName)))));
+      }
+    }
+    sk_GENERAL_NAME_pop_free(sans, GENERAL_NAME_free);
+  }
+  if (names.empty()) {
+    X509_NAME* subject = X509_get_subject_name(leaf);
+    const int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+    if (at >= 0) {
+      const ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at));
+      names.push_back(
+          lower(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(cn)),
+                                 static_cast<std::size_t>(ASN1_STRING_length(cn)))));
+    }
+  }
+  return names;
+}
+
+// The key's type, or kNone with `why` set when portico does not serve it.
+KeyType keyType(EVP_PKEY* key, std::string& why) {
+  switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_RSA:
+      if (EVP_PKEY_get_bits(key) < 2048) {
+        why = "tls.key: an RSA key of " + std::to_string(EVP_PKEY_get_bits(key)) +
+              " bits; at least 2048 are required";
+        return KeyType::kNone;
+      }
+      return KeyType::kRsa;
+    case EVP_PKEY_EC: {
+      char group[64] = {};
+      std::size_t len = 0;
+      if (EVP_PKEY_get_group_name(key, group, sizeof(group), &len) != 1) {
+        why = "tls.key: an EC key without a named curve";
+        return KeyType::kNone;
+      }
+      const std::string_view g(group, len);
+      if (g == "prime256v1" || g == "P-256") {
+        return KeyType::kEcdsaP256;
+      }
+      if (g == "secp384r1" || g == "P-384") {
+        return KeyType::kEcdsaP384;
+      }
+      why = "tls.key: EC curve " + std::string(g) + " is not supported (P-256 or P-384)";
+      return KeyType::kNone;
+    }
+    case EVP_PKEY_ED25519:
+      return KeyType::kEd25519;
+    default:
+      why = "tls.key: the key type is not supported (RSA, ECDSA P-256/P-384 or Ed25519)";
+      return KeyType::kNone;
+  }
+}
+
+int selectAlpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen,
+               const unsigned char* in, unsigned int inlen, void* /*arg*/) {
+  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof(kHttp11), in, inlen) !=
+      OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;  // no http/1.1 offered: carry on without ALPN
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// A context with the listener's protocol settings and no certificate yet; null and `why` set
+// when the settings are refused.
+SSL_CTX* newServerContext(const ServerTlsSettings& settings, std::string& why) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) {
+    why = sslError();
+    return nullptr;
+  }
+  const int min = settings.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+  if (settings.min_version != "1.2" && settings.min_version != "1.3") {
+    why = "TLS minimum version \"" + settings.min_version + "\" is not 1.2 or 1.3";
+  } else if (SSL_CTX_set_min_proto_version(ctx, min) != 1) {
+    why = sslError();
+  } else if (SSL_CTX_set_cipher_list(ctx, settings.ciphers.c_str()) != 1) {
+    why = "TLS cipher list \"" + settings.ciphers + "\" has no cipher OpenSSL knows";
+    ERR_clear_error();
+  }
+  if (!why.empty()) {
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
+  return ctx;
+}
+
+}  // namespace
+
+std::string_view keyTypeName(KeyType type) {
+  switch (type) {
+    case KeyType::kNone:
+      return "none";
+    case KeyType::kRsa:
+      return "RSA";
+    case KeyType::kEcdsaP256:
+      return "ECDSA P-256";
+    case KeyType::kEcdsaP384:
+      return "ECDSA P-384";
+    case KeyType::kEd25519:
+      return "Ed25519";
+  }
+  return "none";
+}
+
+std::string checkSettings(const ServerTlsSettings& settings) {
+  std::string why;
+  SSL_CTX* ctx = newServerContext(settings, why);
+  SSL_CTX_free(ctx);
+  return why;
+}
+
+LoadedCertificate loadCertificate(std::string_view cert_pem, std::string_view key_pem,
+                                  std::int64_t now, const ServerTlsSettings& settings) {
+  LoadedCertificate out;
+  CertificateCheck& check = out.check;
+  ERR_clear_error();
+
+  std::vector<X509Ptr> chain;
+  {
+    BioPtr bio = memBio(cert_pem);
+    while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+      chain.emplace_back(x);
+    }
+    ERR_clear_error();  // the end of the PEM text reads as an error
+  }
+  if (chain.empty()) {
+    check.reason = "tls.crt: no PEM certificate in it";
+    return out;
+  }
+  check.chain_length = chain.size();
+  X509* leaf = chain.front().get();
+
+  PkeyPtr key;
+  {
+    BioPtr bio = memBio(key_pem);
+    key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  }
+  if (!key) {
+    ERR_clear_error();
+    check.reason = "tls.key: no PEM private key in it (or it is encrypted)";
+    return out;
+  }
+  check.key_type = keyType(key.get(), check.reason);
+  if (check.key_type == KeyType::kNone) {
+    return out;
+  }
+  if (X509_check_private_key(leaf, key.get()) != 1) {
+    ERR_clear_error();
+    check.reason = "tls.key does not match the certificate in tls.crt";
+    return out;
+  }
+  check.names = certificateNames(leaf);
+  check.not_before = toUnix(X509_get0_notBefore(leaf));
+  check.not_after = toUnix(X509_get0_notAfter(leaf));
+  if (now > check.not_after) {
+    check.reason = "tls.crt: the certificate expired at " + isoTime(check.not_after);
+    return out;
+  }
+  if (now < check.not_before) {
+    check.reason = "tls.crt: the certificate is not valid before " + isoTime(check.not_before);
+    return out;
+  }
+
+  std::string why;
+  SSL_CTX* ctx = newServerContext(settings, why);
+  if (ctx == nullptr) {
+    check.reason = why;
+    return out;
+  }
+  SslCtxPtr owned(ctx, SSL_CTX_free);
+  if (SSL_CTX_use_certificate(ctx, leaf) != 1 || SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) {
+    check.reason = "tls.crt: OpenSSL refused the certificate: " + sslError();
+    return out;
+  }
+  for (std::size_t i = 1; i < chain.size(); ++i) {
+    if (SSL_CTX_add1_chain_cert(ctx, chain[i].get()) != 1) {
+      check.reason =
+          "tls.crt: OpenSSL refused chain certificate " + std::to_string(i) + ": " + sslError();
+      return out;
+    }
+  }
+  check.ok = true;
+  out.ctx = std::move(owned);
+  return out;
+}
+
+PemPair makeSelfSigned(KeyType type, const std::vector<std::string>& names, std::int64_t not_before,
+                       std::int64_t not_after) {
+  PkeyPtr key;
+  switch (type) {
+    case KeyType::kRsa:
+      key.reset(EVP_RSA_gen(2048));
+      break;
+    case KeyType::kEcdsaP384:
+      key.reset(EVP_EC_gen("P-384"));
+      break;
+    case KeyType::kEd25519:
+      key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+      break;
+    case KeyType::kEcdsaP256:
+    case KeyType::kNone:
+      key.reset(EVP_EC_gen("P-256"));
+      break;
+  }
+  X509Ptr x(X509_new());
+  if (!key || !x) {
+    return {};
+  }
+  X509_set_version(x.get(), 2);
+  std::uint64_t serial = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&serial), sizeof(serial));
+  ASN1_INTEGER_set_uint64(X509_get_serialNumber(x.get()), serial >> 1);
+  ASN1_TIME_set(X509_getm_notBefore(x.get()), static_cast<std::time_t>(not_before));
+  ASN1_TIME_set(X509_getm_notAfter(x.get()), static_cast<std::time_t>(not_after));
+  X509_set_pubkey(x.get(), key.get());
+  X509_NAME* subject = X509_get_subject_name(x.get());
+  const std::string cn = names.empty() ? "portico" : names.front();
+  X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("portico"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_set_issuer_name(x.get(), subject);
+  if (!names.empty()) {
+    std::string san;
+    for (const std::string& n : names) {
+      san += (san.empty() ? "DNS:" : ",DNS:") + n;
+    }
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, x.get(), x.get(), nullptr, nullptr, 0);
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, san.c_str());
+    if (ext != nullptr) {
+      X509_add_ext(x.get(), ext, -1);
+      X509_EXTENSION_free(ext);
+    }
+  }
+  X509_sign(x.get(), key.get(), type == KeyType::kEd25519 ? nullptr : EVP_sha256());
+  PemPair out;
+  BioPtr cert_bio(BIO_new(BIO_s_mem()));
+  BioPtr key_bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509(cert_bio.get(), x.get());
+  PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(cert_bio.get(), &data);
+  out.cert.assign(data, static_cast<std::size_t>(n));
+  n = BIO_get_mem_data(key_bio.get(), &data);
+  out.key.assign(data, static_cast<std::size_t>(n));
+  ERR_clear_error();
+  return out;
+}
+
+bool nameCovers(std::string_view name, std::string_view host) {
+  if (name.size() > 2 && name[0] == '*' && name[1] == '.') {
+    const std::size_t dot = host.find('.');
+    return dot != std::string_view::npos && dot > 0 && host.substr(dot) == name.substr(1);
+  }
+  return name == host;
+}
+
+}  // namespace portico::tls
