@@ -23,6 +23,14 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
+bool dnsNameCovers(std::string_view name, std::string_view host) {
+  if (name.size() > 2 && name[0] == '*' && name[1] == '.') {
+    const std::size_t dot = host.find('.');
+    return dot != std::string_view::npos && dot > 0 && host.substr(dot) == name.substr(1);
+  }
+  return name == host;
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) {
     s.remove_prefix(1);

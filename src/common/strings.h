@@ -17,6 +17,10 @@ std::vector<std::string_view> split(std::string_view s, char sep);
 bool startsWith(std::string_view s, std::string_view prefix);
 bool endsWith(std::string_view s, std::string_view suffix);
 
+// Whether certificate name `name` covers `host` (both lower-case, no port): equal, or a wildcard
+// "*.a.test" that stands for exactly one label ("b.a.test"; not "a.test", not "c.b.a.test").
+bool dnsNameCovers(std::string_view name, std::string_view host);
+
 // Visits each non-empty element of a comma-separated list (RFC 9110 5.6.1), trimmed, in order.
 // Stops when `f` returns false, and returns false then; true otherwise.
 template <class F>

@@ -177,6 +177,7 @@ class Compiler final {
         continue;  // a bad annotation leaves the Ingress's rules out (DESIGN.md, "The pipeline")
       }
       addIngress(*ours[rank], keys_[rank], rank, *policies);
+      addTls(*ours[rank], keys_[rank]);
     }
     resolveDefaults(ours);
     return finish();
@@ -389,6 +390,79 @@ class Compiler final {
     build.routes.push_back(PendingRoute{match, std::move(path), tg, &who, rank, r, p, policies});
   }
 
+  // spec.tls, the oldest Ingress first: each host gets the Secret of the first entry naming
+  // it. The controller checked every Secret (options_.secret_checks); one that is missing or
+  // bad leaves its hosts on the default certificate, with a diagnostic naming the Secret and
+  // why. The secretName is looked up in the Ingress's own namespace only.
+  void addTls(const Ingress& ing, const std::string& who) {
+    for (std::size_t t = 0; t < ing.tls.size(); ++t) {
+      const auto& entry = ing.tls[t];
+      const std::string field = "spec.tls[" + std::to_string(t) + "]";
+      std::string secret;
+      const SecretCheck* check = nullptr;
+      if (!entry.secret_name.empty()) {
+        secret = ing.meta.namespace_ + "/" + entry.secret_name;
+        const auto checked = options_.secret_checks.find(secret);
+        const auto found = state_.secrets.find(secret);
+        if (found == state_.secrets.end() || found->second.type != "kubernetes.io/tls") {
+          diag("Ingress", who, field + ".secretName",
+               "Secret " + secret +
+                   " not found (or not of type kubernetes.io/tls); its hosts get the default "
+                   "certificate");
+          secret.clear();
+        } else if (checked == options_.secret_checks.end() || !checked->second.ok) {
+          diag("Ingress", who, field + ".secretName",
+               "Secret " + secret + ": " +
+                   (checked == options_.secret_checks.end() ? std::string("not checked")
+                                                            : checked->second.reason) +
+                   "; its hosts get the default certificate");
+          secret.clear();
+        } else {
+          check = &checked->second;
+        }
+      }
+      // No hosts: the entry covers the Ingress's rule hosts (the API's "wildcard host" default).
+      std::vector<std::pair<std::string, std::string>> hosts;  // host, field
+      if (entry.hosts.empty()) {
+        for (std::size_t r = 0; r < ing.rules.size(); ++r) {
+          if (!ing.rules[r].host.empty()) {
+            hosts.emplace_back(toLower(ing.rules[r].host),
+                               "spec.rules[" + std::to_string(r) + "].host");
+          }
+        }
+      } else {
+        for (std::size_t h = 0; h < entry.hosts.size(); ++h) {
+          hosts.emplace_back(toLower(entry.hosts[h]), field + ".hosts[" + std::to_string(h) + "]");
+        }
+      }
+      for (const auto& [host, host_field] : hosts) {
+        if (auto err = checkHost(host)) {
+          if (!entry.hosts.empty()) {
+            diag("Ingress", who, host_field, "\"" + host + "\" " + *err);
+          }
+          continue;  // a bad rule host is reported by the rules already
+        }
+        if (check != nullptr &&
+            std::none_of(check->names.begin(), check->names.end(),
+                         [&](const std::string& n) { return dnsNameCovers(n, host); })) {
+          diag("Ingress", who, host_field,
+               "the certificate of Secret " + secret + " does not name \"" + host +
+                   "\"; clients will not trust it for this host",
+               Diagnostic::Severity::kWarning);
+        }
+        const auto [it, inserted] = tls_.emplace(host, TlsClaim{secret, &who});
+        if (!inserted && it->second.secret.empty() && !secret.empty()) {
+          it->second = TlsClaim{secret, &who};  // a good Secret beats a missing or bad one
+        } else if (!inserted && it->second.secret != secret && it->second.ingress != &who) {
+          diag("Ingress", who, host_field,
+               "host \"" + host + "\" already has TLS from Ingress " + *it->second.ingress +
+                   ", which is older and wins",
+               Diagnostic::Severity::kWarning);
+        }
+      }
+    }
+  }
+
   std::optional<BackendRef> controllerDefault() {
     if (options_.default_backend_service.empty()) {
       return std::nullopt;
@@ -506,8 +580,14 @@ class Compiler final {
       hosts.push_back(buildHost(*host, *build, tg_index));
     }
     snapshot::VirtualHost any = buildHost("", any_host_, tg_index);
+    std::vector<snapshot::TlsHost> tls;
+    tls.reserve(tls_.size());
+    for (auto& [host, claim] : tls_) {
+      tls.push_back(snapshot::TlsHost{host, claim.secret});
+    }
     CompileResult result;
-    result.snapshot = snapshot::Snapshot(std::move(tgs), std::move(hosts), std::move(any));
+    result.snapshot =
+        snapshot::Snapshot(std::move(tgs), std::move(hosts), std::move(any), std::move(tls));
     std::sort(diagnostics_.begin(), diagnostics_.end());
     diagnostics_.erase(std::unique(diagnostics_.begin(), diagnostics_.end()), diagnostics_.end());
     result.diagnostics = std::move(diagnostics_);
@@ -538,6 +618,12 @@ class Compiler final {
   // host '\n' E|P path -> the key of the Ingress that claimed it first
   std::unordered_map<std::string, const std::string*> claimed_;
   std::map<const Ingress*, std::optional<BackendRef>> default_of_;
+  // TLS host -> the Secret serving it ("" for the default certificate) and who named it first.
+  struct TlsClaim {
+    std::string secret;
+    const std::string* ingress;
+  };
+  std::map<std::string, TlsClaim> tls_;
   std::optional<BackendRef> controller_default_;
   bool controller_default_resolved_ = false;
 };

@@ -11,15 +11,27 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace portico::config {
+
+// A TLS Secret's certificate as the controller found it (src/tls checks the PEM once per Secret
+// version): the compiler takes this as input and never parses certificates itself.
+struct SecretCheck {
+  bool ok = false;
+  std::string reason;              // when !ok
+  std::vector<std::string> names;  // the DNS names the certificate covers
+  bool operator==(const SecretCheck&) const = default;
+};
+using SecretChecks = std::unordered_map<std::string, SecretCheck>;  // by "namespace/name"
 
 struct Options {
   std::string ingress_class = "portico";
   std::string controller_name = "portico.dev/ingress-controller";
   bool watch_ingress_without_class = false;
   std::string default_backend_service;  // "namespace/name", or empty
+  SecretChecks secret_checks;           // every TLS Secret of the state, checked
 };
 
 struct Diagnostic {

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace portico::snapshot {
 
 std::string_view policyName(const Policy& policy) {
@@ -30,9 +32,10 @@ bool Route::matches(std::string_view request_path) const {
 Snapshot::Snapshot() : routes_(std::make_shared<const RouteTable>()) {}
 
 Snapshot::Snapshot(std::vector<TargetGroup> target_groups, std::vector<VirtualHost> hosts,
-                   VirtualHost any_host)
+                   VirtualHost any_host, std::vector<TlsHost> tls)
     : target_groups_(std::move(target_groups)) {
   auto table = std::make_shared<RouteTable>();
+  table->tls = std::move(tls);
   table->hosts = std::move(hosts);
   table->any_host = std::move(any_host);
   table->exact.reserve(table->hosts.size());
@@ -46,6 +49,26 @@ Snapshot::Snapshot(std::vector<TargetGroup> target_groups, std::vector<VirtualHo
     }
   }
   routes_ = std::move(table);
+}
+
+const TlsHost* Snapshot::tlsFor(std::string_view host) const {
+  const auto& tls = routes_->tls;
+  const auto find = [&](std::string_view name) -> const TlsHost* {
+    const auto it =
+        std::lower_bound(tls.begin(), tls.end(), name,
+                         [](const TlsHost& t, std::string_view n) { return t.host < n; });
+    return it != tls.end() && it->host == name ? &*it : nullptr;
+  };
+  if (const TlsHost* exact = find(host)) {
+    return exact;
+  }
+  const std::size_t dot = host.find('.');
+  if (dot == std::string_view::npos || dot == 0) {
+    return nullptr;
+  }
+  std::string wildcard = "*";
+  wildcard.append(host.substr(dot));
+  return find(wildcard);
 }
 
 Snapshot Snapshot::withEndpoints(std::vector<TargetGroup> target_groups) const {
@@ -161,7 +184,16 @@ nlohmann::json toJson(const Snapshot& s) {
   for (const auto& h : s.hosts()) {
     hosts.push_back(vhostJson(s, h));
   }
-  return {{"targetGroups", tgs}, {"hosts", hosts}, {"anyHost", vhostJson(s, s.anyHost())}};
+  nlohmann::json out = {
+      {"targetGroups", tgs}, {"hosts", hosts}, {"anyHost", vhostJson(s, s.anyHost())}};
+  if (!s.tlsHosts().empty()) {
+    nlohmann::json tls = nlohmann::json::array();
+    for (const auto& t : s.tlsHosts()) {
+      tls.push_back({{"host", t.host}, {"secret", t.secret}});
+    }
+    out["tls"] = std::move(tls);
+  }
+  return out;
 }
 
 }  // namespace portico::snapshot

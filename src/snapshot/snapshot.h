@@ -45,6 +45,15 @@ struct VirtualHost {
   bool operator==(const VirtualHost&) const = default;
 };
 
+// A name served over TLS and the Secret whose certificate serves it (spec.tls of our Ingresses).
+// The certificate itself is not in the snapshot: the runtime state holds one context per
+// Secret version and joins it to these by `secret`.
+struct TlsHost {
+  std::string host;    // lower-case; "*.example.com" for a wildcard
+  std::string secret;  // "namespace/name"; empty: the default certificate serves it
+  bool operator==(const TlsHost&) const = default;
+};
+
 struct RouteMatch {
   const VirtualHost* vhost = nullptr;
   const Route* route = nullptr;               // null when the default backend answers
@@ -62,8 +71,9 @@ class Snapshot final {
   Snapshot& operator=(Snapshot&&) = default;
   // `hosts` holds exact and wildcard hosts; `any_host` the rules without a host and the
   // catch-all default backend.
+  // `tls` is sorted by host, one entry per host.
   Snapshot(std::vector<TargetGroup> target_groups, std::vector<VirtualHost> hosts,
-           VirtualHost any_host);
+           VirtualHost any_host, std::vector<TlsHost> tls = {});
 
   // The same routes (shared, not copied) over `target_groups`, which must be this snapshot's
   // target groups with other endpoints: the same ids in the same order. What an EndpointSlice
@@ -76,13 +86,17 @@ class Snapshot final {
   const std::vector<TargetGroup>& targetGroups() const { return target_groups_; }
   const std::vector<VirtualHost>& hosts() const { return routes_->hosts; }
   const VirtualHost& anyHost() const { return routes_->any_host; }
+  const std::vector<TlsHost>& tlsHosts() const { return routes_->tls; }
+  // The entry whose host covers `host` (lower-case, no port): exact first, then the wildcard
+  // one label up; null when the host is not served over TLS by any Ingress.
+  const TlsHost* tlsFor(std::string_view host) const;
   std::size_t routeCount() const;
   // Whether `other` shares this snapshot's routes (withEndpoints).
   bool sharesRoutesWith(const Snapshot& other) const { return routes_ == other.routes_; }
 
   bool operator==(const Snapshot& other) const {
     return target_groups_ == other.target_groups_ && hosts() == other.hosts() &&
-           anyHost() == other.anyHost();
+           anyHost() == other.anyHost() && tlsHosts() == other.tlsHosts();
   }
 
  private:
@@ -91,6 +105,7 @@ class Snapshot final {
   struct RouteTable {
     std::vector<VirtualHost> hosts;
     VirtualHost any_host;
+    std::vector<TlsHost> tls;                                      // sorted by host
     std::unordered_map<std::string_view, std::uint32_t> exact;     // host -> index in hosts
     std::unordered_map<std::string_view, std::uint32_t> wildcard;  // "example.com" -> index
   };

@@ -334,12 +334,4 @@ PemPair makeSelfSigned(KeyType type, const std::vector<std::string>& names, std:
   return out;
 }
 
-bool nameCovers(std::string_view name, std::string_view host) {
-  if (name.size() > 2 && name[0] == '*' && name[1] == '.') {
-    const std::size_t dot = host.find('.');
-    return dot != std::string_view::npos && dot > 0 && host.substr(dot) == name.substr(1);
-  }
-  return name == host;
-}
-
 }  // namespace portico::tls

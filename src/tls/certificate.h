@@ -70,8 +70,4 @@ struct PemPair {
 PemPair makeSelfSigned(KeyType type, const std::vector<std::string>& names, std::int64_t not_before,
                        std::int64_t not_after);
 
-// Whether `host` (lower-case, no port) is covered by certificate name `name`: equal, or a
-// wildcard "*.a.test" that matches exactly one label ("b.a.test", not "a.test" or "c.b.a.test").
-bool nameCovers(std::string_view name, std::string_view host);
-
 }  // namespace portico::tls

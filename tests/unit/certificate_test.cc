@@ -132,15 +132,5 @@ TEST(Certificate, SettingsAreChecked) {
   EXPECT_FALSE(loadCertificate(pem.cert, pem.key, kNow, old).check.ok);
 }
 
-TEST(Certificate, NameCoverage) {
-  EXPECT_TRUE(nameCovers("a.test", "a.test"));
-  EXPECT_FALSE(nameCovers("a.test", "b.a.test"));
-  EXPECT_TRUE(nameCovers("*.a.test", "b.a.test"));
-  EXPECT_FALSE(nameCovers("*.a.test", "a.test"));
-  EXPECT_FALSE(nameCovers("*.a.test", "c.b.a.test"));
-  EXPECT_FALSE(nameCovers("*.a.test", ".a.test"));
-  EXPECT_FALSE(nameCovers("*.", "a."));
-}
-
 }  // namespace
 }  // namespace portico::tls

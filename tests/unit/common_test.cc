@@ -51,5 +51,15 @@ TEST(ResultTest, ValueAndError) {
   EXPECT_EQ(bad.error(), "nope");
 }
 
+TEST(Strings, DnsNameCoverage) {
+  EXPECT_TRUE(dnsNameCovers("a.test", "a.test"));
+  EXPECT_FALSE(dnsNameCovers("a.test", "b.a.test"));
+  EXPECT_TRUE(dnsNameCovers("*.a.test", "b.a.test"));
+  EXPECT_FALSE(dnsNameCovers("*.a.test", "a.test"));
+  EXPECT_FALSE(dnsNameCovers("*.a.test", "c.b.a.test"));
+  EXPECT_FALSE(dnsNameCovers("*.a.test", ".a.test"));
+  EXPECT_FALSE(dnsNameCovers("*.", "a."));
+}
+
 }  // namespace
 }  // namespace portico

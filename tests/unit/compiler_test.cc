@@ -30,8 +30,82 @@ std::string ingress(const std::string& name, const std::string& spec,
 const std::string kWeb = serviceYaml("web", {"10.0.0.2", "10.0.0.1"});
 const std::string kApi = serviceYaml("api", {"10.0.1.1"});
 
+// A Secret of `type` in "default"; its PEM is never read by the compiler (the checks are its
+// input), so the data stays empty.
+std::string secretYaml(const std::string& name, const std::string& type = "kubernetes.io/tls") {
+  return "apiVersion: v1\nkind: Secret\nmetadata: {name: " + name +
+         ", namespace: default}\ntype: " + type + "\ndata: {}\n---\n";
+}
+
+SecretCheck goodCert(std::vector<std::string> names) { return SecretCheck{true, "", names}; }
+
+Options withChecks(SecretChecks checks) {
+  Options o;
+  o.secret_checks = std::move(checks);
+  return o;
+}
+
+const std::string kWebRule = R"(
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+)";
+
 std::vector<Case> cases() {
   return {
+      {"TLS hosts from Secrets, a wildcard, and every Secret that cannot serve",
+       kWeb + secretYaml("good") + secretYaml("bad") + secretYaml("opaque", "Opaque") +
+           ingress("a", R"(  tls:
+  - {hosts: [A.test, "*.w.test"], secretName: good}
+  - {hosts: [b.test], secretName: bad}
+  - {hosts: [c.test], secretName: missing}
+  - {hosts: [d.test], secretName: opaque}
+  - {hosts: [e.test]}
+  - {hosts: ["bad host"], secretName: good}
+  rules:
+  - host: a.test
+    http:)" + kWebRule),
+       R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"a.test","routes":[
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a"}]}],
+           "anyHost":{"host":"","routes":[]},
+           "tls":[{"host":"*.w.test","secret":"default/good"},{"host":"a.test","secret":"default/good"},
+                  {"host":"b.test","secret":""},{"host":"c.test","secret":""},
+                  {"host":"d.test","secret":""},{"host":"e.test","secret":""}]})",
+       {"error: Ingress default/a: spec.tls[1].secretName: Secret default/bad: tls.key does not "
+        "match the certificate in tls.crt; its hosts get the default certificate",
+        "error: Ingress default/a: spec.tls[2].secretName: Secret default/missing not found (or "
+        "not of type kubernetes.io/tls); its hosts get the default certificate",
+        "error: Ingress default/a: spec.tls[3].secretName: Secret default/opaque not found (or "
+        "not of type kubernetes.io/tls); its hosts get the default certificate",
+        "error: Ingress default/a: spec.tls[5].hosts[0]: \"bad host\" invalid character ' ' (a "
+        "DNS name is [a-z0-9.-])"},
+       withChecks({{"default/good", goodCert({"a.test", "*.w.test"})},
+                   {"default/bad",
+                    SecretCheck{false, "tls.key does not match the certificate in tls.crt", {}}}})},
+      {"TLS without hosts covers the rule hosts; the oldest Ingress wins a host",
+       kWeb + secretYaml("good") + secretYaml("other") + ingress("a", R"(  tls:
+  - {secretName: good}
+  rules:
+  - host: a.test
+    http:)" + kWebRule + R"(  - host: x.test
+    http:)" + kWebRule) +
+           ingress("b", R"(  tls:
+  - {hosts: [a.test, y.test], secretName: other}
+)"),
+       R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"a.test","routes":[
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a"}]},
+                    {"host":"x.test","routes":[
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a"}]}],
+           "anyHost":{"host":"","routes":[]},
+           "tls":[{"host":"a.test","secret":"default/good"},{"host":"x.test","secret":"default/good"},
+                  {"host":"y.test","secret":"default/other"}]})",
+       {"warning: Ingress default/a: spec.rules[1].host: the certificate of Secret default/good "
+        "does not name \"x.test\"; clients will not trust it for this host",
+        "warning: Ingress default/b: spec.tls[0].hosts[0]: host \"a.test\" already has TLS from "
+        "Ingress default/a, which is older and wins"},
+       withChecks({{"default/good", goodCert({"a.test"})},
+                   {"default/other", goodCert({"a.test", "y.test"})}})},
       {"host and prefix path",
        kWeb + ingress("a", R"(  rules:
   - host: Foo.Example.com
