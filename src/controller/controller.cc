@@ -149,7 +149,11 @@ void Controller::compileAndPublish(const model::ClusterState& state,
     generation_gauge_.set(static_cast<std::int64_t>(generation_));
     return;
   }
-  config::CompileResult result = config::compile(state, options_);
+  config::Options options = options_;
+  if (check_secrets_) {
+    options.secret_checks = check_secrets_(state.secrets);
+  }
+  config::CompileResult result = config::compile(state, options);
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();

@@ -49,8 +49,14 @@ class Controller final {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
+  // Checks the TLS Secrets before each compile (src/tls's CertificateStore: parsed once per
+  // Secret version); the compiler takes the checks as input. Without one, every Secret counts
+  // as not checked and TLS hosts get the default certificate.
+  using SecretChecker = std::function<config::SecretChecks(const model::ObjectMap<model::Secret>&)>;
+
   // Before start().
   void setObserver(Observer observer) { observer_ = std::move(observer); }
+  void setSecretChecker(SecretChecker checker) { check_secrets_ = std::move(checker); }
   void start();
   void stop();
 
@@ -70,6 +76,7 @@ class Controller final {
   const config::Options options_;
   const Publish publish_;
   Observer observer_;
+  SecretChecker check_secrets_;
   const Debounce debounce_;
   metrics::Gauge& diagnostics_gauge_;
   metrics::Gauge& source_errors_gauge_;

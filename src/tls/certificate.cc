@@ -187,6 +187,10 @@ std::string_view keyTypeName(KeyType type) {
   return "none";
 }
 
+std::string expiredReason(std::int64_t not_after) {
+  return "tls.crt: the certificate expired at " + isoTime(not_after);
+}
+
 std::string checkSettings(const ServerTlsSettings& settings) {
   std::string why;
   SSL_CTX* ctx = newServerContext(settings, why);
@@ -238,7 +242,7 @@ LoadedCertificate loadCertificate(std::string_view cert_pem, std::string_view ke
   check.not_before = toUnix(X509_get0_notBefore(leaf));
   check.not_after = toUnix(X509_get0_notAfter(leaf));
   if (now > check.not_after) {
-    check.reason = "tls.crt: the certificate expired at " + isoTime(check.not_after);
+    check.reason = expiredReason(check.not_after);
     return out;
   }
   if (now < check.not_before) {

@@ -61,6 +61,9 @@ struct LoadedCertificate {
 LoadedCertificate loadCertificate(std::string_view cert_pem, std::string_view key_pem,
                                   std::int64_t now, const ServerTlsSettings& settings);
 
+// "tls.crt: the certificate expired at 2026-01-02T03:04:05Z".
+std::string expiredReason(std::int64_t not_after);
+
 // A self-signed certificate and its key, as PEM: the default certificate when no
 // --default-ssl-certificate is given, and the test fixtures' certificates.
 struct PemPair {

@@ -130,4 +130,26 @@ inline std::string loopbackService(const std::string& name, const std::vector<st
 // An Ingress "default/web" of our class: host a, Prefix /, Service web port 80.
 inline const std::string kWebIngress = simpleIngress("web", "a", "/", "web");
 
+// A Secret holding `cert` and `key` (PEM) as tls.crt and tls.key, through stringData.
+inline std::string tlsSecretYaml(const std::string& name, const std::string& cert,
+                                 const std::string& key, const std::string& ns = "default",
+                                 const std::string& type = "kubernetes.io/tls") {
+  const auto block = [](const std::string& pem) {
+    std::string out;
+    std::size_t start = 0;
+    while (start < pem.size()) {
+      std::size_t end = pem.find('\n', start);
+      if (end == std::string::npos) {
+        end = pem.size();
+      }
+      out += "    " + pem.substr(start, end - start) + "\n";
+      start = end + 1;
+    }
+    return out.empty() ? std::string("    \n") : out;
+  };
+  return "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + name + "\n  namespace: " + ns +
+         "\ntype: " + type + "\nstringData:\n  tls.crt: |\n" + block(cert) + "  tls.key: |\n" +
+         block(key) + "---\n";
+}
+
 }  // namespace portico::testing

@@ -1,6 +1,7 @@
 #include "controller/controller.h"
 #include "http_client.h"
 #include "test_state.h"
+#include "tls/store.h"
 
 #include <gtest/gtest.h>
 
@@ -99,6 +100,63 @@ TEST_F(ControllerTest, BurstsAreCoalesced) {
     return s && s->targetGroups()[0].endpoints.size() == 50;
   }));
   EXPECT_LT(published_.count(), 50u);  // one compile per holdoff, not one per change
+}
+
+// Before each compile the controller has the TLS Secrets checked (the real CertificateStore
+// here): good ones serve their hosts, a bad one is a diagnostic naming it, and a Secret is parsed
+// again only when it changes.
+TEST(ControllerTls, SecretsAreCheckedOncePerVersionBeforeCompiles) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const auto good =
+      tls::makeSelfSigned(tls::KeyType::kEcdsaP256, {"a.test"}, now - 60, now + 86400);
+  const auto other =
+      tls::makeSelfSigned(tls::KeyType::kEcdsaP256, {"b.test"}, now - 60, now + 86400);
+  tls::CertificateStore store(tls::ServerTlsSettings{});
+  metrics::Registry registry;
+  Published published;
+  Controller controller(
+      {},
+      [&](auto s) {
+        const std::lock_guard<std::mutex> lock(published.mutex);
+        published.snapshots.push_back(std::move(s));
+      },
+      registry, Debounce{10ms, 100ms});
+  controller.setSecretChecker([&](const auto& secrets) { return store.check(secrets); });
+  controller.start();
+  const std::string base = serviceYaml("web", {"10.0.0.1"}) +
+                           portico::testing::tlsSecretYaml("good", good.cert, good.key) +
+                           portico::testing::IngressYaml("web")
+                               .spec(
+                                   "  tls:\n  - {hosts: [a.test], secretName: good}\n"
+                                   "  - {hosts: [b.test], secretName: bad}\n")
+                               .rule("a.test")
+                               .prefix("/", "web")
+                               .str();
+  controller.setState(
+      stateFromYaml(base + portico::testing::tlsSecretYaml("bad", good.cert, other.key)), {});
+  controller.markSynced();
+  ASSERT_TRUE(eventually([&] { return published.count() == 1; }));
+  const auto snap = published.last();
+  ASSERT_NE(snap->tlsFor("a.test"), nullptr);
+  EXPECT_EQ(snap->tlsFor("a.test")->secret, "default/good");
+  ASSERT_NE(snap->tlsFor("b.test"), nullptr);
+  EXPECT_EQ(snap->tlsFor("b.test")->secret, "");  // the default certificate
+  ASSERT_TRUE(eventually([&] { return controller.diagnostics().size() == 1; }));
+  EXPECT_EQ(controller.diagnostics()[0].toString(),
+            "error: Ingress default/web: spec.tls[1].secretName: Secret default/bad: tls.key does "
+            "not match the certificate in tls.crt; its hosts get the default certificate");
+  EXPECT_EQ(store.parses(), 2u);
+
+  // The bad Secret fixed: only it is parsed again, and b.test gets its certificate.
+  controller.setState(
+      stateFromYaml(base + portico::testing::tlsSecretYaml("bad", other.cert, other.key)), {});
+  ASSERT_TRUE(eventually([&] { return published.count() == 2; }));
+  EXPECT_EQ(published.last()->tlsFor("b.test")->secret, "default/bad");
+  EXPECT_EQ(store.parses(), 3u);
+  EXPECT_NE(store.context("default/bad"), nullptr);
+  controller.stop();
 }
 
 }  // namespace

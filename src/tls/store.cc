@@ -1,0 +1,122 @@
+#include "tls/store.h"
+
+#include "common/strings.h"
+
+#include <chrono>
+
+namespace portico::tls {
+
+namespace {
+
+constexpr char kTlsType[] = "kubernetes.io/tls";
+
+std::size_t versionOf(const model::Secret& s) {
+  const auto value = [&](const char* key) -> std::string_view {
+    const auto it = s.data.find(key);
+    return it == s.data.end() ? std::string_view() : std::string_view(it->second);
+  };
+  const std::hash<std::string_view> h;
+  std::size_t v = h(s.meta.resource_version);
+  v = v * 1000003u ^ h(value("tls.crt"));
+  v = v * 1000003u ^ h(value("tls.key"));
+  return v;
+}
+
+config::SecretCheck toSecretCheck(const CertificateCheck& c) {
+  return config::SecretCheck{c.ok, c.reason, c.names};
+}
+
+}  // namespace
+
+ssl_ctx_st* SniTable::select(std::string_view name) const {
+  if (name.empty() || name.size() > 253) {
+    return default_.get();
+  }
+  std::string host = toLower(name);
+  if (!host.empty() && host.back() == '.') {
+    host.pop_back();  // a fully qualified name
+  }
+  if (auto it = by_host_.find(host); it != by_host_.end()) {
+    return it->second.get();
+  }
+  const std::size_t dot = host.find('.');
+  if (dot != std::string::npos && dot > 0) {
+    if (auto it = by_host_.find("*" + host.substr(dot)); it != by_host_.end()) {
+      return it->second.get();
+    }
+  }
+  return default_.get();
+}
+
+CertificateStore::CertificateStore(ServerTlsSettings settings, Now now)
+    : settings_(std::move(settings)), now_(std::move(now)) {}
+
+std::int64_t CertificateStore::now() const {
+  if (now_) {
+    return now_();
+  }
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+config::SecretChecks CertificateStore::check(const model::ObjectMap<model::Secret>& secrets) {
+  const std::int64_t t = now();
+  config::SecretChecks out;
+  out.reserve(secrets.size());
+  std::unordered_map<std::string, Entry> kept;
+  kept.reserve(secrets.size());
+  for (const auto& [key, secret] : secrets) {
+    if (secret.type != kTlsType) {
+      continue;
+    }
+    const std::size_t version = versionOf(secret);
+    Entry entry;
+    if (auto it = entries_.find(key); it != entries_.end() && it->second.version == version) {
+      entry = std::move(it->second);
+    } else {
+      const auto crt = secret.data.find("tls.crt");
+      const auto pem_key = secret.data.find("tls.key");
+      entry.version = version;
+      if (crt == secret.data.end() || pem_key == secret.data.end()) {
+        entry.loaded.check.reason = crt == secret.data.end() ? "tls.crt: missing from the Secret"
+                                                             : "tls.key: missing from the Secret";
+      } else {
+        entry.loaded = loadCertificate(crt->second, pem_key->second, t, settings_);
+        ++parses_;
+      }
+    }
+    config::SecretCheck check = toSecretCheck(entry.loaded.check);
+    if (check.ok && t > entry.loaded.check.not_after) {
+      // Expired since it was loaded: refused like one that came expired, without a parse.
+      check.ok = false;
+      check.reason = expiredReason(entry.loaded.check.not_after);
+    }
+    out.emplace(key, std::move(check));
+    kept.emplace(key, std::move(entry));
+  }
+  entries_ = std::move(kept);
+  return out;
+}
+
+SslCtxPtr CertificateStore::context(std::string_view secret) const {
+  const auto it = entries_.find(std::string(secret));
+  if (it == entries_.end() || !it->second.loaded.check.ok ||
+      now() > it->second.loaded.check.not_after) {
+    return nullptr;
+  }
+  return it->second.loaded.ctx;
+}
+
+std::shared_ptr<const SniTable> CertificateStore::sniTable(const snapshot::Snapshot& snapshot,
+                                                           SslCtxPtr default_ctx) const {
+  std::unordered_map<std::string, SslCtxPtr> by_host;
+  by_host.reserve(snapshot.tlsHosts().size());
+  for (const snapshot::TlsHost& t : snapshot.tlsHosts()) {
+    SslCtxPtr ctx = t.secret.empty() ? nullptr : context(t.secret);
+    by_host.emplace(t.host, ctx ? std::move(ctx) : default_ctx);
+  }
+  return std::make_shared<const SniTable>(std::move(default_ctx), std::move(by_host));
+}
+
+}  // namespace portico::tls
