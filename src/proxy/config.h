@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "tls/certificate.h"
+
 namespace portico::proxy {
 
 using std::chrono::milliseconds;
@@ -13,6 +15,8 @@ using std::chrono::milliseconds;
 struct ProxyConfig {
   std::string bind = "0.0.0.0";
   std::uint16_t http_port = 8080;  // 0 picks a free port (tests)
+  int https_port = -1;             // -1: no HTTPS listener; 0 picks a free port (tests)
+  tls::ServerTlsSettings tls;      // protocol settings of the HTTPS listener
   int workers = 1;
   std::size_t max_header_bytes = 64 * 1024;        // request headers in total; over it: 431
   std::uint64_t max_body_size = 0;                 // 0: unlimited; over it: 413

@@ -118,6 +118,11 @@ class DeadlineStream {  // not final: Asio's executor traits derive from the typ
   executor_type get_executor() noexcept { return socket_.get_executor(); }
   Socket& socket() { return socket_; }
   const Socket& socket() const { return socket_; }
+  // For Asio's ssl::stream, which asks its next layer for these (Beast's get_lowest_layer()
+  // stops at this stream, whose deadline the request path sets).
+  using lowest_layer_type = Socket::lowest_layer_type;
+  lowest_layer_type& lowest_layer() { return socket_.lowest_layer(); }
+  const lowest_layer_type& lowest_layer() const { return socket_.lowest_layer(); }
 
   // The deadline of every operation from now on (reads and writes alike, as tcp_stream's).
   void expires_after(std::chrono::milliseconds timeout);
@@ -129,8 +134,8 @@ class DeadlineStream {  // not final: Asio's executor traits derive from the typ
     if (expired_) {
       return completeTimedOut(std::forward<Handler>(handler), std::size_t{0});
     }
-    socket_.async_read_some(buffers, Completion<std::decay_t<Handler>>{
-                                         this, std::forward<Handler>(handler)});
+    socket_.async_read_some(
+        buffers, Completion<std::decay_t<Handler>>{this, std::forward<Handler>(handler)});
   }
 
   template <class ConstBuffers, class Handler>
@@ -138,8 +143,8 @@ class DeadlineStream {  // not final: Asio's executor traits derive from the typ
     if (expired_) {
       return completeTimedOut(std::forward<Handler>(handler), std::size_t{0});
     }
-    socket_.async_write_some(buffers, Completion<std::decay_t<Handler>>{
-                                          this, std::forward<Handler>(handler)});
+    socket_.async_write_some(
+        buffers, Completion<std::decay_t<Handler>>{this, std::forward<Handler>(handler)});
   }
 
   template <class Handler>

@@ -5,6 +5,7 @@
 #include "proxy/http1_connection.h"
 #include "proxy/io_ops.h"
 #include "proxy/policy/policy.h"
+#include "proxy/tls_stream.h"
 #include "proxy/tunnel.h"
 
 namespace portico::proxy {
@@ -97,7 +98,8 @@ void Exchange<Stream>::route() {
   head.info = &info_;
   head.edits = &ctx.upstream_edits;
   head.client_address = conn_.clientAddress();
-  head.listener_port = worker_.listen_port_text;
+  head.listener_port = conn_.listenPortText();
+  head.proto = conn_.proto();
   if (!req.has(FieldId::kXRequestId)) {
     worker_.newRequestId(request_id_.data());
     head.request_id = std::string_view(request_id_.data(), request_id_.size());
@@ -629,5 +631,6 @@ void Exchange<Stream>::startTunnel() {
 }
 
 template class Exchange<DeadlineStream>;
+template class Exchange<TlsStream>;
 
 }  // namespace portico::proxy

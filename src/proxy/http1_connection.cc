@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "proxy/io_ops.h"
+#include "proxy/tls_stream.h"
 
 namespace portico::proxy {
 
@@ -40,6 +41,32 @@ Http1Connection<Stream>::~Http1Connection() {
 
 template <class Stream>
 void Http1Connection<Stream>::start() {
+  if constexpr (kTls) {
+    // The handshake runs under the header deadline, which goes on over the first request's
+    // head: a client that stalls mid-handshake or sends garbage is closed within it.
+    armHeaderDeadline();
+    stream_.async_handshake(
+        net::ssl::stream_base::server,
+        [self = this->shared_from_this()](error_code ec) { self->onHandshake(ec); });
+    return;
+  }
+  doReadRequest();
+}
+
+template <class Stream>
+void Http1Connection<Stream>::onHandshake(error_code ec) {
+  if (closed_) {
+    return;
+  }
+  if (ec) {
+    const char* reason = handshakeErrorReason(ec);
+    worker_.metrics.tlsHandshakeError(reason).inc();
+    log::debug("TLS handshake failed",
+               {{"reason", reason}, {"error", ec.message()}, {"client", client_address_}});
+    close();
+    return;
+  }
+  worker_.metrics.tls_handshakes.inc();
   doReadRequest();
 }
 
@@ -292,5 +319,6 @@ void Http1Connection<Stream>::close() {
 }
 
 template class Http1Connection<DeadlineStream>;
+template class Http1Connection<TlsStream>;
 
 }  // namespace portico::proxy

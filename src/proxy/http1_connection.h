@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 namespace portico::proxy {
 
@@ -41,6 +42,12 @@ class Http1Connection final : public ClientConnection,
   beast::flat_buffer& buffer() { return buffer_; }
   H1Parser& parser() { return parser_; }
   std::string_view clientAddress() const { return client_address_; }
+  // What the upstream is told of the listener: X-Forwarded-Proto and X-Forwarded-Port.
+  static constexpr bool kTls = !std::is_same_v<Stream, DeadlineStream>;
+  std::string_view proto() const { return kTls ? "https" : "http"; }
+  std::string_view listenPortText() const {
+    return kTls ? worker_.tls_listen_port_text : worker_.listen_port_text;
+  }
   bool closed() const { return closed_; }
   // Answers with a response of the proxy's own, then reads the next request or closes.
   void respond(const LocalResponse& response, bool keep_alive, bool head_only);
@@ -49,6 +56,7 @@ class Http1Connection final : public ClientConnection,
   void close();
 
  private:
+  void onHandshake(error_code ec);
   void doReadRequest();
   void readFirstBytes();
   void onFirstBytes(error_code ec, std::size_t n);

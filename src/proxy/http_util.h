@@ -85,8 +85,7 @@ struct ClientResponseHead {
 // Appends the head sent to the client: status line (HTTP/1.1, the upstream's reason), the
 // upstream's fields without hop-by-hop and framing ones, Server and Date, the edits, then the
 // framing and Connection the proxy decided.
-void appendResponseHead(const MessageHead& res, const ClientResponseHead& head,
-                        std::string& out);
+void appendResponseHead(const MessageHead& res, const ClientResponseHead& head, std::string& out);
 
 // A response the proxy makes itself: errors now, redirects and fixed responses later.
 struct LocalResponse {

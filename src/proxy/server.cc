@@ -4,6 +4,7 @@
 #include "proxy/http1_connection.h"
 #include "proxy/http_util.h"
 #include "proxy/listen.h"
+#include "proxy/tls_stream.h"
 #include "proxy/worker.h"
 #include "runtime/runtime_state.h"
 
@@ -36,13 +37,22 @@ ProxyMetrics::ProxyMetrics(metrics::Registry& r)
                                   "Requests refused as malformed, ambiguous or over a limit.")),
       snapshot_swaps(r.counter("portico_snapshot_swaps_total",
                                "Snapshots installed, counted once per worker.")),
-      connections_active(r.gauge("portico_connections_active", "Open client connections.")) {
+      connections_active(r.gauge("portico_connections_active", "Open client connections.")),
+      tls_handshakes(r.counter("portico_tls_handshakes_total", "TLS handshakes completed.")) {
+  for (const char* reason : {"timeout", "not_tls", "protocol", "client_closed", "other"}) {
+    tlsHandshakeError(reason);  // every reason starts at 0
+  }
   static constexpr const char* kClasses[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
   for (std::size_t i = 0; i < requests_by_class.size(); ++i) {
     requests_by_class[i] =
         &r.counter("portico_requests_total", "Requests answered, by status class.",
                    {{"status_class", kClasses[i]}});
   }
+}
+
+metrics::Counter& ProxyMetrics::tlsHandshakeError(const char* reason) {
+  return registry.counter("portico_tls_handshake_errors_total",
+                          "TLS handshakes that failed, by reason.", {{"reason", reason}});
 }
 
 metrics::Counter& ProxyMetrics::requestsFor(unsigned status) {
@@ -113,10 +123,13 @@ namespace {
 // again: long enough for connections to close, short enough to be unnoticeable.
 constexpr std::chrono::milliseconds kAcceptBackoff{50};
 
+template <bool kTls>
 void doAccept(Worker& w);
 
+template <bool kTls>
 void onAccept(Worker& w, error_code ec, Socket socket) {
-  if (ec == net::error::operation_aborted || !w.acceptor || !w.acceptor->is_open()) {
+  auto& acceptor = kTls ? w.tls_acceptor : w.acceptor;
+  if (ec == net::error::operation_aborted || !acceptor || !acceptor->is_open()) {
     return;  // the listener was closed (drain)
   }
   if (ec) {
@@ -127,25 +140,34 @@ void onAccept(Worker& w, error_code ec, Socket socket) {
       w.accept_backoff.expires_after(kAcceptBackoff);
       w.accept_backoff.async_wait([&w](error_code tec) {
         if (!tec) {
-          doAccept(w);
+          doAccept<kTls>(w);
         }
       });
       return;
     }
-    doAccept(w);
+    doAccept<kTls>(w);
     return;
   }
   w.metrics.connections_accepted.inc();
   w.accepted.inc();
-  std::make_shared<Http1Connection<DeadlineStream>>(w,
-                                                    DeadlineStream(w.deadlines, std::move(socket)))
-      ->start();
-  doAccept(w);
+  if constexpr (kTls) {
+    auto conn = std::make_shared<Http1Connection<TlsStream>>(
+        w, TlsStream(DeadlineStream(w.deadlines, std::move(socket)), *w.tls_context));
+    attachWorker(conn->stream(), w);
+    conn->start();
+  } else {
+    std::make_shared<Http1Connection<DeadlineStream>>(
+        w, DeadlineStream(w.deadlines, std::move(socket)))
+        ->start();
+  }
+  doAccept<kTls>(w);
 }
 
+template <bool kTls>
 void doAccept(Worker& w) {
-  w.acceptor->async_accept(
-      w.ioc, [&w](error_code ec, Socket socket) { onAccept(w, ec, std::move(socket)); });
+  (kTls ? w.tls_acceptor : w.acceptor)->async_accept(w.ioc, [&w](error_code ec, Socket socket) {
+    onAccept<kTls>(w, ec, std::move(socket));
+  });
 }
 }  // namespace
 
@@ -155,9 +177,12 @@ struct Server::Impl {
   ProxyConfig config;
   ProxyMetrics metrics;
   ServerOptions options;
-  runtime::RuntimeState runtime;  // control thread only
-  std::vector<std::unique_ptr<Worker>> workers;
+  runtime::RuntimeState runtime;                   // control thread only
+  tls::SslCtxPtr default_tls;                      // generated at start
+  std::unique_ptr<net::ssl::context> tls_context;  // the front context (tls_stream.h)
+  std::vector<std::unique_ptr<Worker>> workers;    // after the contexts: destroyed first
   std::uint16_t port = 0;
+  std::uint16_t https_port = 0;
   bool started = false;
   bool stopped = false;
 };
@@ -174,6 +199,22 @@ Result<std::uint16_t> Server::start() {
   const Clock& clock = impl_->options.clock != nullptr ? *impl_->options.clock : Clock::system();
   const std::uint64_t seed =
       impl_->options.seed != 0 ? impl_->options.seed : std::random_device{}() | 1u;
+  std::uint16_t https_port = cfg.https_port > 0 ? static_cast<std::uint16_t>(cfg.https_port) : 0;
+  if (cfg.https_port >= 0) {
+    // The certificate for names nothing else serves, until a --default-ssl-certificate Secret
+    // is published: self-signed, valid from an hour ago for a year.
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(clock.wallNow().time_since_epoch())
+            .count();
+    const tls::PemPair pem = tls::makeSelfSigned(tls::KeyType::kEcdsaP256, {"portico.invalid"},
+                                                 now - 3600, now + 365 * 86400);
+    tls::LoadedCertificate loaded = tls::loadCertificate(pem.cert, pem.key, now, cfg.tls);
+    if (!loaded.check.ok) {
+      return Error{"cannot make the default TLS certificate: " + loaded.check.reason};
+    }
+    impl_->default_tls = std::move(loaded.ctx);
+    impl_->tls_context = makeFrontContext(impl_->default_tls);
+  }
   for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(cfg, impl_->metrics, i, clock,
                                       seed + static_cast<std::uint64_t>(i) * 0x9e3779b97f4a7c15ULL);
@@ -192,12 +233,28 @@ Result<std::uint16_t> Server::start() {
     w->listen_port_text = std::to_string(port);
     const auto protocol = acceptor->local_endpoint().protocol();
     w->acceptor.emplace(w->ioc, protocol, acceptor->release());  // on the worker's executor
+    if (impl_->tls_context) {
+      auto tls_acceptor = listenOn(w->ioc, cfg.bind, https_port, /*reuse_port=*/true);
+      if (!tls_acceptor) {
+        impl_->workers.clear();
+        return Error{"HTTPS port: " + tls_acceptor.error()};
+      }
+      https_port = tls_acceptor->local_endpoint().port();
+      w->tls_listen_port_text = std::to_string(https_port);
+      w->tls_context = impl_->tls_context.get();
+      const auto tls_protocol = tls_acceptor->local_endpoint().protocol();
+      w->tls_acceptor.emplace(w->ioc, tls_protocol, tls_acceptor->release());
+    }
     impl_->workers.push_back(std::move(w));
   }
   impl_->port = port;
+  impl_->https_port = https_port;
   for (auto& w : impl_->workers) {
     Worker* wp = w.get();
-    doAccept(*wp);
+    doAccept<false>(*wp);
+    if (wp->tls_acceptor) {
+      doAccept<true>(*wp);
+    }
     wp->thread = std::thread([wp] {
       // Handlers do not throw (CONVENTIONS.md rule 2); if one does, it is a bug worth a crash.
       wp->ioc.run();
@@ -208,11 +265,14 @@ Result<std::uint16_t> Server::start() {
 }
 
 std::uint16_t Server::port() const { return impl_->port; }
+std::uint16_t Server::httpsPort() const { return impl_->https_port; }
+tls::SslCtxPtr Server::generatedDefaultContext() const { return impl_->default_tls; }
 
-void Server::publish(std::shared_ptr<const snapshot::Snapshot> snapshot) {
+void Server::publish(std::shared_ptr<const snapshot::Snapshot> snapshot,
+                     std::shared_ptr<const tls::SniTable> sni) {
   // Joined to the runtime state once, on the control thread; the workers only swap pointers.
   std::shared_ptr<const runtime::PublishedConfig> published =
-      impl_->runtime.bind(std::move(snapshot));
+      impl_->runtime.bind(std::move(snapshot), std::move(sni));
   for (auto& w : impl_->workers) {
     Worker* wp = w.get();
     net::post(wp->ioc, [wp, published] {
@@ -242,6 +302,9 @@ void Server::drain() {
       error_code ignored;
       if (wp->acceptor) {
         wp->acceptor->close(ignored);
+      }
+      if (wp->tls_acceptor) {
+        wp->tls_acceptor->close(ignored);
       }
       wp->accept_backoff.cancel();
       // Copy: drain() closes sockets, whose handlers may end connections later.
@@ -283,6 +346,7 @@ void Server::stop() {
   for (auto& w : impl_->workers) {
     w->pool.clear();
     w->acceptor.reset();
+    w->tls_acceptor.reset();
   }
   impl_->workers.clear();
 }

@@ -12,11 +12,16 @@
 #include "metrics/registry.h"
 #include "proxy/config.h"
 #include "snapshot/snapshot.h"
+#include "tls/certificate.h"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+
+namespace portico::tls {
+class SniTable;
+}
 
 namespace portico::proxy {
 
@@ -43,11 +48,20 @@ class Server final {
   // Binds the listeners and starts the workers; returns the bound HTTP port.
   Result<std::uint16_t> start();
   std::uint16_t port() const;
+  // The bound HTTPS port, 0 without an HTTPS listener.
+  std::uint16_t httpsPort() const;
+  // The certificate served when nothing else matches, made at start (self-signed, P-256):
+  // what the publisher passes as the SNI table's default unless --default-ssl-certificate
+  // names a Secret. Null without an HTTPS listener.
+  tls::SslCtxPtr generatedDefaultContext() const;
 
   // Binds `snapshot` to the runtime state that survives swaps (endpoint health and counters, by
   // stable key) and swaps the bundle into every worker. Never closes a listener or a wanted
   // upstream connection.
-  void publish(std::shared_ptr<const snapshot::Snapshot> snapshot);
+  // `sni` are the certificates to serve with it (tls::CertificateStore::sniTable); null: the
+  // generated default certificate for every name.
+  void publish(std::shared_ptr<const snapshot::Snapshot> snapshot,
+               std::shared_ptr<const tls::SniTable> sni = nullptr);
   // Generation of snapshots every worker has installed (counts publish() calls).
   std::uint64_t installedGeneration() const;
 

@@ -21,6 +21,10 @@
 #include <thread>
 #include <unordered_set>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace portico::proxy {
 
 // Proxy counters, registered once; updated lock-free from every worker.
@@ -41,6 +45,9 @@ struct ProxyMetrics {
   metrics::Counter& rejected_requests;
   metrics::Counter& snapshot_swaps;
   metrics::Gauge& connections_active;
+  // TLS handshakes that failed, by reason (tls_stream.h: handshakeErrorReason).
+  metrics::Counter& tlsHandshakeError(const char* reason);
+  metrics::Counter& tls_handshakes;
 };
 
 // What the worker knows of a client connection: enough to drain it.
@@ -92,6 +99,10 @@ struct Worker {
   net::steady_timer accept_backoff;
   std::uint16_t listen_port = 0;
   std::string listen_port_text;  // X-Forwarded-Port
+  // HTTPS: its acceptor, port, and the server's front context that TLS connections start with.
+  std::optional<net::basic_socket_acceptor<tcp, WorkerExecutor>> tls_acceptor;
+  std::string tls_listen_port_text;
+  boost::asio::ssl::context* tls_context = nullptr;
   Random rng;
   std::time_t date_second = 0;
   std::string date_value;

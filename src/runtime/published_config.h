@@ -14,6 +14,10 @@
 #include <memory>
 #include <vector>
 
+namespace portico::tls {
+class SniTable;
+}
+
 namespace portico::runtime {
 
 struct TargetGroupState {
@@ -25,6 +29,8 @@ struct PublishedConfig {
   std::vector<TargetGroupState> target_groups;  // [target group index]
   std::vector<std::uint32_t> pool_ids;          // every pool id this config names, sorted
   std::uint64_t generation = 0;
+  // The certificates this config serves by SNI name (src/tls); null without an HTTPS listener.
+  std::shared_ptr<const tls::SniTable> sni;
 };
 
 }  // namespace portico::runtime

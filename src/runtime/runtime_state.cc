@@ -67,8 +67,9 @@ void RuntimeState::rebind(Group& group, const snapshot::TargetGroup& tg) {
 }
 
 std::shared_ptr<const PublishedConfig> RuntimeState::bind(
-    std::shared_ptr<const snapshot::Snapshot> snapshot) {
+    std::shared_ptr<const snapshot::Snapshot> snapshot, std::shared_ptr<const tls::SniTable> sni) {
   auto config = std::make_shared<PublishedConfig>();
+  config->sni = std::move(sni);
   const std::uint64_t generation = ++generation_;
   config->target_groups.reserve(snapshot->targetGroups().size());
   for (const auto& tg : snapshot->targetGroups()) {

@@ -26,7 +26,9 @@ namespace portico::runtime {
 
 class RuntimeState final {
  public:
-  std::shared_ptr<const PublishedConfig> bind(std::shared_ptr<const snapshot::Snapshot> snapshot);
+  // `sni` (may be null) is carried as is: the certificates the config serves.
+  std::shared_ptr<const PublishedConfig> bind(std::shared_ptr<const snapshot::Snapshot> snapshot,
+                                              std::shared_ptr<const tls::SniTable> sni = nullptr);
 
   // Endpoint states held for the last bound snapshot (one per endpoint per target group).
   std::size_t endpointCount() const;

@@ -187,6 +187,13 @@ std::string_view keyTypeName(KeyType type) {
   return "none";
 }
 
+std::vector<std::string> certificateNamesOf(std::string_view cert_pem) {
+  BioPtr bio = memBio(cert_pem);
+  X509Ptr x(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();
+  return x ? certificateNames(x.get()) : std::vector<std::string>{};
+}
+
 std::string expiredReason(std::int64_t not_after) {
   return "tls.crt: the certificate expired at " + isoTime(not_after);
 }

@@ -61,6 +61,9 @@ struct LoadedCertificate {
 LoadedCertificate loadCertificate(std::string_view cert_pem, std::string_view key_pem,
                                   std::int64_t now, const ServerTlsSettings& settings);
 
+// The DNS names of the first certificate in `cert_pem` (as CertificateCheck::names), or none.
+std::vector<std::string> certificateNamesOf(std::string_view cert_pem);
+
 // "tls.crt: the certificate expired at 2026-01-02T03:04:05Z".
 std::string expiredReason(std::int64_t not_after);
 

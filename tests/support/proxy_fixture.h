@@ -19,7 +19,7 @@
 
 namespace portico::testing {
 
-inline std::shared_ptr<const snapshot::Snapshot> compileYaml(const std::string& yaml) {
+inline model::ClusterState stateOfYaml(const std::string& yaml) {
   model::ClusterState state;
   auto docs = model::parseManifestText(yaml, model::TextFormat::kYaml);
   EXPECT_TRUE(docs.ok());
@@ -30,7 +30,11 @@ inline std::shared_ptr<const snapshot::Snapshot> compileYaml(const std::string& 
       state.upsert(**obj);
     }
   }
-  auto result = config::compile(state, {});
+  return state;
+}
+
+inline std::shared_ptr<const snapshot::Snapshot> compileYaml(const std::string& yaml) {
+  auto result = config::compile(stateOfYaml(yaml), {});
   for (const auto& diag : result.diagnostics) {
     ADD_FAILURE() << diag.toString();
   }
@@ -55,9 +59,10 @@ class ProxyFixture {
   }
   // Publishes and waits until every worker has installed the snapshot.
   void publish(const std::string& yaml) { publish(compileYaml(yaml)); }
-  void publish(std::shared_ptr<const snapshot::Snapshot> snapshot) {
+  void publish(std::shared_ptr<const snapshot::Snapshot> snapshot,
+               std::shared_ptr<const tls::SniTable> sni = nullptr) {
     const auto before = server_.installedGeneration();
-    server_.publish(std::move(snapshot));
+    server_.publish(std::move(snapshot), std::move(sni));
     EXPECT_TRUE(eventually([&] { return server_.installedGeneration() > before; }));
   }
   std::uint16_t port() const { return port_; }
