@@ -107,7 +107,7 @@ spec:
         out = os.path.join(work, f"cg-{port}-{scenario}.out")
         p = subprocess.Popen(["valgrind", "--tool=callgrind",
                               f"--callgrind-out-file={out}", binary, "--manifests", man,
-                              "--bind", "127.0.0.1", "--http-port", str(port), "--admin-port",
+                              "--bind", "127.0.0.1", "--http-port", str(port), "--https-port", "0", "--admin-port",
                               str(admin), "--workers", "1", "--log-level", "error"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

@@ -55,7 +55,7 @@ try:
               stdout=subprocess.DEVNULL)
     http_port, admin_port = free_port(), free_port()
     start([os.path.join(build, "src/portico"), "--kubeconfig", kubeconfig, "--bind", "127.0.0.1",
-           "--http-port", str(http_port), "--admin-port", str(admin_port), "--workers", "1",
+           "--http-port", str(http_port), "--https-port", "0", "--admin-port", str(admin_port), "--workers", "1",
            "--leader-elect=false", "--log-level", "warn"], stderr=open(os.path.join(work, "portico.log"), "w"))
 
     api("POST", "/api/v1/namespaces/default/services",

@@ -110,7 +110,7 @@ CONF
 start_proxy() {
   case $1 in
     portico) $(cpu 1) "$portico_bin" --manifests "$work/manifests" --bind 127.0.0.1 \
-               --http-port "$portico_port" --admin-port "$portico_admin" --workers 1 \
+               --http-port "$portico_port" --https-port 0 --admin-port "$portico_admin" --workers 1 \
                --log-level warn 2>"$work/portico.log" & ;;
     nginx)   $(cpu 1) nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" & ;;
     haproxy) $(cpu 1) haproxy -f "$work/haproxy.cfg" -db & ;;

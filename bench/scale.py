@@ -133,7 +133,7 @@ try:
     http_port, admin_port = free_port(), free_port()
     t_start = time.perf_counter()
     portico = start([*os.environ.get("SCALE_WRAP", "").split(), os.path.join(build, "src/portico"), "--kubeconfig", kubeconfig, "--bind", "127.0.0.1",
-                     "--http-port", str(http_port), "--admin-port", str(admin_port), "--workers", "1",
+                     "--http-port", str(http_port), "--https-port", "0", "--admin-port", str(admin_port), "--workers", "1",
                      "--leader-elect=false", "--log-level", "warn"],
                     stderr=open(os.path.join(work, "portico.log"), "w"))
 

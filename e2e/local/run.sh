@@ -40,7 +40,7 @@ port_a=$(free_port); port_b=$(free_port)
 "$build/tests/echo-backend" --port "$port_b" --name b >/dev/null & pids+=($!)
 http=$(free_port); admin=$(free_port)
 "$build/src/portico" --kubeconfig "$KUBECONFIG" --bind 127.0.0.1 --http-port "$http" \
-  --admin-port "$admin" --workers 2 --publish-status-address 192.0.2.10 --log-format text \
+  --https-port 0 --admin-port "$admin" --workers 2 --publish-status-address 192.0.2.10 --log-format text \
   2>"$work/portico.log" &
 pids+=($!)
 

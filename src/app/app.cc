@@ -10,6 +10,7 @@
 #include "metrics/registry.h"
 #include "proxy/admin_server.h"
 #include "proxy/server.h"
+#include "tls/store.h"
 
 #include "common/strings.h"
 
@@ -121,6 +122,9 @@ int run(const Flags& flags) {
   metrics::Registry registry;
   proxy::AdminServer admin(registry);
   proxy::Server server(flags.proxy, registry);
+  // TLS Secrets, parsed once per version; the compiler gets their checks, the HTTPS listener
+  // their contexts (control thread only: both run where compiles run).
+  tls::CertificateStore certificates(flags.proxy.tls);
 
   std::optional<k8s::ManifestSource> manifests;
   if (!api) {
@@ -141,17 +145,34 @@ int run(const Flags& flags) {
     return 1;
   }
   log::info("listening", {{"http", *http_port},
+                          {"https", server.httpsPort()},
                           {"admin", *admin_port},
                           {"bind", flags.proxy.bind},
                           {"workers", flags.proxy.workers}});
 
   controller::Controller controller(
       flags.compiler,
-      [&server, &admin](std::shared_ptr<const snapshot::Snapshot> snapshot) {
-        server.publish(std::move(snapshot));
+      [&server, &admin, &certificates, &flags](std::shared_ptr<const snapshot::Snapshot> snapshot) {
+        std::shared_ptr<const tls::SniTable> sni;
+        if (server.httpsPort() != 0) {
+          tls::SslCtxPtr fallback;
+          if (!flags.default_ssl_certificate.empty()) {
+            fallback = certificates.context(flags.default_ssl_certificate);
+            if (!fallback) {
+              log::warn("the default certificate cannot be served; a self-signed one is",
+                        {{"secret", flags.default_ssl_certificate},
+                         {"why", "not found, not kubernetes.io/tls, or its check failed"}});
+            }
+          }
+          sni = certificates.sniTable(*snapshot,
+                                      fallback ? fallback : server.generatedDefaultContext());
+        }
+        server.publish(std::move(snapshot), std::move(sni));
         admin.setReady(true);
       },
       registry);
+  controller.setSecretChecker(
+      [&certificates](const auto& secrets) { return certificates.check(secrets); });
 
   std::atomic<bool> stopping{false};
   std::thread source_thread;

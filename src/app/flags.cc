@@ -77,8 +77,47 @@ const std::vector<FlagSpec>& specs() {
        [](Flags& f, const std::string& v) { return setString(&f.context, v); }},
       {"http-port", "PORT", "8080", "HTTP listener port (0 picks a free one)",
        [](Flags& f, const std::string& v) { return setPort(&f.proxy.http_port, v); }},
-      {"https-port", "PORT", "8443", "HTTPS listener port (reserved for TLS termination)",
-       [](Flags& f, const std::string& v) { return setPort(&f.https_port, v); }},
+      {"https-port", "PORT|off", "8443", "HTTPS listener port (0 picks a free one; off: none)",
+       [](Flags& f, const std::string& v) -> std::optional<std::string> {
+         if (v == "off") {
+           f.proxy.https_port = -1;
+           return std::nullopt;
+         }
+         std::uint16_t port = 0;
+         if (auto err = setPort(&port, v)) {
+           return err;
+         }
+         f.proxy.https_port = port;
+         return std::nullopt;
+       }},
+      {"default-ssl-certificate", "NS/NAME", "a self-signed one made at start",
+       "kubernetes.io/tls Secret served to clients without SNI or with a name no Ingress serves",
+       [](Flags& f, const std::string& v) -> std::optional<std::string> {
+         if (v.find('/') == std::string::npos || v.front() == '/' || v.back() == '/') {
+           return "expected NAMESPACE/NAME";
+         }
+         f.default_ssl_certificate = v;
+         return std::nullopt;
+       }},
+      {"tls-min-version", "1.2|1.3", "1.2", "lowest TLS version the HTTPS listener accepts",
+       [](Flags& f, const std::string& v) -> std::optional<std::string> {
+         if (v != "1.2" && v != "1.3") {
+           return "expected 1.2 or 1.3";
+         }
+         f.proxy.tls.min_version = v;
+         return std::nullopt;
+       }},
+      {"tls-ciphers", "LIST", "ECDHE AEAD suites (Mozilla intermediate)",
+       "TLS 1.2 cipher list, OpenSSL syntax (TLS 1.3 suites are OpenSSL's defaults)",
+       [](Flags& f, const std::string& v) -> std::optional<std::string> {
+         tls::ServerTlsSettings settings = f.proxy.tls;
+         settings.ciphers = v;
+         if (std::string why = tls::checkSettings(settings); !why.empty()) {
+           return why;
+         }
+         f.proxy.tls.ciphers = v;
+         return std::nullopt;
+       }},
       {"admin-port", "PORT", "9090", "admin listener: /metrics, /healthz, /readyz",
        [](Flags& f, const std::string& v) { return setPort(&f.admin_port, v); }},
       {"bind", "ADDR", "0.0.0.0", "address of all listeners",
@@ -190,6 +229,7 @@ const std::vector<FlagSpec>& specs() {
 Result<Flags> parseFlags(const std::vector<std::string>& args) {
   Flags flags;
   flags.proxy.workers = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  flags.proxy.https_port = 8443;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (!startsWith(arg, "--")) {

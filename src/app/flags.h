@@ -18,8 +18,8 @@ struct Flags {
   std::string manifests;
   std::string kubeconfig;
   std::string context;
-  proxy::ProxyConfig proxy;
-  std::uint16_t https_port = 8443;
+  proxy::ProxyConfig proxy;  // proxy.https_port: 8443 unless --https-port says otherwise
+  std::string default_ssl_certificate;  // "namespace/name" of a kubernetes.io/tls Secret
   std::uint16_t admin_port = 9090;
   config::Options compiler;
   std::string watch_namespace;

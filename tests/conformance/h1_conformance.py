@@ -221,7 +221,7 @@ spec:
     with open(os.path.join(man, "c.yaml"), "w") as f:
         f.write(svc + ing)
     p = subprocess.Popen([binary, "--manifests", man, "--bind", "127.0.0.1", "--http-port",
-                          str(port), "--admin-port", str(admin), "--workers", "1",
+                          str(port), "--https-port", "0", "--admin-port", str(admin), "--workers", "1",
                           "--log-level", "error"], stderr=subprocess.DEVNULL)
     wait_port(port)
 

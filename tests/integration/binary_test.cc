@@ -39,6 +39,8 @@ Portico startPortico(const std::string& dir, std::vector<std::string> extra = {}
                                    "127.0.0.1",
                                    "--http-port",
                                    "0",
+                                   "--https-port",
+                                   "0",
                                    "--admin-port",
                                    "0",
                                    "--workers",
@@ -201,7 +203,7 @@ TEST(BinaryFlags, HelpAndErrors) {
                   .has_value());
   EXPECT_EQ(bad.wait(10s), 2);
   Process missing({toolPath("PORTICO_BIN"), "--manifests", "/nonexistent/dir", "--http-port", "0",
-                   "--admin-port", "0"});
+                   "--https-port", "0", "--admin-port", "0"});
   EXPECT_TRUE(missing
                   .waitForLine(
                       [](const std::string& l) {
@@ -216,7 +218,7 @@ TEST(BinaryFlags, HelpAndErrors) {
             "clusters: [{name: c, cluster: {}}]\n"
             "contexts: [{name: x, context: {cluster: c}}]\ncurrent-context: x\n");
   Process bad_kubeconfig({toolPath("PORTICO_BIN"), "--kubeconfig", dir.path() + "/kubeconfig",
-                          "--http-port", "0", "--admin-port", "0"});
+                          "--http-port", "0", "--https-port", "0", "--admin-port", "0"});
   EXPECT_TRUE(bad_kubeconfig
                   .waitForLine(
                       [](const std::string& l) {

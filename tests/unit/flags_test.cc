@@ -11,7 +11,8 @@ TEST(Flags, DefaultsFollowTheDesign) {
   auto f = parseFlags({});
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->proxy.http_port, 8080);
-  EXPECT_EQ(f->https_port, 8443);
+  EXPECT_EQ(f->proxy.https_port, 8443);
+  EXPECT_EQ(f->proxy.tls.min_version, "1.2");
   EXPECT_EQ(f->admin_port, 9090);
   EXPECT_EQ(f->proxy.bind, "0.0.0.0");
   EXPECT_GE(f->proxy.workers, 1);
@@ -24,6 +25,18 @@ TEST(Flags, DefaultsFollowTheDesign) {
   EXPECT_TRUE(f->leader_elect);
   EXPECT_EQ(f->election_id, "portico-leader");
   EXPECT_EQ(f->proxy.max_idle_per_endpoint, 320u);  // ingress-nginx's upstream keepalive
+}
+
+TEST(Flags, TlsFlags) {
+  auto f = parseFlags({"--https-port", "off", "--tls-min-version=1.3",
+                       "--default-ssl-certificate", "ingress/wildcard"});
+  ASSERT_TRUE(f.ok()) << f.error();
+  EXPECT_EQ(f->proxy.https_port, -1);
+  EXPECT_EQ(f->proxy.tls.min_version, "1.3");
+  EXPECT_EQ(f->default_ssl_certificate, "ingress/wildcard");
+  f = parseFlags({"--https-port", "0"});
+  ASSERT_TRUE(f.ok()) << f.error();
+  EXPECT_EQ(f->proxy.https_port, 0);
 }
 
 TEST(Flags, BothSpellingsAndBooleans) {
@@ -55,6 +68,12 @@ TEST(Flags, ErrorsNameTheFlag) {
       {{"--nope"}, "unknown flag --nope (see --help)"},
       {{"--http-port", "70000"}, "--http-port=70000: expected a port number from 0 to 65535"},
       {{"--workers=0"}, "--workers=0: expected a number from 1 to 1024"},
+      {{"--https-port", "x"}, "--https-port=x: expected a port number from 0 to 65535"},
+      {{"--tls-min-version", "1.1"}, "--tls-min-version=1.1: expected 1.2 or 1.3"},
+      {{"--tls-ciphers", "NOPE"},
+       "--tls-ciphers=NOPE: TLS cipher list \"NOPE\" has no cipher OpenSSL knows"},
+      {{"--default-ssl-certificate", "name"},
+       "--default-ssl-certificate=name: expected NAMESPACE/NAME"},
       {{"--shutdown-grace", "soon"},
        "--shutdown-grace=soon: expected a duration such as 500ms, 30s, 5m"},
       {{"--manifests"}, "--manifests needs a value (DIR)"},
