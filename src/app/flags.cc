@@ -90,6 +90,21 @@ const std::vector<FlagSpec>& specs() {
          f.proxy.https_port = port;
          return std::nullopt;
        }},
+      {"https-redirect-port", "PORT", "443",
+       "the port in HTTP->HTTPS redirects (the one clients reach the HTTPS listener on)",
+       [](Flags& f, const std::string& v) { return setPort(&f.compiler.tls.redirect_port, v); }},
+      {"hsts", nullptr, "true", "Strict-Transport-Security on HTTPS responses of TLS hosts",
+       [](Flags& f, const std::string& v) { return setBool(&f.compiler.tls.hsts, v); }},
+      {"hsts-max-age", "SECONDS", "31536000", "HSTS max-age",
+       [](Flags& f, const std::string& v) {
+         return setNumber(&f.compiler.tls.hsts_max_age, v, 0, 20ULL * 365 * 86400);
+       }},
+      {"hsts-include-subdomains", nullptr, "true", "HSTS includeSubDomains",
+       [](Flags& f, const std::string& v) {
+         return setBool(&f.compiler.tls.hsts_include_subdomains, v);
+       }},
+      {"hsts-preload", nullptr, "false", "HSTS preload",
+       [](Flags& f, const std::string& v) { return setBool(&f.compiler.tls.hsts_preload, v); }},
       {"default-ssl-certificate", "NS/NAME", "a self-signed one made at start",
        "kubernetes.io/tls Secret served to clients without SNI or with a name no Ingress serves",
        [](Flags& f, const std::string& v) -> std::optional<std::string> {

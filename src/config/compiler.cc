@@ -2,6 +2,7 @@
 
 #include "common/strings.h"
 #include "config/annotations/body_size.h"
+#include "config/annotations/ssl.h"
 
 #include <algorithm>
 #include <limits>
@@ -171,8 +172,9 @@ class Compiler final {
     for (const Ingress* ing : ours) {
       keys_.push_back(ing->meta.key());
     }
+    ssl_by_rank_.resize(ours.size());
     for (std::size_t rank = 0; rank < ours.size(); ++rank) {
-      auto policies = ingressPolicies(*ours[rank]);
+      auto policies = ingressPolicies(*ours[rank], ssl_by_rank_[rank]);
       if (!policies) {
         continue;  // a bad annotation leaves the Ingress's rules out (DESIGN.md, "The pipeline")
       }
@@ -192,11 +194,16 @@ class Compiler final {
 
   // The policies every route of `ing` carries, sorted by kind; nullopt when an annotation is
   // wrong (its diagnostic is added).
-  std::optional<std::vector<snapshot::Policy>> ingressPolicies(const Ingress& ing) {
+  // `ssl` receives the Ingress's HTTPS settings, which become policies per host (buildHost).
+  std::optional<std::vector<snapshot::Policy>> ingressPolicies(const Ingress& ing,
+                                                               annotations::IngressSsl& ssl) {
     const std::size_t before = diagnostics_.size();
     std::vector<snapshot::Policy> policies;
     if (auto limit = annotations::parseBodySize(ing, diagnostics_)) {
       policies.emplace_back(*limit);
+    }
+    if (auto parsed = annotations::parseSsl(ing, options_.tls, diagnostics_)) {
+      ssl = *parsed;
     }
     if (diagnostics_.size() != before) {
       for (std::size_t i = before; i < diagnostics_.size(); ++i) {
@@ -463,6 +470,20 @@ class Compiler final {
     }
   }
 
+  // Whether `host` (a rule host: exact, or "*.a.test") is served over TLS by some Ingress:
+  // named in spec.tls itself, or covered by a TLS wildcard.
+  bool hasTls(const std::string& host) const {
+    if (host.empty()) {
+      return false;
+    }
+    if (tls_.count(host) > 0) {
+      return true;
+    }
+    const std::size_t dot = host.find('.');
+    return host[0] != '*' && dot != std::string::npos && dot > 0 &&
+           tls_.count("*" + host.substr(dot)) > 0;
+  }
+
   std::optional<BackendRef> controllerDefault() {
     if (options_.default_backend_service.empty()) {
       return std::nullopt;
@@ -536,7 +557,23 @@ class Compiler final {
     snapshot::VirtualHost vh;
     vh.host = host;
     vh.routes.reserve(build.routes.size());
+    const bool tls_host = hasTls(host);
     for (auto& r : build.routes) {
+      // HTTPS policies depend on the host: a route of a host with TLS redirects plain HTTP and
+      // carries HSTS, as its Ingress's annotations allow.
+      const annotations::IngressSsl& ssl = ssl_by_rank_[r.age_rank];
+      const bool redirect = ssl.force_ssl_redirect || (tls_host && ssl.ssl_redirect);
+      const bool hsts = tls_host && ssl.hsts;
+      if (redirect || hsts) {
+        if (redirect) {
+          r.policies.emplace_back(snapshot::SslRedirect{options_.tls.redirect_port, 308});
+        }
+        if (hsts) {
+          r.policies.emplace_back(snapshot::Hsts{annotations::hstsValue(ssl)});
+        }
+        std::sort(r.policies.begin(), r.policies.end(),
+                  [](const auto& a, const auto& b) { return a.index() < b.index(); });
+      }
       vh.routes.push_back(
           snapshot::Route{r.match, std::move(r.path),
                           snapshot::Forward{{snapshot::WeightedTarget{tg_index[r.target_group]}}},
@@ -624,6 +661,7 @@ class Compiler final {
     const std::string* ingress;
   };
   std::map<std::string, TlsClaim> tls_;
+  std::vector<annotations::IngressSsl> ssl_by_rank_;  // [rank]: each Ingress's HTTPS settings
   std::optional<BackendRef> controller_default_;
   bool controller_default_resolved_ = false;
 };

@@ -9,6 +9,7 @@
 #include "model/cluster_state.h"
 #include "snapshot/snapshot.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -26,12 +27,23 @@ struct SecretCheck {
 };
 using SecretChecks = std::unordered_map<std::string, SecretCheck>;  // by "namespace/name"
 
+// The controller's HTTPS defaults (flags), for the hosts that have TLS.
+struct TlsOptions {
+  std::uint16_t redirect_port = 443;  // --https-redirect-port: the port in redirect Locations
+  bool hsts = true;                   // --hsts (ingress-nginx's defaults below)
+  std::uint64_t hsts_max_age = 31536000;
+  bool hsts_include_subdomains = true;
+  bool hsts_preload = false;
+  bool operator==(const TlsOptions&) const = default;
+};
+
 struct Options {
   std::string ingress_class = "portico";
   std::string controller_name = "portico.dev/ingress-controller";
   bool watch_ingress_without_class = false;
   std::string default_backend_service;  // "namespace/name", or empty
   SecretChecks secret_checks;           // every TLS Secret of the state, checked
+  TlsOptions tls;
 };
 
 struct Diagnostic {

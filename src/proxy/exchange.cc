@@ -47,6 +47,7 @@ void Exchange<Stream>::start() {
   finish_after_read_ = false;
   fail_after_read_.reset();
   local_after_read_.reset();
+  route_ = nullptr;
   auto& parser = conn_.parser();
   const MessageHead& req = parser.head();
   head_request_ = req.method() == "HEAD";
@@ -74,7 +75,11 @@ void Exchange<Stream>::route() {
     return;
   }
   // requestPolicies: the route's compiled policies, in order (docs/architecture.md).
+  route_ = match.route;
   policy::RequestContext ctx{info_, worker_.config.max_body_size, {}, {}};
+  ctx.tls = Connection::kTls;
+  ctx.response_headers = &local_headers_;
+  ctx.scratch = &location_;
   if (match.route != nullptr &&
       policy::runRequestPolicies(*match.route, ctx) == policy::Verdict::kRespond) {
     answer(ctx.response);
@@ -366,8 +371,14 @@ void Exchange<Stream>::onReadResponseHeader(error_code ec, std::uint32_t attempt
     return;
   }
   status_ = status;
-  // responsePolicies: none are compiled yet.
+  // responsePolicies: the route's, on the head the client gets (HSTS).
+  response_edits_.clear();
+  if (route_ != nullptr) {
+    policy::ResponseContext rctx{Connection::kTls, response_edits_};
+    policy::runResponsePolicies(*route_, rctx);
+  }
   ClientResponseHead head;
+  head.edits = &response_edits_;
   head.date = worker_.date();
   header_only_ = head_request_ || status < 200 || status == 204 || status == 304;
   head.content_length = parser.contentLength();

@@ -84,6 +84,10 @@ class Exchange final {
   RequestInfo info_;
   std::string path_buf_;
   std::shared_ptr<const runtime::PublishedConfig> config_;
+  const snapshot::Route* route_ = nullptr;  // the matched route (in config_'s snapshot), or null
+  HeaderEdits local_headers_;               // fields of a policy's own answer (a redirect)
+  HeaderEdits response_edits_;              // responsePolicies' edits to the client head
+  std::string location_;                    // a redirect's Location
   std::uint32_t target_group_ = 0;
   runtime::EndpointState* endpoint_ = nullptr;
   UpstreamConnPtr upstream_;

@@ -40,9 +40,26 @@ struct BodyLimit {
   bool operator==(const BodyLimit&) const = default;
 };
 
+// A request that came over plain HTTP is answered with a redirect to
+// https://host[:port]/path?query. On the routes of hosts that have TLS (spec.tls), unless
+// portico.dev/ssl-redirect: "false"; on any route with portico.dev/force-ssl-redirect: "true"
+// (TLS terminated in front of portico). Phase: requestPolicies, first.
+struct SslRedirect {
+  std::uint16_t port = 443;  // the HTTPS port clients use (--https-redirect-port); 443 is omitted
+  unsigned status = 308;
+  bool operator==(const SslRedirect&) const = default;
+};
+
+// Strict-Transport-Security on responses to requests that came over HTTPS, on the routes of
+// hosts that have TLS. Phase: responsePolicies. `value` is the header value, built once.
+struct Hsts {
+  std::string value;  // "max-age=31536000; includeSubDomains"
+  bool operator==(const Hsts&) const = default;
+};
+
 // The alternative's index is the order policies run in within a phase; the compiler keeps each
 // route's list sorted by it, one of each kind at most.
-using Policy = std::variant<BodyLimit>;
+using Policy = std::variant<SslRedirect, BodyLimit, Hsts>;
 
 // A policy's name, as in annotations, logs and toJson().
 std::string_view policyName(const Policy& policy);

@@ -8,7 +8,9 @@ namespace portico::snapshot {
 
 std::string_view policyName(const Policy& policy) {
   struct Name {
+    std::string_view operator()(const SslRedirect&) const { return "sslRedirect"; }
     std::string_view operator()(const BodyLimit&) const { return "bodyLimit"; }
+    std::string_view operator()(const Hsts&) const { return "hsts"; }
   };
   return std::visit(Name{}, policy);
 }
@@ -159,6 +161,10 @@ nlohmann::json vhostJson(const Snapshot& s, const VirtualHost& v) {
       nlohmann::json& out = route["policies"][std::string(policyName(p))];
       if (const auto* limit = std::get_if<BodyLimit>(&p)) {
         out = {{"maxBytes", limit->max_bytes}};
+      } else if (const auto* redirect = std::get_if<SslRedirect>(&p)) {
+        out = {{"port", redirect->port}, {"status", redirect->status}};
+      } else if (const auto* hsts = std::get_if<Hsts>(&p)) {
+        out = {{"value", hsts->value}};
       }
     }
     routes.push_back(std::move(route));

@@ -58,6 +58,7 @@ class TlsTest : public ::testing::Test {
     const model::ClusterState state = stateOfYaml(yaml);
     config::Options options;
     options.secret_checks = store_.check(state.secrets);
+    options.tls.redirect_port = proxy_->server().httpsPort();
     auto result = config::compile(state, options);
     auto snap = std::make_shared<const snapshot::Snapshot>(std::move(result.snapshot));
     proxy_->publish(snap, store_.sniTable(*snap, proxy_->server().generatedDefaultContext()));
@@ -206,6 +207,52 @@ TEST_F(TlsTest, SniPicksTheCertificateAndHostPicksTheRoute) {
   const HttpResponse r = c.send(requestFor("b.test"));
   ASSERT_EQ(r.status, 200) << r.error;
   EXPECT_EQ(json::parse(r.body)["name"], "b");
+}
+
+// Hosts with TLS redirect plain HTTP to HTTPS (308, the URL kept) and send HSTS over HTTPS only;
+// portico.dev/ssl-redirect: "false" keeps HTTP serving; hosts without TLS are untouched.
+TEST_F(TlsTest, RedirectsAndHstsFollowTheHostsTls) {
+  start();
+  const auto ca = certFor({"a.test", "n.test"});
+  publish(services() + tlsSecretYaml("sa", ca.cert, ca.key) +
+          IngressYaml("ing")
+              .spec("  tls:\n  - {hosts: [a.test], secretName: sa}\n")
+              .rule("a.test")
+              .prefix("/", "svc-a")
+              .str() +
+          IngressYaml("noredirect")
+              .annotation("portico.dev/ssl-redirect", "false")
+              .spec("  tls:\n  - {hosts: [n.test], secretName: sa}\n")
+              .rule("n.test")
+              .prefix("/", "svc-a")
+              .str() +
+          simpleIngress("plain", "p.test", "/", "svc-b"));
+  const std::string port = std::to_string(proxy_->server().httpsPort());
+
+  HttpRequest post;
+  post.method = "POST";
+  post.host = "a.test:8080";
+  post.target = "/tls/x?y=1&z";
+  post.body = "body";
+  const HttpResponse redirected = request(proxy_->port(), post);
+  EXPECT_EQ(redirected.status, 308);
+  EXPECT_EQ(redirected.header("location"), "https://a.test:" + port + "/tls/x?y=1&z");
+  EXPECT_EQ(redirected.header("strict-transport-security"), "");  // never over plain HTTP
+  EXPECT_EQ(a_.requestCount(), 0u);
+
+  const HttpResponse plain = get(proxy_->port(), "p.test", "/");
+  EXPECT_EQ(plain.status, 200);
+  EXPECT_EQ(plain.header("strict-transport-security"), "");
+  EXPECT_EQ(get(proxy_->port(), "n.test", "/").status, 200);
+
+  TlsConnection c = connect("a.test");
+  ASSERT_TRUE(c.ok()) << c.error();
+  const HttpResponse secure = c.send(requestFor("a.test"));
+  EXPECT_EQ(secure.status, 200);
+  EXPECT_EQ(secure.header("strict-transport-security"), "max-age=31536000; includeSubDomains");
+  EXPECT_EQ(c.send(requestFor("n.test")).header("strict-transport-security"),
+            "max-age=31536000; includeSubDomains");
+  EXPECT_EQ(c.send(requestFor("p.test")).header("strict-transport-security"), "");
 }
 
 TEST_F(TlsTest, GarbageAndStalledHandshakesAreClosedAndCounted) {

@@ -66,7 +66,8 @@ std::vector<Case> cases() {
     http:)" + kWebRule),
        R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
            "hosts":[{"host":"a.test","routes":[
-             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a"}]}],
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a",
+              "policies":{"sslRedirect":{"port":443,"status":308},"hsts":{"value":"max-age=31536000; includeSubDomains"}}}]}],
            "anyHost":{"host":"","routes":[]},
            "tls":[{"host":"*.w.test","secret":"default/good"},{"host":"a.test","secret":"default/good"},
                   {"host":"b.test","secret":""},{"host":"c.test","secret":""},
@@ -82,6 +83,67 @@ std::vector<Case> cases() {
        withChecks({{"default/good", goodCert({"a.test", "*.w.test"})},
                    {"default/bad",
                     SecretCheck{false, "tls.key does not match the certificate in tls.crt", {}}}})},
+      {"HTTPS annotations: no redirect, forced redirect, HSTS settings, a wildcard TLS host, bad "
+       "values",
+       kWeb + secretYaml("good") +
+           ingress("a", R"(  tls:
+  - {hosts: [a.test, "*.w.test"], secretName: good}
+  rules:
+  - host: a.test
+    http:)" + kWebRule + R"(  - host: x.w.test
+    http:)" + kWebRule,
+                   R"(  annotations:
+    portico.dev/ssl-redirect: "False"
+    portico.dev/hsts-max-age: "60"
+    portico.dev/hsts-include-subdomains: "false"
+    portico.dev/hsts-preload: "TRUE"
+)") +
+           ingress("b", R"(  rules:
+  - host: plain.test
+    http:)" + kWebRule,
+                   R"(  annotations:
+    nginx.ingress.kubernetes.io/force-ssl-redirect: "true"
+)") +
+           ingress("c", R"(  tls:
+  - {hosts: [c.test], secretName: good}
+  rules:
+  - host: c.test
+    http:)" + kWebRule,
+                   R"(  annotations:
+    portico.dev/hsts: "false"
+)") +
+           ingress("d", R"(  rules:
+  - host: d.test
+    http:)" + kWebRule,
+                   R"(  annotations:
+    portico.dev/ssl-redirect: "yes"
+    portico.dev/hsts-max-age: "-1"
+)"),
+       R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"a.test","routes":[
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a",
+              "policies":{"hsts":{"value":"max-age=60; preload"}}}]},
+                    {"host":"c.test","routes":[
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/c",
+              "policies":{"sslRedirect":{"port":8443,"status":308}}}]},
+                    {"host":"plain.test","routes":[
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/b",
+              "policies":{"sslRedirect":{"port":8443,"status":308}}}]},
+                    {"host":"x.w.test","routes":[
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a",
+              "policies":{"hsts":{"value":"max-age=60; preload"}}}]}],
+           "anyHost":{"host":"","routes":[]},
+           "tls":[{"host":"*.w.test","secret":"default/good"},{"host":"a.test","secret":"default/good"},
+                  {"host":"c.test","secret":"default/good"}]})",
+       {"error: Ingress default/d: metadata.annotations[\"portico.dev/hsts-max-age\"]: \"-1\" is "
+        "not a number of seconds (at most 20 years); the Ingress's rules are left out",
+        "error: Ingress default/d: metadata.annotations[\"portico.dev/ssl-redirect\"]: \"yes\" is "
+        "not \"true\" or \"false\"; the Ingress's rules are left out"},
+       [] {
+         Options o = withChecks({{"default/good", goodCert({"a.test", "*.w.test", "c.test"})}});
+         o.tls.redirect_port = 8443;
+         return o;
+       }()},
       {"TLS without hosts covers the rule hosts; the oldest Ingress wins a host",
        kWeb + secretYaml("good") + secretYaml("other") + ingress("a", R"(  tls:
   - {secretName: good}
@@ -94,9 +156,11 @@ std::vector<Case> cases() {
 )"),
        R"({"targetGroups":[{"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
            "hosts":[{"host":"a.test","routes":[
-             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a"}]},
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a",
+              "policies":{"sslRedirect":{"port":443,"status":308},"hsts":{"value":"max-age=31536000; includeSubDomains"}}}]},
                     {"host":"x.test","routes":[
-             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a"}]}],
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a",
+              "policies":{"sslRedirect":{"port":443,"status":308},"hsts":{"value":"max-age=31536000; includeSubDomains"}}}]}],
            "anyHost":{"host":"","routes":[]},
            "tls":[{"host":"a.test","secret":"default/good"},{"host":"x.test","secret":"default/good"},
                   {"host":"y.test","secret":"default/other"}]})",

@@ -29,8 +29,14 @@ TEST(Flags, DefaultsFollowTheDesign) {
 
 TEST(Flags, TlsFlags) {
   auto f = parseFlags({"--https-port", "off", "--tls-min-version=1.3",
-                       "--default-ssl-certificate", "ingress/wildcard"});
+                       "--default-ssl-certificate", "ingress/wildcard", "--https-redirect-port",
+                       "8443", "--hsts=false", "--hsts-max-age", "60", "--hsts-preload"});
   ASSERT_TRUE(f.ok()) << f.error();
+  EXPECT_EQ(f->compiler.tls.redirect_port, 8443);
+  EXPECT_FALSE(f->compiler.tls.hsts);
+  EXPECT_EQ(f->compiler.tls.hsts_max_age, 60u);
+  EXPECT_TRUE(f->compiler.tls.hsts_preload);
+  EXPECT_TRUE(f->compiler.tls.hsts_include_subdomains);
   EXPECT_EQ(f->proxy.https_port, -1);
   EXPECT_EQ(f->proxy.tls.min_version, "1.3");
   EXPECT_EQ(f->default_ssl_certificate, "ingress/wildcard");

@@ -12,4 +12,10 @@ Verdict runRequestPolicies(const snapshot::Route& route, RequestContext& ctx) {
   return Verdict::kContinue;
 }
 
+void runResponsePolicies(const snapshot::Route& route, ResponseContext& ctx) {
+  for (const snapshot::Policy& p : route.policies) {
+    std::visit([&](const auto& policy) { onResponse(policy, ctx); }, p);
+  }
+}
+
 }  // namespace portico::proxy::policy

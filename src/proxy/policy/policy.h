@@ -27,12 +27,29 @@ struct RequestContext {
   std::uint64_t body_limit;    // in: the controller's (--max-body-size, 0: none); out: this route's
   LocalResponse response;      // with kRespond
   HeaderEdits upstream_edits;  // applied by the upstream head writer
+  bool tls = false;            // the request came over HTTPS
+  // Storage for a local response's fields (the exchange's, so they outlive the answer).
+  HeaderEdits* response_headers = nullptr;
+  std::string* scratch = nullptr;
+};
+
+struct ResponseContext {
+  bool tls = false;           // the request came over HTTPS
+  HeaderEdits& client_edits;  // applied by the client head writer
 };
 
 // requestPolicies: runs the route's policies in order until one answers.
 Verdict runRequestPolicies(const snapshot::Route& route, RequestContext& ctx);
+// responsePolicies: runs the route's policies in order on the upstream's response head.
+void runResponsePolicies(const snapshot::Route& route, ResponseContext& ctx);
 
-// One function per policy kind and phase (src/proxy/policy/<kind>.cc).
+// One function per policy kind and phase (src/proxy/policy/<kind>.cc); a kind without work in
+// a phase continues.
 Verdict onRequest(const snapshot::BodyLimit& policy, RequestContext& ctx);
+Verdict onRequest(const snapshot::SslRedirect& policy, RequestContext& ctx);
+inline Verdict onRequest(const snapshot::Hsts&, RequestContext&) { return Verdict::kContinue; }
+void onResponse(const snapshot::Hsts& policy, ResponseContext& ctx);
+inline void onResponse(const snapshot::BodyLimit&, ResponseContext&) {}
+inline void onResponse(const snapshot::SslRedirect&, ResponseContext&) {}
 
 }  // namespace portico::proxy::policy
