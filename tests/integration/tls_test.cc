@@ -31,6 +31,16 @@ std::uint64_t metricValue(const metrics::Registry& r, const std::string& series)
   return at == std::string::npos ? 0 : std::stoull(text.substr(at + series.size() + 2));
 }
 
+// An Ingress routing `host` to `service`, its certificate from Secret `secret`.
+std::string tlsIngress(const std::string& name, const std::string& host, const std::string& secret,
+                       const std::string& service) {
+  return IngressYaml(name)
+      .spec("  tls:\n  - {hosts: [" + host + "], secretName: " + secret + "}\n")
+      .rule(host)
+      .prefix("/", service)
+      .str();
+}
+
 HttpRequest requestFor(const std::string& host) {
   HttpRequest r;
   r.host = host;
@@ -129,11 +139,7 @@ TEST_F(TlsTest, NoSniOrAnUnknownNameGetsTheDefaultCertificate) {
   start();
   const auto ca = certFor({"a.test"});
   publish(services() + tlsSecretYaml("sa", ca.cert, ca.key) +
-          IngressYaml("ing")
-              .spec("  tls:\n  - {hosts: [a.test], secretName: sa}\n")
-              .rule("a.test")
-              .prefix("/", "svc-a")
-              .str());
+          tlsIngress("ing", "a.test", "sa", "svc-a"));
   for (const std::string sni : {"", "unknown.test"}) {
     TlsConnection c = connect(sni);
     ASSERT_TRUE(c.ok()) << c.error();
@@ -169,11 +175,7 @@ TEST_F(TlsTest, ABadSecretFallsBackToTheDefaultAndOthersKeepTheirs) {
 TEST_F(TlsTest, ARenewedSecretServesNewHandshakesAndOpenConnectionsCarryOn) {
   start();
   const auto first = certFor({"a.test"});
-  const std::string ingress = IngressYaml("ing")
-                                  .spec("  tls:\n  - {hosts: [a.test], secretName: sa}\n")
-                                  .rule("a.test")
-                                  .prefix("/", "svc-a")
-                                  .str();
+  const std::string ingress = tlsIngress("ing", "a.test", "sa", "svc-a");
   publish(services() + tlsSecretYaml("sa", first.cert, first.key) + ingress);
   TlsConnection old = connect("a.test");
   ASSERT_TRUE(old.ok()) << old.error();
@@ -195,11 +197,7 @@ TEST_F(TlsTest, SniPicksTheCertificateAndHostPicksTheRoute) {
   start();
   const auto ca = certFor({"a.test"});
   publish(services() + tlsSecretYaml("sa", ca.cert, ca.key) +
-          IngressYaml("ing")
-              .spec("  tls:\n  - {hosts: [a.test], secretName: sa}\n")
-              .rule("a.test")
-              .prefix("/", "svc-a")
-              .str() +
+          tlsIngress("ing", "a.test", "sa", "svc-a") +
           simpleIngress("ing-b", "b.test", "/", "svc-b"));
   TlsConnection c = connect("a.test");
   ASSERT_TRUE(c.ok()) << c.error();
@@ -215,11 +213,7 @@ TEST_F(TlsTest, RedirectsAndHstsFollowTheHostsTls) {
   start();
   const auto ca = certFor({"a.test", "n.test"});
   publish(services() + tlsSecretYaml("sa", ca.cert, ca.key) +
-          IngressYaml("ing")
-              .spec("  tls:\n  - {hosts: [a.test], secretName: sa}\n")
-              .rule("a.test")
-              .prefix("/", "svc-a")
-              .str() +
+          tlsIngress("ing", "a.test", "sa", "svc-a") +
           IngressYaml("noredirect")
               .annotation("portico.dev/ssl-redirect", "false")
               .spec("  tls:\n  - {hosts: [n.test], secretName: sa}\n")
