@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Proxy benchmark: portico, nginx and HAProxy side by side, one worker each, in front of the same
 # upstream (an nginx answering a small static body), loaded in turn by wrk:
-#   keep-alive with 64 and 256 connections, and a new connection per request.
+#   keep-alive with 64 and 256 connections, and a new connection per request; then the same
+#   over HTTPS (keep-alive with 64 connections, and a new TLS connection per request), each
+#   proxy terminating TLS with the same ECDSA P-256 certificate, protocols and ciphers.
 # Prints requests/s, p50/p99 latency and resident memory of each proxy, and portico's ratios.
 #
 #   bench/run.sh [BUILD_DIR]        (make bench)
 # Environment: DURATION (default 10s), CONNS (default "64 256"), PIN (default 1: proxy on
 # CPU 1, wrk and upstream on CPU 0), PORTICO_BIN (default BUILD_DIR/src/portico: to measure
-# another build, such as the commit before a change, in the same sitting).
+# another build, such as the commit before a change, in the same sitting), TLS (default 1; 0
+# leaves the HTTPS profiles out, for builds older than portico's HTTPS listener).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -16,6 +19,7 @@ portico_bin=${PORTICO_BIN:-$build/src/portico}
 duration=${DURATION:-10s}
 conns=${CONNS:-"64 256"}
 pin=${PIN:-1}
+tls=${TLS:-1}
 work=$(mktemp -d /tmp/portico-bench.XXXXXX)
 # shellcheck source=bench/common.sh
 . "$root/bench/common.sh"
@@ -60,10 +64,47 @@ pids+=($!)
 wait_http "$upstream_port"
 
 # --- the three proxies, each configured to the same job -------------------------------------
-portico_port=$(free_port); portico_admin=$(free_port)
+portico_port=$(free_port); portico_admin=$(free_port); portico_tls_port=$(free_port)
 write_bench_manifest "$work/manifests/bench.yaml" "$upstream_port"
 
-nginx_port=$(free_port)
+# One certificate for all three: ECDSA P-256, TLS 1.2 and 1.3, portico's default cipher list.
+# wrk connects to 127.0.0.1 (no SNI name), so portico serves it as --default-ssl-certificate.
+tls_ciphers="ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+mkdir -p "$work/tls"
+if [[ $tls == 1 ]]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=bench.local -addext subjectAltName=DNS:bench.local \
+    -keyout "$work/tls/key.pem" -out "$work/tls/cert.pem" 2>/dev/null
+  cat "$work/tls/cert.pem" "$work/tls/key.pem" > "$work/tls/bench.pem"
+  {
+    printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: bench-tls, namespace: bench}\n'
+    printf 'type: kubernetes.io/tls\nstringData:\n  tls.crt: |\n'
+    sed 's/^/    /' "$work/tls/cert.pem"
+    printf '  tls.key: |\n'
+    sed 's/^/    /' "$work/tls/key.pem"
+  } > "$work/manifests/bench-tls.yaml"
+fi
+portico_tls_flags=(--https-port 0)
+[[ $tls == 1 ]] && portico_tls_flags=(--https-port "$portico_tls_port"
+                                      --default-ssl-certificate bench/bench-tls)
+
+nginx_port=$(free_port); nginx_tls_port=$(free_port)
+nginx_tls_server=""
+[[ $tls == 1 ]] && nginx_tls_server="
+  server {
+    listen 127.0.0.1:$nginx_tls_port ssl reuseport backlog=4096;
+    ssl_certificate $work/tls/cert.pem;
+    ssl_certificate_key $work/tls/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers $tls_ciphers;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }"
 cat > "$work/nginx/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
@@ -84,11 +125,15 @@ http {
       proxy_set_header Host \$host;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
     }
-  }
+  }$nginx_tls_server
 }
 CONF
 
-haproxy_port=$(free_port)
+haproxy_port=$(free_port); haproxy_tls_port=$(free_port)
+haproxy_tls_frontend=""
+[[ $tls == 1 ]] && haproxy_tls_frontend="frontend fe_tls
+  bind 127.0.0.1:$haproxy_tls_port ssl crt $work/tls/bench.pem alpn http/1.1 ssl-min-ver TLSv1.2 ciphers $tls_ciphers
+  default_backend be"
 cat > "$work/haproxy.cfg" <<CONF
 global
   nbthread 1
@@ -103,6 +148,7 @@ defaults
 frontend fe
   bind 127.0.0.1:$haproxy_port
   default_backend be
+$haproxy_tls_frontend
 backend be
   server up 127.0.0.1:$upstream_port
 CONF
@@ -110,7 +156,7 @@ CONF
 start_proxy() {
   case $1 in
     portico) $(cpu 1) "$portico_bin" --manifests "$work/manifests" --bind 127.0.0.1 \
-               --http-port "$portico_port" --https-port 0 --admin-port "$portico_admin" --workers 1 \
+               --http-port "$portico_port" "${portico_tls_flags[@]}" --admin-port "$portico_admin" --workers 1 \
                --log-level warn 2>"$work/portico.log" & ;;
     nginx)   $(cpu 1) nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" & ;;
     haproxy) $(cpu 1) haproxy -f "$work/haproxy.cfg" -db & ;;
@@ -119,15 +165,16 @@ start_proxy() {
   pids+=($proxy_pid)
 }
 port_of() { case $1 in portico) echo "$portico_port";; nginx) echo "$nginx_port";; haproxy) echo "$haproxy_port";; esac; }
+tls_port_of() { case $1 in portico) echo "$portico_tls_port";; nginx) echo "$nginx_tls_port";; haproxy) echo "$haproxy_tls_port";; esac; }
 
 # wrk output -> "rps p50_ms p99_ms errors cpu_us_per_request user_us sys_us core_share"
 run_wrk() {
-  local port=$1 c=$2 extra=$3
+  local port=$1 c=$2 extra=$3 scheme=${4:-http}
   local out before after t0 t1
   before=$(cpu_ticks "$proxy_pid")
   t0=$(date +%s.%N)
   out=$($(cpu 0) wrk -t1 -c"$c" -d"$duration" --latency -H 'Host: bench.local' $extra \
-          "http://127.0.0.1:$port/" 2>&1)
+          "$scheme://127.0.0.1:$port/" 2>&1)
   t1=$(date +%s.%N)
   after=$(cpu_ticks "$proxy_pid")
   echo "$out" > "$work/wrk.last"
@@ -161,6 +208,7 @@ declare -A result
 scenarios=()
 for c in $conns; do scenarios+=("keepalive-$c"); done
 scenarios+=("new-connection-64")
+[[ $tls == 1 ]] && scenarios+=("https-keepalive-64" "https-new-connection-64")
 
 for proxy in portico nginx haproxy; do
   start_proxy $proxy
@@ -170,9 +218,11 @@ for proxy in portico nginx haproxy; do
   for s in "${scenarios[@]}"; do
     c=${s##*-}
     extra=""
-    [[ $s == new-connection-* ]] && extra="-H Connection:close"
-    run_wrk "$port" 16 "$extra" >/dev/null  # warm-up: pools, caches
-    result[$proxy,$s]=$(run_wrk "$port" "$c" "$extra")
+    [[ $s == *new-connection-* ]] && extra="-H Connection:close"
+    p=$port scheme=http
+    [[ $s == https-* ]] && p=$(tls_port_of $proxy) scheme=https
+    run_wrk "$p" 16 "$extra" "$scheme" >/dev/null  # warm-up: pools, caches
+    result[$proxy,$s]=$(run_wrk "$p" "$c" "$extra" "$scheme")
     result[$proxy,$s,rss]=$(rss_kib "$proxy_pid")
   done
   kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true

@@ -11,7 +11,7 @@ build_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps python3
 )
-bench_pkgs=(nginx-light haproxy wrk bc valgrind linux-perf)
+bench_pkgs=(nginx-light haproxy wrk bc valgrind linux-perf openssl)
 fuzz_pkgs=(clang libclang-rt-14-dev clang-format clang-tidy)
 
 want=("${build_pkgs[@]}")
