@@ -7,6 +7,7 @@
 #include "proxy/tls_stream.h"
 #include "proxy/worker.h"
 #include "runtime/runtime_state.h"
+#include "tls/ticket_keys.h"
 
 #include <array>
 #include <condition_variable>
@@ -179,6 +180,7 @@ struct Server::Impl {
   ServerOptions options;
   runtime::RuntimeState runtime;                   // control thread only
   tls::SslCtxPtr default_tls;                      // generated at start
+  tls::TicketKeys ticket_keys;                     // session tickets, rotating
   std::unique_ptr<net::ssl::context> tls_context;  // the front context (tls_stream.h)
   std::vector<std::unique_ptr<Worker>> workers;    // after the contexts: destroyed first
   std::uint16_t port = 0;
@@ -214,6 +216,7 @@ Result<std::uint16_t> Server::start() {
     }
     impl_->default_tls = std::move(loaded.ctx);
     impl_->tls_context = makeFrontContext(impl_->default_tls);
+    tls::TicketKeys::install(impl_->tls_context->native_handle());
   }
   for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(cfg, impl_->metrics, i, clock,
@@ -242,6 +245,7 @@ Result<std::uint16_t> Server::start() {
       https_port = tls_acceptor->local_endpoint().port();
       w->tls_listen_port_text = std::to_string(https_port);
       w->tls_context = impl_->tls_context.get();
+      w->ticket_keys = &impl_->ticket_keys;
       const auto tls_protocol = tls_acceptor->local_endpoint().protocol();
       w->tls_acceptor.emplace(w->ioc, tls_protocol, tls_acceptor->release());
     }
@@ -267,6 +271,7 @@ Result<std::uint16_t> Server::start() {
 std::uint16_t Server::port() const { return impl_->port; }
 std::uint16_t Server::httpsPort() const { return impl_->https_port; }
 tls::SslCtxPtr Server::generatedDefaultContext() const { return impl_->default_tls; }
+void Server::rotateTicketKeys() { impl_->ticket_keys.rotate(); }
 
 void Server::publish(std::shared_ptr<const snapshot::Snapshot> snapshot,
                      std::shared_ptr<const tls::SniTable> sni) {

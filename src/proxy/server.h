@@ -54,6 +54,9 @@ class Server final {
   // what the publisher passes as the SNI table's default unless --default-ssl-certificate
   // names a Secret. Null without an HTTPS listener.
   tls::SslCtxPtr generatedDefaultContext() const;
+  // Session ticket keys rotate every 12 hours by themselves; this starts a new period now
+  // (tickets of the previous key still resume, older ones do not).
+  void rotateTicketKeys();
 
   // Binds `snapshot` to the runtime state that survives swaps (endpoint health and counters, by
   // stable key) and swaps the bundle into every worker. Never closes a listener or a wanted

@@ -2,6 +2,7 @@
 
 #include "proxy/worker.h"
 #include "tls/store.h"
+#include "tls/ticket_keys.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -44,6 +45,9 @@ std::unique_ptr<net::ssl::context> makeFrontContext(const tls::SslCtxPtr& defaul
 
 void attachWorker(TlsStream& stream, Worker& worker) {
   SSL_set_ex_data(stream.native_handle(), workerIndex(), &worker);
+  if (worker.ticket_keys != nullptr) {
+    worker.ticket_keys->attach(stream.native_handle());
+  }
 }
 
 std::string_view parseServerName(const unsigned char* ext, std::size_t len) {

@@ -25,6 +25,10 @@ namespace boost::asio::ssl {
 class context;
 }
 
+namespace portico::tls {
+class TicketKeys;
+}
+
 namespace portico::proxy {
 
 // Proxy counters, registered once; updated lock-free from every worker.
@@ -103,6 +107,7 @@ struct Worker {
   std::optional<net::basic_socket_acceptor<tcp, WorkerExecutor>> tls_acceptor;
   std::string tls_listen_port_text;
   boost::asio::ssl::context* tls_context = nullptr;
+  tls::TicketKeys* ticket_keys = nullptr;  // the server's
   Random rng;
   std::time_t date_second = 0;
   std::string date_value;

@@ -249,6 +249,39 @@ TEST_F(TlsTest, RedirectsAndHstsFollowTheHostsTls) {
   EXPECT_EQ(c.send(requestFor("p.test")).header("strict-transport-security"), "");
 }
 
+// Tickets resume sessions on any worker; after one rotation the previous key still resumes (and
+// the client gets a new ticket), after two the old ticket gives a full handshake.
+TEST_F(TlsTest, SessionTicketsResumeAndTheirKeysRotate) {
+  start();
+  publish(services() + simpleIngress("ing", "a.test", "/", "svc-a"));
+  for (const std::string version : {"1.2", "1.3"}) {
+    SCOPED_TRACE(version);
+    TlsClientOptions options;
+    options.max_version = version;
+    TlsConnection first = connect("a.test", options);
+    ASSERT_TRUE(first.ok()) << first.error();
+    ASSERT_EQ(first.send(requestFor("a.test")).status, 200);  // TLS 1.3 tickets come after
+    const auto ticket = first.session();
+    ASSERT_NE(ticket, nullptr);
+    options.resume = ticket;
+    for (int i = 0; i < 3; ++i) {  // whichever worker takes the connection
+      TlsConnection again = connect("a.test", options);
+      ASSERT_TRUE(again.ok()) << again.error();
+      EXPECT_TRUE(again.reused());
+      EXPECT_EQ(again.send(requestFor("a.test")).status, 200);
+    }
+    proxy_->server().rotateTicketKeys();
+    TlsConnection after_one = connect("a.test", options);
+    ASSERT_TRUE(after_one.ok()) << after_one.error();
+    EXPECT_TRUE(after_one.reused());
+    proxy_->server().rotateTicketKeys();
+    TlsConnection after_two = connect("a.test", options);
+    ASSERT_TRUE(after_two.ok()) << after_two.error();
+    EXPECT_FALSE(after_two.reused());
+    EXPECT_EQ(after_two.send(requestFor("a.test")).status, 200);
+  }
+}
+
 TEST_F(TlsTest, GarbageAndStalledHandshakesAreClosedAndCounted) {
   proxy::ProxyConfig config = tlsConfig();
   config.client_header_timeout = 300ms;

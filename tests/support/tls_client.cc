@@ -45,6 +45,9 @@ TlsConnection::TlsConnection(std::uint16_t port, TlsClientOptions options)
   if (!options.sni.empty()) {
     SSL_set_tlsext_host_name(ssl_, options.sni.c_str());
   }
+  if (options.resume) {
+    SSL_set_session(ssl_, options.resume.get());
+  }
   if (options.offer_http11) {
     static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
     SSL_set_alpn_protos(ssl_, kAlpn, sizeof(kAlpn));
@@ -70,6 +73,9 @@ TlsConnection::TlsConnection(std::uint16_t port, TlsClientOptions options)
 
 TlsConnection::~TlsConnection() {
   if (ssl_ != nullptr) {
+    if (ok_) {
+      SSL_shutdown(ssl_);  // close_notify: without it OpenSSL marks the session not resumable
+    }
     SSL_free(ssl_);
   }
   if (ctx_ != nullptr) {
@@ -78,6 +84,17 @@ TlsConnection::~TlsConnection() {
   if (fd_ >= 0) {
     ::close(fd_);
   }
+}
+
+bool TlsConnection::reused() const { return ok_ && SSL_session_reused(ssl_) == 1; }
+
+std::shared_ptr<ssl_session_st> TlsConnection::session() const {
+  SSL_SESSION* s = ok_ ? SSL_get1_session(ssl_) : nullptr;
+  return std::shared_ptr<ssl_session_st>(s, [](SSL_SESSION* p) {
+    if (p != nullptr) {
+      SSL_SESSION_free(p);
+    }
+  });
 }
 
 std::string TlsConnection::protocol() const { return ok_ ? SSL_get_version(ssl_) : ""; }

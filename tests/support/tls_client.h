@@ -7,18 +7,21 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 struct ssl_st;
 struct ssl_ctx_st;
+struct ssl_session_st;
 
 namespace portico::testing {
 
 struct TlsClientOptions {
-  std::string sni;           // empty: no server_name extension
-  std::string max_version;   // "1.2" or "1.3"; empty: the library's highest
-  bool offer_http11 = true;  // ALPN "http/1.1"
+  std::string sni;                         // empty: no server_name extension
+  std::string max_version;                 // "1.2" or "1.3"; empty: the library's highest
+  bool offer_http11 = true;                // ALPN "http/1.1"
+  std::shared_ptr<ssl_session_st> resume;  // a session of an earlier connection to resume
   std::chrono::milliseconds timeout{5000};
 };
 
@@ -36,6 +39,10 @@ class TlsConnection final {
   const std::string& peerPem() const { return peer_pem_; }
   std::vector<std::string> peerNames() const;  // the served certificate's DNS names
   HttpResponse send(const HttpRequest& req);
+  // Whether the handshake resumed `resume`; the session to resume this one later (for TLS 1.3
+  // it arrives after the handshake: send a request first).
+  bool reused() const;
+  std::shared_ptr<ssl_session_st> session() const;
 
  private:
   int fd_ = -1;

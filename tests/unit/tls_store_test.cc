@@ -2,6 +2,7 @@
 // served, expiry noticed without a parse, and SNI names to contexts (exact, wildcard, default).
 
 #include "tls/store.h"
+#include "tls/ticket_keys.h"
 
 #include <gtest/gtest.h>
 
@@ -121,6 +122,33 @@ TEST_F(StoreTest, SniNamesSelectTheirSecretsContextElseTheDefault) {
   EXPECT_EQ(table->select("unknown.test"), default_ctx.get());
   EXPECT_EQ(table->select(""), default_ctx.get());  // no SNI
   EXPECT_EQ(table->select(std::string(300, 'a')), default_ctx.get());
+}
+
+// Ticket keys rotate by time: a key encrypts for one period and decrypts for one more.
+TEST(TicketKeys, RotateByTimeAndDecryptOnePeriodLonger) {
+  auto now = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  TicketKeys keys(std::chrono::hours(12), [&] { return now; });
+  const TicketKeys::Key first = keys.current();
+  TicketKeys::Key found;
+  bool previous = true;
+  ASSERT_TRUE(keys.find(first.name.data(), found, previous));
+  EXPECT_FALSE(previous);
+  EXPECT_EQ(keys.current().aes, first.aes);  // same period: same key
+
+  now += std::chrono::hours(12);
+  const TicketKeys::Key second = keys.current();
+  EXPECT_NE(second.name, first.name);
+  EXPECT_NE(second.aes, first.aes);
+  ASSERT_TRUE(keys.find(first.name.data(), found, previous));
+  EXPECT_TRUE(previous);  // still decrypts; OpenSSL then issues a fresh ticket
+  EXPECT_EQ(found.hmac, first.hmac);
+
+  now += std::chrono::hours(12);
+  EXPECT_FALSE(keys.find(first.name.data(), found, previous));  // gone: a full handshake
+  EXPECT_TRUE(keys.find(second.name.data(), found, previous));
+  EXPECT_EQ(keys.rotations(), 2u);
+  const std::array<unsigned char, 16> unknown{};
+  EXPECT_FALSE(keys.find(unknown.data(), found, previous));
 }
 
 }  // namespace
