@@ -1,9 +1,9 @@
 #include "controller/controller.h"
+#include "common/memory.h"
 
 #include "common/log.h"
 
 #ifdef __GLIBC__
-#include <malloc.h>
 #endif
 
 namespace portico::controller {
@@ -183,11 +183,9 @@ void Controller::compileAndPublish(const model::ClusterState& state,
   compiled_snapshot_ = snapshot;
   compiled_sources_ = std::move(result.target_group_sources);
   compiled_once_ = true;
-#ifdef __GLIBC__
   // A compile of 10,000 Ingresses frees tens of megabytes of working maps; give the pages
   // back instead of keeping them in this thread's arena (a few ms, after full compiles only).
-  malloc_trim(0);
-#endif
+  releaseFreedMemory();
   const std::lock_guard<std::mutex> lock(mutex_);
   diagnostics_ = std::move(result.diagnostics);
   ++generation_;

@@ -1,11 +1,11 @@
 #include "k8s/kube_source.h"
+#include "common/memory.h"
 
 #include "common/log.h"
 
 #include <random>
 
 #ifdef __GLIBC__
-#include <malloc.h>
 #endif
 
 namespace portico::k8s {
@@ -95,12 +95,10 @@ void KubeSource::start() {
       return changed || !announced_synced_;
     });
     objects.clear();
-#ifdef __GLIBC__
     // A list of 10,000 objects parses through a JSON tree several times its size; the freed
     // pages stay in this reflector thread's malloc arena unless they are given back (glibc
     // keeps an arena per thread). Once per list, never per event.
-    malloc_trim(0);
-#endif
+    releaseFreedMemory();
   };
   handler.upsert = [this](const model::Object& o) {
     apply([&](model::ClusterState& s) { return wanted(o) ? s.upsert(o) : s.erase(o); });
