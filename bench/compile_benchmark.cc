@@ -1,6 +1,7 @@
 // The control path at scale, by number of Ingresses (DESIGN.md targets: 10,000 compile in under
 // 200 ms; an EndpointSlice change reaches traffic within 100 ms on the 2-core machine):
-// - BM_Compile: one compile of the whole state;
+// - BM_Compile: one compile of the whole state; BM_CompileWithTls: the same with every
+//   Ingress serving its host over TLS;
 // - BM_Bind: binding a new snapshot to the runtime state that survives swaps;
 // - BM_EndpointChange: what one EndpointSlice event costs the controller: the change applied to
 //   the source's state, the copy handed to the controller, the check that only slices differ,
@@ -24,6 +25,21 @@ void BM_Compile(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations() * st.range(0));
 }
 BENCHMARK(BM_Compile)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+// Every Ingress with TLS (its own Secret, checked): the compile adds the TLS hosts, and the
+// redirect and HSTS policies on every route.
+void BM_CompileWithTls(benchmark::State& st) {
+  const int n = static_cast<int>(st.range(0));
+  const auto state = syntheticState(n, /*tls=*/true);
+  config::Options options;
+  options.secret_checks = syntheticChecks(n);
+  for (auto _ : st) {
+    auto result = config::compile(state, options);
+    benchmark::DoNotOptimize(result.snapshot.tlsHosts().size());
+  }
+  st.SetItemsProcessed(st.iterations() * st.range(0));
+}
+BENCHMARK(BM_CompileWithTls)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 
 void BM_Bind(benchmark::State& st) {
   const auto state = syntheticState(static_cast<int>(st.range(0)));

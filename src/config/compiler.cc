@@ -569,7 +569,7 @@ class Compiler final {
           r.policies.emplace_back(snapshot::SslRedirect{options_.tls.redirect_port, 308});
         }
         if (hsts) {
-          r.policies.emplace_back(snapshot::Hsts{annotations::hstsValue(ssl)});
+          r.policies.emplace_back(snapshot::Hsts{ssl.hsts_value});
         }
         std::sort(r.policies.begin(), r.policies.end(),
                   [](const auto& a, const auto& b) { return a.index() < b.index(); });

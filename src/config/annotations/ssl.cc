@@ -75,6 +75,7 @@ std::optional<IngressSsl> parseSsl(const model::Ingress& ingress, const TlsOptio
   if (!r.ok) {
     return std::nullopt;
   }
+  ssl.hsts_value = hstsValue(ssl);
   return ssl;
 }
 

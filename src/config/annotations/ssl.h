@@ -26,6 +26,7 @@ struct IngressSsl {
   std::uint64_t hsts_max_age = 0;
   bool hsts_include_subdomains = false;
   bool hsts_preload = false;
+  std::string hsts_value;  // hstsValue() of the above, built once per Ingress
 };
 
 // The Ingress's settings over `defaults`; nullopt when an annotation has a bad value (then a
