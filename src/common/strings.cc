@@ -31,6 +31,16 @@ bool dnsNameCovers(std::string_view name, std::string_view host) {
   return name == host;
 }
 
+std::string wildcardFor(std::string_view host) {
+  const std::size_t dot = host.find('.');
+  if (dot == std::string_view::npos || dot == 0 || host.front() == '*') {
+    return {};
+  }
+  std::string out = "*";
+  out.append(host.substr(dot));
+  return out;
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) {
     s.remove_prefix(1);

@@ -20,6 +20,9 @@ bool endsWith(std::string_view s, std::string_view suffix);
 // Whether certificate name `name` covers `host` (both lower-case, no port): equal, or a wildcard
 // "*.a.test" that stands for exactly one label ("b.a.test"; not "a.test", not "c.b.a.test").
 bool dnsNameCovers(std::string_view name, std::string_view host);
+// The wildcard name one label up that covers `host` ("b.a.test" -> "*.a.test"); empty when the
+// host has no first label to stand for, or is a wildcard itself.
+std::string wildcardFor(std::string_view host);
 
 // Visits each non-empty element of a comma-separated list (RFC 9110 5.6.1), trimmed, in order.
 // Stops when `f` returns false, and returns false then; true otherwise.

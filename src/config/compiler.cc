@@ -479,9 +479,8 @@ class Compiler final {
     if (tls_.count(host) > 0) {
       return true;
     }
-    const std::size_t dot = host.find('.');
-    return host[0] != '*' && dot != std::string::npos && dot > 0 &&
-           tls_.count("*" + host.substr(dot)) > 0;
+    const std::string wildcard = wildcardFor(host);
+    return !wildcard.empty() && tls_.count(wildcard) > 0;
   }
 
   std::optional<BackendRef> controllerDefault() {

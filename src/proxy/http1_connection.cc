@@ -59,8 +59,9 @@ void Http1Connection<Stream>::onHandshake(error_code ec) {
     return;
   }
   if (ec) {
-    const char* reason = handshakeErrorReason(ec);
-    worker_.metrics.tlsHandshakeError(reason).inc();
+    const std::size_t why = handshakeErrorReason(ec);
+    worker_.metrics.tls_handshake_errors[why]->inc();
+    const char* reason = ProxyMetrics::kTlsHandshakeErrorReasons[why];
     log::debug("TLS handshake failed",
                {{"reason", reason}, {"error", ec.message()}, {"client", client_address_}});
     close();

@@ -40,8 +40,10 @@ ProxyMetrics::ProxyMetrics(metrics::Registry& r)
                                "Snapshots installed, counted once per worker.")),
       connections_active(r.gauge("portico_connections_active", "Open client connections.")),
       tls_handshakes(r.counter("portico_tls_handshakes_total", "TLS handshakes completed.")) {
-  for (const char* reason : {"timeout", "not_tls", "protocol", "client_closed", "other"}) {
-    tlsHandshakeError(reason);  // every reason starts at 0
+  for (std::size_t i = 0; i < kTlsHandshakeErrorReasons.size(); ++i) {
+    tls_handshake_errors[i] =
+        &r.counter("portico_tls_handshake_errors_total", "TLS handshakes that failed, by reason.",
+                   {{"reason", kTlsHandshakeErrorReasons[i]}});
   }
   static constexpr const char* kClasses[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
   for (std::size_t i = 0; i < requests_by_class.size(); ++i) {
@@ -49,11 +51,6 @@ ProxyMetrics::ProxyMetrics(metrics::Registry& r)
         &r.counter("portico_requests_total", "Requests answered, by status class.",
                    {{"status_class", kClasses[i]}});
   }
-}
-
-metrics::Counter& ProxyMetrics::tlsHandshakeError(const char* reason) {
-  return registry.counter("portico_tls_handshake_errors_total",
-                          "TLS handshakes that failed, by reason.", {{"reason", reason}});
 }
 
 metrics::Counter& ProxyMetrics::requestsFor(unsigned status) {

@@ -11,6 +11,13 @@ namespace portico::proxy {
 
 namespace {
 
+// Indexes into ProxyMetrics::kTlsHandshakeErrorReasons.
+constexpr std::size_t kTimeout = 0;
+constexpr std::size_t kNotTls = 1;
+constexpr std::size_t kProtocol = 2;
+constexpr std::size_t kClientClosed = 3;
+constexpr std::size_t kOther = 4;
+
 int workerIndex() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
@@ -75,13 +82,13 @@ std::string_view parseServerName(const unsigned char* ext, std::size_t len) {
   return {};
 }
 
-const char* handshakeErrorReason(error_code ec) {
+std::size_t handshakeErrorReason(error_code ec) {
   if (ec == beast::error::timeout) {
-    return "timeout";
+    return kTimeout;
   }
   if (ec == net::error::eof || ec == net::error::connection_reset ||
       ec == net::ssl::error::stream_truncated || ec == net::error::broken_pipe) {
-    return "client_closed";
+    return kClientClosed;
   }
   if (ec.category() == net::error::get_ssl_category()) {
     switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
@@ -92,18 +99,18 @@ const char* handshakeErrorReason(error_code ec) {
       case SSL_R_RECORD_LENGTH_MISMATCH:
       case SSL_R_UNEXPECTED_MESSAGE:
       case SSL_R_UNEXPECTED_RECORD:
-        return "not_tls";
+        return kNotTls;
       case SSL_R_UNSUPPORTED_PROTOCOL:
       case SSL_R_NO_SHARED_CIPHER:
       case SSL_R_NO_PROTOCOLS_AVAILABLE:
       case SSL_R_NO_SHARED_GROUPS:
       case SSL_R_VERSION_TOO_LOW:
-        return "protocol";
+        return kProtocol;
       default:
-        return "other";
+        return kOther;
     }
   }
-  return "other";
+  return kOther;
 }
 
 }  // namespace portico::proxy

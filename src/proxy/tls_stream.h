@@ -35,9 +35,10 @@ void attachWorker(TlsStream& stream, Worker& worker);
 // it is malformed.
 std::string_view parseServerName(const unsigned char* ext, std::size_t len);
 
-// Why a handshake failed, as the label of portico_tls_handshake_errors_total: "timeout",
-// "not_tls" (the first bytes were not a TLS record: plain HTTP or garbage), "protocol" (no
-// version or cipher both sides accept), "client_closed", or "other".
-const char* handshakeErrorReason(error_code ec);
+// Why a handshake failed, as an index into ProxyMetrics::kTlsHandshakeErrorReasons (the label of
+// portico_tls_handshake_errors_total): "timeout", "not_tls" (the first bytes were not a TLS
+// record: plain HTTP or garbage), "protocol" (no version or cipher both sides accept),
+// "client_closed", or "other".
+std::size_t handshakeErrorReason(error_code ec);
 
 }  // namespace portico::proxy

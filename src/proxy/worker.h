@@ -49,9 +49,12 @@ struct ProxyMetrics {
   metrics::Counter& rejected_requests;
   metrics::Counter& snapshot_swaps;
   metrics::Gauge& connections_active;
-  // TLS handshakes that failed, by reason (tls_stream.h: handshakeErrorReason).
-  metrics::Counter& tlsHandshakeError(const char* reason);
   metrics::Counter& tls_handshakes;
+  // TLS handshakes that failed, by reason (tls_stream.h: handshakeErrorReason gives the index):
+  // registered once, so a flood of bad handshakes never takes the registry's lock.
+  static constexpr std::array<const char*, 5> kTlsHandshakeErrorReasons = {
+      "timeout", "not_tls", "protocol", "client_closed", "other"};
+  std::array<metrics::Counter*, 5> tls_handshake_errors{};
 };
 
 // What the worker knows of a client connection: enough to drain it.

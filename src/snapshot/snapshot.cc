@@ -1,5 +1,7 @@
 #include "snapshot/snapshot.h"
 
+#include "common/strings.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -64,13 +66,8 @@ const TlsHost* Snapshot::tlsFor(std::string_view host) const {
   if (const TlsHost* exact = find(host)) {
     return exact;
   }
-  const std::size_t dot = host.find('.');
-  if (dot == std::string_view::npos || dot == 0) {
-    return nullptr;
-  }
-  std::string wildcard = "*";
-  wildcard.append(host.substr(dot));
-  return find(wildcard);
+  const std::string wildcard = wildcardFor(host);
+  return wildcard.empty() ? nullptr : find(wildcard);
 }
 
 Snapshot Snapshot::withEndpoints(std::vector<TargetGroup> target_groups) const {

@@ -1,5 +1,7 @@
 #include "tls/certificate.h"
 
+#include "common/strings.h"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -9,7 +11,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <cctype>
 #include <ctime>
 
 namespace portico::tls {
@@ -57,14 +58,6 @@ std::string isoTime(std::int64_t t) {
   return std::string(buf, n);
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
 std::vector<std::string> certificateNames(X509* leaf) {
   std::vector<std::string> names;
   auto* sans =
@@ -75,8 +68,8 @@ std::vector<std::string> certificateNames(X509* leaf) {
       if (g->type == GEN_DNS) {
         const auto* data = ASN1_STRING_get0_data(g->d.dNSName);
         names.push_back(
-            lower(std::string_view(reinterpret_cast<const char*>(data),
-                                   static_cast<std::size_t>(ASN1_STRING_length(g->d.dNSName)))));
+            toLower(std::string_view(reinterpret_cast<const char*>(data),
+                                     static_cast<std::size_t>(ASN1_STRING_length(g->d.dNSName)))));
       }
     }
     sk_GENERAL_NAME_pop_free(sans, GENERAL_NAME_free);
@@ -87,8 +80,8 @@ std::vector<std::string> certificateNames(X509* leaf) {
     if (at >= 0) {
       const ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at));
       names.push_back(
-          lower(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(cn)),
-                                 static_cast<std::size_t>(ASN1_STRING_length(cn)))));
+          toLower(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(cn)),
+                                   static_cast<std::size_t>(ASN1_STRING_length(cn)))));
     }
   }
   return names;

@@ -39,9 +39,8 @@ ssl_ctx_st* SniTable::select(std::string_view name) const {
   if (auto it = by_host_.find(host); it != by_host_.end()) {
     return it->second.get();
   }
-  const std::size_t dot = host.find('.');
-  if (dot != std::string::npos && dot > 0) {
-    if (auto it = by_host_.find("*" + host.substr(dot)); it != by_host_.end()) {
+  if (const std::string wildcard = wildcardFor(host); !wildcard.empty()) {
+    if (auto it = by_host_.find(wildcard); it != by_host_.end()) {
       return it->second.get();
     }
   }

@@ -74,8 +74,6 @@ void TicketKeys::attach(ssl_st* ssl) { SSL_set_ex_data(ssl, ticketKeysIndex(), t
 
 void TicketKeys::rotateLocked(std::chrono::steady_clock::time_point t) {
   previous_ = current_;
-  has_previous_ = started_;
-  started_ = true;
   RAND_bytes(current_.name.data(), static_cast<int>(current_.name.size()));
   RAND_bytes(current_.aes.data(), static_cast<int>(current_.aes.size()));
   RAND_bytes(current_.hmac.data(), static_cast<int>(current_.hmac.size()));
@@ -114,7 +112,7 @@ bool TicketKeys::find(const unsigned char* name, Key& out, bool& previous) {
     previous = false;
     return true;
   }
-  if (has_previous_ && std::memcmp(name, previous_.name.data(), previous_.name.size()) == 0) {
+  if (rotations_ > 0 && std::memcmp(name, previous_.name.data(), previous_.name.size()) == 0) {
     out = previous_;
     previous = true;
     return true;

@@ -56,10 +56,8 @@ class TicketKeys final {
   mutable std::mutex mutex_;
   Key current_;
   Key previous_;
-  bool has_previous_ = false;
-  bool started_ = false;
   std::chrono::steady_clock::time_point since_;
-  std::uint64_t rotations_ = 0;
+  std::uint64_t rotations_ = 0;  // since construction: previous_ is a key once this is > 0
 };
 
 }  // namespace portico::tls

@@ -61,5 +61,14 @@ TEST(Strings, DnsNameCoverage) {
   EXPECT_FALSE(dnsNameCovers("*.", "a."));
 }
 
+TEST(Strings, WildcardFor) {
+  EXPECT_EQ(wildcardFor("b.a.test"), "*.a.test");
+  EXPECT_EQ(wildcardFor("a.test"), "*.test");
+  EXPECT_EQ(wildcardFor("localhost"), "");
+  EXPECT_EQ(wildcardFor(".a.test"), "");
+  EXPECT_EQ(wildcardFor("*.a.test"), "");
+  EXPECT_EQ(wildcardFor(""), "");
+}
+
 }  // namespace
 }  // namespace portico
