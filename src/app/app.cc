@@ -167,12 +167,15 @@ int run(const Flags& flags) {
           sni = certificates.sniTable(*snapshot,
                                       fallback ? fallback : server.generatedDefaultContext());
         }
-        server.publish(std::move(snapshot), std::move(sni));
+        auto ca_contexts = certificates.caContexts(*snapshot);
+        server.publish(std::move(snapshot), std::move(sni), std::move(ca_contexts));
         admin.setReady(true);
       },
       registry);
   controller.setSecretChecker(
-      [&certificates](const auto& secrets) { return certificates.check(secrets); });
+      [&certificates](const model::ClusterState& state) {
+        return certificates.check(state.secrets, config::caSecretsNamed(state));
+      });
 
   std::atomic<bool> stopping{false};
   std::thread source_thread;

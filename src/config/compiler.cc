@@ -1,6 +1,7 @@
 #include "config/compiler.h"
 
 #include "common/strings.h"
+#include "config/annotations/backend_tls.h"
 #include "config/annotations/body_size.h"
 #include "config/annotations/ssl.h"
 
@@ -49,6 +50,7 @@ struct PendingRoute {
 struct BackendRef {
   const model::Service* service;
   const model::ServicePort* port;
+  const Ingress* ingress = nullptr;  // whose backend it is (its annotations apply); null: flags'
 };
 
 struct HostBuild {
@@ -205,6 +207,10 @@ class Compiler final {
     if (auto parsed = annotations::parseSsl(ing, options_.tls, diagnostics_)) {
       ssl = *parsed;
     }
+    if (auto backend = annotations::parseBackendTls(ing.meta, "Ingress", diagnostics_);
+        backend && backend->any()) {
+      ingress_backend_tls_.emplace(&ing, *backend);
+    }
     if (diagnostics_.size() != before) {
       for (std::size_t i = before; i < diagnostics_.size(); ++i) {
         diagnostics_[i].message += "; the Ingress's rules are left out";
@@ -257,12 +263,34 @@ class Compiler final {
     return ours;
   }
 
-  // The target group of one Service port, built once per compile; its index in tgs_.
-  std::uint32_t targetGroupFor(const model::Service& svc, const model::ServicePort& sp) {
-    auto [known, inserted] = tg_by_port_.try_emplace(std::make_pair(&svc, sp.port),
-                                                     static_cast<std::uint32_t>(tgs_.size()));
-    if (!inserted) {
-      return known->second;
+  // The target group of one Service port reached one way (plain, or TLS with its settings),
+  // built once per compile; its index in tgs_.
+  std::uint32_t targetGroupFor(const BackendRef& ref) {
+    const model::Service& svc = *ref.service;
+    const model::ServicePort& sp = *ref.port;
+    std::optional<snapshot::BackendTls> tls = backendTls(ref);
+    std::uint32_t* slot = nullptr;
+    std::string id = svc.meta.key() + ":" + std::to_string(sp.port);
+    if (!tls) {
+      auto [known, inserted] = tg_by_port_.try_emplace(std::make_pair(&svc, sp.port),
+                                                       static_cast<std::uint32_t>(tgs_.size()));
+      if (!inserted) {
+        return known->second;
+      }
+      slot = &known->second;
+    } else {
+      id += "/https";
+      if (!tls->server_name.empty()) {
+        id += ";sni=" + tls->server_name;
+      }
+      if (!tls->ca_secret.empty()) {
+        id += ";ca=" + tls->ca_secret;
+      }
+      auto [known, inserted] = tg_by_id_.try_emplace(id, static_cast<std::uint32_t>(tgs_.size()));
+      if (!inserted) {
+        return known->second;
+      }
+      slot = &known->second;
     }
     const std::string service_key = svc.meta.key();
     std::vector<snapshot::Endpoint> endpoints;
@@ -270,10 +298,76 @@ class Compiler final {
     if (slices != slices_by_service_.end()) {
       endpoints = endpointsOf(sp, slices->second);
     }
-    tgs_.push_back(
-        snapshot::TargetGroup{service_key + ":" + std::to_string(sp.port), std::move(endpoints)});
+    tgs_.push_back(snapshot::TargetGroup{std::move(id), std::move(endpoints), std::move(tls)});
     tg_sources_.push_back(TargetGroupSource{service_key, sp});
-    return known->second;
+    return *slot;
+  }
+
+  // The Service's backend annotations, parsed once per compile; nullopt when one is bad.
+  const std::optional<annotations::BackendTlsAnnotations>& serviceBackendTls(
+      const model::Service& svc) {
+    auto [it, inserted] = service_backend_tls_.try_emplace(&svc);
+    if (inserted) {
+      it->second = annotations::parseBackendTls(svc.meta, "Service", diagnostics_);
+    }
+    return it->second;
+  }
+
+  // How the proxy speaks to `ref`'s endpoints: nullopt for plain HTTP. The Service's annotations
+  // win over the Ingress's. A CA Secret that is missing or bad is kept (connections fail: never
+  // unverified when verification was asked for), with a diagnostic on the object that names it.
+  std::optional<snapshot::BackendTls> backendTls(const BackendRef& ref) {
+    annotations::BackendTlsAnnotations merged;
+    const char* kind = "Ingress";
+    const model::ObjectMeta* ca_owner = nullptr;
+    if (ref.ingress != nullptr) {
+      if (auto it = ingress_backend_tls_.find(ref.ingress); it != ingress_backend_tls_.end()) {
+        merged = it->second;
+        ca_owner = &ref.ingress->meta;
+      }
+    }
+    const auto& on_service = serviceBackendTls(*ref.service);
+    if (on_service && on_service->any()) {
+      if (on_service->ca_secret) {
+        kind = "Service";
+        ca_owner = &ref.service->meta;
+      }
+      merged = annotations::merge(merged, *on_service);
+    }
+    if (!merged.https.value_or(false)) {
+      if (merged.server_name || merged.ca_secret) {
+        const bool on_svc = on_service && (on_service->server_name || on_service->ca_secret);
+        const model::ObjectMeta& who = on_svc ? ref.service->meta : ref.ingress->meta;
+        diag(on_svc ? "Service" : "Ingress", who.key(), "metadata.annotations",
+             std::string("backend-tls-server-name and backend-tls-ca-secret apply only with ") +
+                 annotations::kBackendProtocol + ": HTTPS; the backend is spoken to in plain HTTP",
+             Diagnostic::Severity::kWarning);
+      }
+      return std::nullopt;
+    }
+    snapshot::BackendTls tls;
+    tls.server_name = merged.server_name ? *merged.server_name
+                                         : ref.service->meta.name + "." +
+                                               ref.service->meta.namespace_ + ".svc";
+    if (merged.ca_secret && ca_owner != nullptr) {
+      tls.ca_secret = ca_owner->namespace_ + "/" + *merged.ca_secret;
+      std::string problem;
+      const auto check = options_.secret_checks.find(tls.ca_secret);
+      if (state_.secrets.count(tls.ca_secret) == 0) {
+        problem = "not found";
+      } else if (check == options_.secret_checks.end() || !check->second.has_ca) {
+        problem = "has no ca.crt";
+      } else if (!check->second.ca_ok) {
+        problem = "ca.crt: " + check->second.ca_reason;
+      }
+      if (!problem.empty()) {
+        diag(kind, ca_owner->key(),
+             std::string("metadata.annotations[\"") + annotations::kBackendTlsCaSecret + "\"]",
+             "Secret " + tls.ca_secret + " " + problem + "; connections to the backend fail " +
+                 "until it is fixed");
+      }
+    }
+    return tls;
   }
 
   // Finds the Service port an Ingress backend names, or reports why it cannot.
@@ -311,7 +405,13 @@ class Compiler final {
     for (const auto& sp : svc.ports) {
       if ((ref.port.number && sp.port == *ref.port.number) ||
           (!ref.port.name.empty() && sp.name == ref.port.name)) {
-        return BackendRef{&svc, &sp};
+        if (!serviceBackendTls(svc)) {
+          diag("Ingress", who, field() + ".service.name",
+               "Service " + svc.meta.key() + " has an annotation with a bad value (see its "
+               "diagnostic); the backend is left out");
+          return std::nullopt;
+        }
+        return BackendRef{&svc, &sp, &ing};
       }
     }
     diag("Ingress", who, field() + ".service.port",
@@ -393,7 +493,7 @@ class Compiler final {
       return;
     }
     claimed_.emplace(std::move(key), &who);
-    const std::uint32_t tg = targetGroupFor(*backend->service, *backend->port);
+    const std::uint32_t tg = targetGroupFor(*backend);
     build.routes.push_back(PendingRoute{match, std::move(path), tg, &who, rank, r, p, policies});
   }
 
@@ -536,7 +636,7 @@ class Compiler final {
       if (!ref) {
         return std::nullopt;
       }
-      return targetGroupFor(*ref->service, *ref->port);
+      return targetGroupFor(*ref);
     };
     for (auto& [host, build] : hosts_) {
       build.default_target_group = winner(oldestDefault(build.namers));
@@ -647,6 +747,10 @@ class Compiler final {
   };
   std::unordered_map<std::pair<const model::Service*, std::int32_t>, std::uint32_t, PortHash>
       tg_by_port_;
+  std::unordered_map<std::string, std::uint32_t> tg_by_id_;  // TLS target groups, by id
+  std::unordered_map<const Ingress*, annotations::BackendTlsAnnotations> ingress_backend_tls_;
+  std::unordered_map<const model::Service*, std::optional<annotations::BackendTlsAnnotations>>
+      service_backend_tls_;
   std::vector<snapshot::TargetGroup> tgs_;     // in build order
   std::vector<TargetGroupSource> tg_sources_;  // [index in tgs_]
   std::unordered_map<std::string, HostBuild> hosts_;
@@ -671,6 +775,25 @@ CompileResult compile(const ClusterState& state, const Options& options) {
   return Compiler(state, options).run();
 }
 
+std::vector<std::string> caSecretsNamed(const ClusterState& state) {
+  std::vector<std::string> out;
+  const auto add = [&out](const model::ObjectMeta& meta) {
+    if (auto it = meta.annotations.find(annotations::kBackendTlsCaSecret);
+        it != meta.annotations.end()) {
+      out.push_back(meta.namespace_ + "/" + std::string(trim(it->second)));
+    }
+  };
+  for (const auto& [key, ing] : state.ingresses) {
+    add(ing.meta);
+  }
+  for (const auto& [key, svc] : state.services) {
+    add(svc.meta);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 snapshot::Snapshot recompileEndpoints(const snapshot::Snapshot& previous,
                                       const std::vector<TargetGroupSource>& sources,
                                       const ClusterState& state) {
@@ -680,9 +803,13 @@ snapshot::Snapshot recompileEndpoints(const snapshot::Snapshot& previous,
   for (std::size_t i = 0; i < previous.targetGroups().size(); ++i) {
     const TargetGroupSource& source = sources.at(i);
     auto it = slices.find(source.service);
-    tgs.push_back(snapshot::TargetGroup{previous.targetGroups()[i].id,
-                                        it == slices.end() ? std::vector<snapshot::Endpoint>{}
-                                                           : endpointsOf(source.port, it->second)});
+    snapshot::TargetGroup tg;
+    tg.id = previous.targetGroups()[i].id;
+    tg.tls = previous.targetGroups()[i].tls;
+    if (it != slices.end()) {
+      tg.endpoints = endpointsOf(source.port, it->second);
+    }
+    tgs.push_back(std::move(tg));
   }
   return previous.withEndpoints(std::move(tgs));
 }

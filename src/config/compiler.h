@@ -19,10 +19,14 @@ namespace portico::config {
 
 // A TLS Secret's certificate as the controller found it (src/tls checks the PEM once per Secret
 // version): the compiler takes this as input and never parses certificates itself.
+// A Secret's ca.crt is checked too, when it has one (any type): it can verify backends.
 struct SecretCheck {
-  bool ok = false;
+  bool ok = false;                 // tls.crt and tls.key (kubernetes.io/tls Secrets)
   std::string reason;              // when !ok
   std::vector<std::string> names;  // the DNS names the certificate covers
+  bool has_ca = false;             // the Secret has a ca.crt
+  bool ca_ok = false;              // ... and it holds at least one CA certificate, all valid PEM
+  std::string ca_reason;           // when has_ca && !ca_ok
   bool operator==(const SecretCheck&) const = default;
 };
 using SecretChecks = std::unordered_map<std::string, SecretCheck>;  // by "namespace/name"
@@ -74,6 +78,11 @@ struct CompileResult {
 };
 
 CompileResult compile(const model::ClusterState& state, const Options& options);
+
+// "namespace/name" of every Secret an Ingress or a Service names as its backends' CA
+// (portico.dev/backend-tls-ca-secret), sorted: the Secrets whose ca.crt the controller checks
+// for Options::secret_checks.
+std::vector<std::string> caSecretsNamed(const model::ClusterState& state);
 
 // When only EndpointSlices differ between the state `previous` was compiled from and `state`
 // (onlyEndpointsDiffer), the routes, target groups and diagnostics are the same and only the

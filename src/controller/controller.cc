@@ -151,7 +151,7 @@ void Controller::compileAndPublish(const model::ClusterState& state,
   }
   config::Options options = options_;
   if (check_secrets_) {
-    options.secret_checks = check_secrets_(state.secrets);
+    options.secret_checks = check_secrets_(state);
   }
   config::CompileResult result = config::compile(state, options);
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(

@@ -49,10 +49,11 @@ class Controller final {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
-  // Checks the TLS Secrets before each compile (src/tls's CertificateStore: parsed once per
-  // Secret version); the compiler takes the checks as input. Without one, every Secret counts
-  // as not checked and TLS hosts get the default certificate.
-  using SecretChecker = std::function<config::SecretChecks(const model::ObjectMap<model::Secret>&)>;
+  // Checks the TLS Secrets and the backend CA Secrets before each compile (src/tls's
+  // CertificateStore: parsed once per Secret version); the compiler takes the checks as input.
+  // Without one, every Secret counts as not checked: TLS hosts get the default certificate, and
+  // backends verified with a CA Secret cannot be connected to.
+  using SecretChecker = std::function<config::SecretChecks(const model::ClusterState&)>;
 
   // Before start().
   void setObserver(Observer observer) { observer_ = std::move(observer); }

@@ -133,7 +133,8 @@ void Exchange<Stream>::selectUpstream() {
   }
   const std::uint32_t attempt = attempt_;
   upstream_ = worker_.connector->connect(
-      *endpoint_, worker_.config.upstream_connect_timeout,
+      *endpoint_, config_->target_groups[target_group_].tls.get(),
+      worker_.config.upstream_connect_timeout,
       [self = conn_.shared_from_this(), this, attempt](error_code ec) { onConnect(ec, attempt); });
 }
 
@@ -142,13 +143,20 @@ void Exchange<Stream>::onConnect(error_code ec, std::uint32_t attempt) {
   if (conn_.closed() || attempt != attempt_) {
     return;
   }
+  const bool tls = config_->target_groups[target_group_].tls != nullptr;
   if (ec) {
     worker_.metrics.upstream_connect_errors.inc();
+    if (tls && ec.category() != net::error::get_system_category() && !isTimeout(ec)) {
+      worker_.metrics.upstream_tls_errors.inc();
+    }
     log::warn(
         "upstream connect failed",
         {{"endpoint", endpointName(endpoint_)}, {"error", ec.message()}, {"attempt", attempts_}});
     upstreamFailed(Phase::kConnect, ec);
     return;
+  }
+  if (tls) {
+    worker_.metrics.upstream_tls_handshakes.inc();
   }
   forwardRequest();
 }

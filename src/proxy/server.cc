@@ -39,7 +39,12 @@ ProxyMetrics::ProxyMetrics(metrics::Registry& r)
       snapshot_swaps(r.counter("portico_snapshot_swaps_total",
                                "Snapshots installed, counted once per worker.")),
       connections_active(r.gauge("portico_connections_active", "Open client connections.")),
-      tls_handshakes(r.counter("portico_tls_handshakes_total", "TLS handshakes completed.")) {
+      tls_handshakes(r.counter("portico_tls_handshakes_total", "TLS handshakes completed.")),
+      upstream_tls_handshakes(r.counter("portico_upstream_tls_handshakes_total",
+                                        "TLS handshakes with backends completed.")),
+      upstream_tls_errors(r.counter(
+          "portico_upstream_tls_handshake_errors_total",
+          "TLS handshakes with backends that failed (verification, protocol, server name).")) {
   for (std::size_t i = 0; i < kTlsHandshakeErrorReasons.size(); ++i) {
     tls_handshake_errors[i] =
         &r.counter("portico_tls_handshake_errors_total", "TLS handshakes that failed, by reason.",
@@ -177,6 +182,7 @@ struct Server::Impl {
   ServerOptions options;
   runtime::RuntimeState runtime;                   // control thread only
   tls::SslCtxPtr default_tls;                      // generated at start
+  tls::SslCtxPtr upstream_unverified = tls::makeClientContext();  // backends without a CA
   tls::TicketKeys ticket_keys;                     // session tickets, rotating
   std::unique_ptr<net::ssl::context> tls_context;  // the front context (tls_stream.h)
   std::vector<std::unique_ptr<Worker>> workers;    // after the contexts: destroyed first
@@ -271,10 +277,12 @@ tls::SslCtxPtr Server::generatedDefaultContext() const { return impl_->default_t
 void Server::rotateTicketKeys() { impl_->ticket_keys.rotate(); }
 
 void Server::publish(std::shared_ptr<const snapshot::Snapshot> snapshot,
-                     std::shared_ptr<const tls::SniTable> sni) {
+                     std::shared_ptr<const tls::SniTable> sni,
+                     std::unordered_map<std::string, tls::SslCtxPtr> ca_contexts) {
   // Joined to the runtime state once, on the control thread; the workers only swap pointers.
+  runtime::UpstreamContexts upstream{impl_->upstream_unverified, std::move(ca_contexts)};
   std::shared_ptr<const runtime::PublishedConfig> published =
-      impl_->runtime.bind(std::move(snapshot), std::move(sni));
+      impl_->runtime.bind(std::move(snapshot), std::move(sni), upstream);
   for (auto& w : impl_->workers) {
     Worker* wp = w.get();
     net::post(wp->ioc, [wp, published] {

@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 namespace portico::tls {
 class SniTable;
@@ -62,9 +64,12 @@ class Server final {
   // stable key) and swaps the bundle into every worker. Never closes a listener or a wanted
   // upstream connection.
   // `sni` are the certificates to serve with it (tls::CertificateStore::sniTable); null: the
-  // generated default certificate for every name.
+  // generated default certificate for every name. `ca_contexts` verify the backends of TLS
+  // target groups by their CA Secret (tls::CertificateStore::caContexts); one missing fails
+  // that group's connections. TLS target groups without a CA use a context of the server's.
   void publish(std::shared_ptr<const snapshot::Snapshot> snapshot,
-               std::shared_ptr<const tls::SniTable> sni = nullptr);
+               std::shared_ptr<const tls::SniTable> sni = nullptr,
+               std::unordered_map<std::string, tls::SslCtxPtr> ca_contexts = {});
   // Generation of snapshots every worker has installed (counts publish() calls).
   std::uint64_t installedGeneration() const;
 

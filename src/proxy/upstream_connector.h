@@ -8,6 +8,7 @@
 #include "proxy/net.h"
 #include "proxy/upstream_pool.h"
 #include "runtime/endpoint_state.h"
+#include "runtime/published_config.h"
 
 #include <chrono>
 #include <functional>
@@ -19,9 +20,11 @@ class UpstreamConnector {
   virtual ~UpstreamConnector() = default;
   // A pooled connection to `endpoint` that looks open, or nullptr.
   virtual UpstreamConnPtr reuse(const runtime::EndpointState& endpoint) = 0;
-  // A new connection to `endpoint`; `done` is called once, on the worker's thread, with the
+  // A new connection to `endpoint`, over TLS when `tls` is set (the handshake is part of the
+  // connection, under the same timeout); `done` is called once, on the worker's thread, with the
   // outcome (beast::error::timeout after `timeout`).
   virtual UpstreamConnPtr connect(const runtime::EndpointState& endpoint,
+                                  const runtime::UpstreamTls* tls,
                                   std::chrono::milliseconds timeout,
                                   std::function<void(error_code)> done) = 0;
   // The exchange finished a whole response on `conn` with nothing left over: keep it.
@@ -35,7 +38,8 @@ class PooledConnector final : public UpstreamConnector {
   UpstreamConnPtr reuse(const runtime::EndpointState& endpoint) override {
     return pool_.take(endpoint.pool_id);
   }
-  UpstreamConnPtr connect(const runtime::EndpointState& endpoint, std::chrono::milliseconds timeout,
+  UpstreamConnPtr connect(const runtime::EndpointState& endpoint, const runtime::UpstreamTls* tls,
+                          std::chrono::milliseconds timeout,
                           std::function<void(error_code)> done) override;
   void release(UpstreamConnPtr conn) override { pool_.put(std::move(conn)); }
 

@@ -8,9 +8,9 @@
 // connection that an exchange gave up holds it (and its buffer and parser) until it completes.
 
 #include "common/clock.h"
-#include "proxy/deadline_stream.h"
 #include "proxy/h1_parser.h"
 #include "proxy/net.h"
+#include "proxy/upstream_stream.h"
 
 #include <chrono>
 #include <cstdint>
@@ -29,7 +29,7 @@ struct UpstreamConn {
   explicit UpstreamConn(Deadlines& deadlines) : stream(deadlines) {
     buffer.reserve(kReadBufferReserve);
   }
-  DeadlineStream stream;
+  UpstreamStream stream;  // plain TCP, or TLS over it
   beast::flat_buffer buffer;
   // The response being read on this connection; it lives here, not in the exchange, so that a
   // read still pending when the exchange drops the connection has its parser until it ends.

@@ -55,6 +55,8 @@ struct ProxyMetrics {
   static constexpr std::array<const char*, 5> kTlsHandshakeErrorReasons = {
       "timeout", "not_tls", "protocol", "client_closed", "other"};
   std::array<metrics::Counter*, 5> tls_handshake_errors{};
+  metrics::Counter& upstream_tls_handshakes;
+  metrics::Counter& upstream_tls_errors;
 };
 
 // What the worker knows of a client connection: enough to drain it.

@@ -4,7 +4,8 @@
 // thread; read and updated lock-free by every worker and, later, by health checkers.
 //
 // Identity: (target group id, address, port). The same pod in two target groups has two states
-// (its health check may differ per target group) but one pool id (connections are shared).
+// (its health check may differ per target group) but one pool id (connections are shared)
+// when both speak to it the same way.
 
 #include "snapshot/snapshot.h"
 
@@ -14,6 +15,11 @@
 
 namespace portico::runtime {
 
+// The flavor of a target group's connections: "" for plain HTTP; "tls;SNI;CA" for TLS.
+inline std::string upstreamFlavor(const snapshot::TargetGroup& tg) {
+  return tg.tls ? "tls;" + tg.tls->server_name + ";" + tg.tls->ca_secret : std::string();
+}
+
 // Health bits; an endpoint takes new traffic when none is set.
 enum HealthBit : std::uint8_t {
   kFailedActiveCheck = 1u << 0,  // the active health checker marked it down
@@ -21,8 +27,12 @@ enum HealthBit : std::uint8_t {
 };
 
 struct EndpointState {
-  EndpointState(std::string target_group_id, snapshot::Endpoint endpoint, std::uint32_t pool_id)
-      : target_group(std::move(target_group_id)), endpoint(std::move(endpoint)), pool_id(pool_id) {}
+  EndpointState(std::string target_group_id, snapshot::Endpoint endpoint, std::uint32_t pool_id,
+                std::string flavor = {})
+      : target_group(std::move(target_group_id)),
+        endpoint(std::move(endpoint)),
+        flavor(std::move(flavor)),
+        pool_id(pool_id) {}
   EndpointState(const EndpointState&) = delete;
   EndpointState& operator=(const EndpointState&) = delete;
 
@@ -30,8 +40,11 @@ struct EndpointState {
 
   const std::string target_group;
   const snapshot::Endpoint endpoint;
-  // Dense and stable for address:port while any snapshot names it: the key of the per-worker
-  // upstream pools, so a pick never builds or hashes a string.
+  // How connections to it are made: "" for plain HTTP, else the TLS settings (upstreamFlavor).
+  // Connections of one flavor are never handed to another.
+  const std::string flavor;
+  // Dense and stable for (address, port, flavor) while any snapshot names it: the key of the
+  // per-worker upstream pools, so a pick never builds or hashes a string.
   const std::uint32_t pool_id;
 
   std::atomic<std::uint8_t> health{0};

@@ -12,7 +12,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <unordered_map>
 #include <vector>
+
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
 namespace portico::tls {
 class SniTable;
@@ -20,8 +24,26 @@ class SniTable;
 
 namespace portico::runtime {
 
+// How the proxy speaks TLS to one target group's endpoints (snapshot::BackendTls joined to its
+// client context).
+struct UpstreamTls {
+  // Shared by every connection; verifies with the CA Secret's ca.crt, or nothing. Null: the
+  // CA Secret asked for cannot be used, and every connection attempt fails.
+  std::shared_ptr<ssl_ctx_st> ctx;
+  std::string server_name;  // SNI, and the name verified
+  bool verify = false;
+};
+
 struct TargetGroupState {
   std::vector<std::shared_ptr<EndpointState>> endpoints;  // [endpoint index in the snapshot]
+  std::shared_ptr<const UpstreamTls> tls;                 // null: plain HTTP
+};
+
+// The client contexts of a publish: the one that verifies nothing, and one per backend CA
+// Secret whose ca.crt passed its check (src/tls builds them once per Secret version).
+struct UpstreamContexts {
+  std::shared_ptr<ssl_ctx_st> unverified;
+  std::unordered_map<std::string, std::shared_ptr<ssl_ctx_st>> by_ca_secret;
 };
 
 struct PublishedConfig {

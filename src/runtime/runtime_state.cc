@@ -6,8 +6,12 @@
 namespace portico::runtime {
 
 std::size_t RuntimeState::Hash::operator()(const AddressKey& k) const {
-  const std::size_t seed = std::hash<std::string_view>{}(k.address);
-  return seed ^ (k.port + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
+  std::size_t seed = std::hash<std::string_view>{}(k.address);
+  seed ^= k.port + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2);
+  if (!k.flavor.empty()) {
+    seed ^= std::hash<std::string_view>{}(k.flavor) + 0x9e3779b97f4a7c15ULL + (seed << 6);
+  }
+  return seed;
 }
 
 std::size_t RuntimeState::endpointCount() const {
@@ -20,7 +24,8 @@ std::size_t RuntimeState::endpointCount() const {
 
 std::uint32_t RuntimeState::acquirePool(const std::shared_ptr<EndpointState>& state) {
   const EndpointState& es = *state;
-  auto [it, inserted] = pools_.try_emplace(AddressKey{es.endpoint.address, es.endpoint.port},
+  auto [it, inserted] =
+      pools_.try_emplace(AddressKey{es.endpoint.address, es.endpoint.port, es.flavor},
                                            Pool{es.pool_id, state, 0});
   ++it->second.users;
   pools_changed_ = pools_changed_ || inserted;
@@ -28,7 +33,7 @@ std::uint32_t RuntimeState::acquirePool(const std::shared_ptr<EndpointState>& st
 }
 
 void RuntimeState::releasePool(const EndpointState& state) {
-  auto it = pools_.find(AddressKey{state.endpoint.address, state.endpoint.port});
+  auto it = pools_.find(AddressKey{state.endpoint.address, state.endpoint.port, state.flavor});
   if (it != pools_.end() && --it->second.users == 0) {
     pools_.erase(it);
     pools_changed_ = true;
@@ -51,9 +56,9 @@ void RuntimeState::rebind(Group& group, const snapshot::TargetGroup& tg) {
       continue;
     }
     // The pool of this address if another group has one, else a new one keyed by this state.
-    auto pool = pools_.find(AddressKey{e.address, e.port});
+    auto pool = pools_.find(AddressKey{e.address, e.port, group.flavor});
     auto es = std::make_shared<EndpointState>(
-        tg.id, e, pool != pools_.end() ? pool->second.id : next_pool_id_++);
+        tg.id, e, pool != pools_.end() ? pool->second.id : next_pool_id_++, group.flavor);
     acquirePool(es);
     next.endpoints.push_back(std::move(es));
   }
@@ -67,7 +72,8 @@ void RuntimeState::rebind(Group& group, const snapshot::TargetGroup& tg) {
 }
 
 std::shared_ptr<const PublishedConfig> RuntimeState::bind(
-    std::shared_ptr<const snapshot::Snapshot> snapshot, std::shared_ptr<const tls::SniTable> sni) {
+    std::shared_ptr<const snapshot::Snapshot> snapshot, std::shared_ptr<const tls::SniTable> sni,
+    const UpstreamContexts& upstream) {
   auto config = std::make_shared<PublishedConfig>();
   config->sni = std::move(sni);
   const std::uint64_t generation = ++generation_;
@@ -76,10 +82,25 @@ std::shared_ptr<const PublishedConfig> RuntimeState::bind(
     auto [it, inserted] = groups_.try_emplace(tg.id);
     Group& group = it->second;
     group.seen = generation;
+    if (inserted) {
+      group.flavor = upstreamFlavor(tg);  // part of the id: the same for the group's life
+    }
     if (inserted || group.endpoints != tg.endpoints) {
       rebind(group, tg);
     }
     config->target_groups.push_back(group.state);
+    if (tg.tls) {
+      auto t = std::make_shared<UpstreamTls>();
+      t->server_name = tg.tls->server_name;
+      t->verify = !tg.tls->ca_secret.empty();
+      if (!t->verify) {
+        t->ctx = upstream.unverified;
+      } else if (auto ca = upstream.by_ca_secret.find(tg.tls->ca_secret);
+                 ca != upstream.by_ca_secret.end()) {
+        t->ctx = ca->second;
+      }
+      config->target_groups.back().tls = std::move(t);
+    }
   }
   // Groups this snapshot does not name are dropped (configs still in use hold their states).
   for (auto it = groups_.begin(); it != groups_.end();) {

@@ -26,24 +26,28 @@ namespace portico::runtime {
 
 class RuntimeState final {
  public:
-  // `sni` (may be null) is carried as is: the certificates the config serves.
+  // `sni` (may be null) is carried as is: the certificates the config serves. Each TLS target
+  // group gets its client context from `upstream` (by its CA Secret, or the unverified one).
   std::shared_ptr<const PublishedConfig> bind(std::shared_ptr<const snapshot::Snapshot> snapshot,
-                                              std::shared_ptr<const tls::SniTable> sni = nullptr);
+                                              std::shared_ptr<const tls::SniTable> sni = nullptr,
+                                              const UpstreamContexts& upstream = {});
 
   // Endpoint states held for the last bound snapshot (one per endpoint per target group).
   std::size_t endpointCount() const;
 
  private:
-  // (address, port): views into the EndpointState that owns the pool entry.
+  // (address, port, flavor): views into the EndpointState that owns the pool entry.
   struct AddressKey {
     std::string_view address;
     std::uint16_t port;
+    std::string_view flavor;
     bool operator==(const AddressKey&) const = default;
   };
   struct Hash {
     std::size_t operator()(const AddressKey& k) const;
   };
   struct Group {
+    std::string flavor;                         // upstreamFlavor() of the target group
     std::vector<snapshot::Endpoint> endpoints;  // as last bound
     TargetGroupState state;                     // state.endpoints[i] is endpoints[i]'s
     std::uint64_t seen = 0;                     // the generation of the last bind naming it

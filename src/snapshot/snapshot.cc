@@ -181,7 +181,11 @@ nlohmann::json toJson(const Snapshot& s) {
     for (const auto& e : tg.endpoints) {
       eps.push_back(e.address + ":" + std::to_string(e.port));
     }
-    tgs.push_back({{"id", tg.id}, {"endpoints", eps}});
+    nlohmann::json j = {{"id", tg.id}, {"endpoints", eps}};
+    if (tg.tls) {
+      j["tls"] = {{"serverName", tg.tls->server_name}, {"caSecret", tg.tls->ca_secret}};
+    }
+    tgs.push_back(std::move(j));
   }
   nlohmann::json hosts = nlohmann::json::array();
   for (const auto& h : s.hosts()) {

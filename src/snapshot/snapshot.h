@@ -31,10 +31,23 @@ struct Endpoint {
   auto operator<=>(const Endpoint&) const = default;
 };
 
-// A set of endpoints traffic is balanced over: one Service port.
+// TLS from the proxy to a target group's endpoints (portico.dev/backend-protocol: HTTPS).
+// The CA itself is not in the snapshot: the runtime state holds one client context per CA
+// Secret version and joins it by `ca_secret`.
+struct BackendTls {
+  std::string server_name;  // sent as SNI (unless an IP literal) and, with a CA, verified
+  std::string ca_secret;    // "namespace/name" whose ca.crt verifies the backend; empty: none
+  bool operator==(const BackendTls&) const = default;
+  auto operator<=>(const BackendTls&) const = default;
+};
+
+// A set of endpoints traffic is balanced over: one Service port, spoken to one way.
 struct TargetGroup {
-  std::string id;                   // stable identity: "namespace/service:port"
+  // Stable identity: "namespace/service:port", with "/https" (and ";sni=NAME", ";ca=SECRET"
+  // when set) for a TLS one: the same Service port reached two ways is two target groups.
+  std::string id;
   std::vector<Endpoint> endpoints;  // ready endpoints, sorted, de-duplicated; empty means 503
+  std::optional<BackendTls> tls;    // set: the endpoints are spoken to over TLS
   bool operator==(const TargetGroup&) const = default;
 };
 

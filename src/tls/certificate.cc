@@ -273,6 +273,101 @@ LoadedCertificate loadCertificate(std::string_view cert_pem, std::string_view ke
   return out;
 }
 
+namespace {
+SSL_CTX* newClientContext() {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) {
+    return nullptr;
+  }
+  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_alpn_protos(ctx, kHttp11, sizeof(kHttp11)) != 0) {  // 0 is success here
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // Idle pooled connections keep no read and write buffers.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  return ctx;
+}
+}  // namespace
+
+SslCtxPtr makeClientContext() {
+  SSL_CTX* ctx = newClientContext();
+  return ctx == nullptr ? nullptr : SslCtxPtr(ctx, SSL_CTX_free);
+}
+
+LoadedCa loadCaBundle(std::string_view ca_pem) {
+  LoadedCa out;
+  ERR_clear_error();
+  std::vector<X509Ptr> certs;
+  {
+    BioPtr bio = memBio(ca_pem);
+    while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+      certs.emplace_back(x);
+    }
+    ERR_clear_error();  // the end of the PEM text reads as an error
+  }
+  // Every PEM block must be a certificate that parses: a bundle cut short or with a key in it
+  // is refused whole rather than trusted in part.
+  std::size_t blocks = 0;
+  for (std::size_t at = ca_pem.find("-----BEGIN "); at != std::string_view::npos;
+       at = ca_pem.find("-----BEGIN ", at + 1)) {
+    ++blocks;
+  }
+  if (certs.empty()) {
+    out.reason = "ca.crt: no PEM certificate in it";
+    return out;
+  }
+  if (blocks != certs.size()) {
+    out.reason = "ca.crt: block " + std::to_string(certs.size() + 1) +
+                 " is not a PEM certificate that parses";
+    return out;
+  }
+  SSL_CTX* raw = newClientContext();
+  if (raw == nullptr) {
+    out.reason = "ca.crt: " + sslError();
+    return out;
+  }
+  SslCtxPtr ctx(raw, SSL_CTX_free);
+  X509_STORE* store = SSL_CTX_get_cert_store(raw);
+  for (const auto& cert : certs) {
+    if (X509_STORE_add_cert(store, cert.get()) != 1) {
+      out.reason = "ca.crt: OpenSSL refused a certificate: " + sslError();
+      return out;
+    }
+  }
+  X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(raw), X509_V_FLAG_PARTIAL_CHAIN);
+  SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, nullptr);
+  out.ok = true;
+  out.certificates = certs.size();
+  out.ctx = std::move(ctx);
+  return out;
+}
+
+bool prepareClient(void* handle, const std::string& server_name, bool verify) {
+  SSL* ssl = static_cast<SSL*>(handle);
+  const bool ip = !server_name.empty() && (server_name.find(':') != std::string::npos ||
+                                           server_name.find_first_not_of("0123456789.") ==
+                                               std::string::npos);
+  if (!server_name.empty() && !ip && SSL_set_tlsext_host_name(ssl, server_name.c_str()) != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  if (!verify) {
+    return true;
+  }
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  const int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, server_name.c_str())
+                    : X509_VERIFY_PARAM_set1_host(param, server_name.c_str(), 0);
+  if (ok != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  return true;
+}
+
 PemPair makeSelfSigned(KeyType type, const std::vector<std::string>& names, std::int64_t not_before,
                        std::int64_t not_after) {
   PkeyPtr key;

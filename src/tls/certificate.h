@@ -64,6 +64,26 @@ LoadedCertificate loadCertificate(std::string_view cert_pem, std::string_view ke
 // The DNS names of the first certificate in `cert_pem` (as CertificateCheck::names), or none.
 std::vector<std::string> certificateNamesOf(std::string_view cert_pem);
 
+// ---- client side: the contexts portico connects to TLS backends with ----------------------
+
+// A context for backends: TLS 1.2 or 1.3, ALPN http/1.1. Without `ca` it verifies nothing (as
+// ingress-nginx and the ALB do by default); with one it verifies the backend's chain against
+// the CA certificates in it (any of them may be the anchor, an intermediate or the backend's own
+// certificate too) and, per connection, its name (prepareClient).
+struct LoadedCa {
+  bool ok = false;
+  std::string reason;  // when !ok, naming ca.crt
+  std::size_t certificates = 0;
+  SslCtxPtr ctx;  // null unless ok
+};
+LoadedCa loadCaBundle(std::string_view ca_pem);
+SslCtxPtr makeClientContext();
+
+// Sets up a new client connection `ssl` (OpenSSL's SSL*): SNI `server_name` (not sent for an IP
+// literal, as RFC 6066 3 says) and, when `verify`, the name the certificate must carry. False
+// when OpenSSL refuses the name.
+bool prepareClient(void* ssl, const std::string& server_name, bool verify);
+
 // "tls.crt: the certificate expired at 2026-01-02T03:04:05Z".
 std::string expiredReason(std::int64_t not_after);
 

@@ -10,20 +10,23 @@ namespace {
 
 constexpr char kTlsType[] = "kubernetes.io/tls";
 
-std::size_t versionOf(const model::Secret& s) {
-  const auto value = [&](const char* key) -> std::string_view {
-    const auto it = s.data.find(key);
-    return it == s.data.end() ? std::string_view() : std::string_view(it->second);
-  };
+// A hash of the Secret's resourceVersion and the values of `keys`.
+std::size_t versionOf(const model::Secret& s, std::initializer_list<const char*> keys) {
   const std::hash<std::string_view> h;
   std::size_t v = h(s.meta.resource_version);
-  v = v * 1000003u ^ h(value("tls.crt"));
-  v = v * 1000003u ^ h(value("tls.key"));
+  for (const char* key : keys) {
+    const auto it = s.data.find(key);
+    v = v * 1000003u ^ h(it == s.data.end() ? std::string_view() : std::string_view(it->second));
+  }
   return v;
 }
 
 config::SecretCheck toSecretCheck(const CertificateCheck& c) {
-  return config::SecretCheck{c.ok, c.reason, c.names};
+  config::SecretCheck out;
+  out.ok = c.ok;
+  out.reason = c.reason;
+  out.names = c.names;
+  return out;
 }
 
 }  // namespace
@@ -59,7 +62,8 @@ std::int64_t CertificateStore::now() const {
       .count();
 }
 
-config::SecretChecks CertificateStore::check(const model::ObjectMap<model::Secret>& secrets) {
+config::SecretChecks CertificateStore::check(const model::ObjectMap<model::Secret>& secrets,
+                                             const std::vector<std::string>& ca_secrets) {
   const std::int64_t t = now();
   config::SecretChecks out;
   out.reserve(secrets.size());
@@ -69,7 +73,7 @@ config::SecretChecks CertificateStore::check(const model::ObjectMap<model::Secre
     if (secret.type != kTlsType) {
       continue;
     }
-    const std::size_t version = versionOf(secret);
+    const std::size_t version = versionOf(secret, {"tls.crt", "tls.key"});
     Entry entry;
     if (auto it = entries_.find(key); it != entries_.end() && it->second.version == version) {
       entry = std::move(it->second);
@@ -95,6 +99,49 @@ config::SecretChecks CertificateStore::check(const model::ObjectMap<model::Secre
     kept.emplace(key, std::move(entry));
   }
   entries_ = std::move(kept);
+
+  std::unordered_map<std::string, CaEntry> kept_ca;
+  for (const std::string& key : ca_secrets) {
+    const auto found = secrets.find(key);
+    if (found == secrets.end() || kept_ca.count(key) > 0) {
+      continue;
+    }
+    const model::Secret& secret = found->second;
+    const auto ca = secret.data.find("ca.crt");
+    config::SecretCheck& check = out[key];
+    check.has_ca = ca != secret.data.end();
+    if (!check.has_ca) {
+      continue;
+    }
+    const std::size_t version = versionOf(secret, {"ca.crt"});
+    CaEntry entry;
+    if (auto it = ca_entries_.find(key); it != ca_entries_.end() && it->second.version == version) {
+      entry = std::move(it->second);
+    } else {
+      entry.version = version;
+      entry.loaded = loadCaBundle(ca->second);
+      ++parses_;
+    }
+    check.ca_ok = entry.loaded.ok;
+    check.ca_reason = entry.loaded.reason;
+    kept_ca.emplace(key, std::move(entry));
+  }
+  ca_entries_ = std::move(kept_ca);
+  return out;
+}
+
+std::unordered_map<std::string, SslCtxPtr> CertificateStore::caContexts(
+    const snapshot::Snapshot& snapshot) const {
+  std::unordered_map<std::string, SslCtxPtr> out;
+  for (const auto& tg : snapshot.targetGroups()) {
+    if (!tg.tls || tg.tls->ca_secret.empty()) {
+      continue;
+    }
+    const auto it = ca_entries_.find(tg.tls->ca_secret);
+    if (it != ca_entries_.end() && it->second.loaded.ok) {
+      out.emplace(tg.tls->ca_secret, it->second.loaded.ctx);
+    }
+  }
   return out;
 }
 

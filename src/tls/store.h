@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace portico::tls {
 
@@ -42,13 +43,20 @@ class CertificateStore final {
   using Now = std::function<std::int64_t()>;  // unix seconds
   explicit CertificateStore(ServerTlsSettings settings, Now now = {});
 
-  // The check of every kubernetes.io/tls Secret in `secrets`, by "namespace/name". Parses only
-  // Secrets not seen at this version before, and forgets Secrets that are gone. A certificate
-  // that has expired since it was loaded is reported expired without parsing it again.
-  config::SecretChecks check(const model::ObjectMap<model::Secret>& secrets);
+  // The check of every kubernetes.io/tls Secret in `secrets`, by "namespace/name", and of the
+  // ca.crt of those named in `ca_secrets` (the backend CA Secrets the state's annotations name:
+  // config::caSecretsNamed). Parses only what was not seen at this version before, and forgets
+  // Secrets that are gone. A certificate that has expired since it was loaded is reported
+  // expired without parsing it again.
+  config::SecretChecks check(const model::ObjectMap<model::Secret>& secrets,
+                             const std::vector<std::string>& ca_secrets = {});
 
   // The context of a Secret whose last check passed, or null.
   SslCtxPtr context(std::string_view secret) const;
+
+  // The client contexts that verify backends with each CA Secret the snapshot's target groups
+  // name and whose ca.crt passed its check (the others are missing: their connections fail).
+  std::unordered_map<std::string, SslCtxPtr> caContexts(const snapshot::Snapshot& snapshot) const;
 
   // The table a snapshot is served with: each TLS host's Secret context, the hosts whose Secret
   // is missing or bad (secret "") on `default_ctx`.
@@ -65,9 +73,14 @@ class CertificateStore final {
     std::size_t version = 0;  // of the Secret's resourceVersion and data
     LoadedCertificate loaded;
   };
+  struct CaEntry {
+    std::size_t version = 0;  // of the Secret's resourceVersion and ca.crt
+    LoadedCa loaded;
+  };
   ServerTlsSettings settings_;
   Now now_;
   std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<std::string, CaEntry> ca_entries_;
   std::uint64_t parses_ = 0;
 };
 

@@ -43,11 +43,11 @@ class ScriptedConnector final : public proxy::UpstreamConnector {
       : deadlines_(deadlines), real_(deadlines, pool), script_(std::move(script)) {}
   proxy::UpstreamConnPtr reuse(const runtime::EndpointState&) override { return nullptr; }
   proxy::UpstreamConnPtr connect(const runtime::EndpointState& endpoint,
-                                 std::chrono::milliseconds timeout,
+                                 const runtime::UpstreamTls* tls, std::chrono::milliseconds timeout,
                                  std::function<void(error_code)> done) override {
     switch (script_->outcomeFor(endpoint.endpoint.port)) {
       case Outcome::kReal:
-        return real_.connect(endpoint, timeout, std::move(done));
+        return real_.connect(endpoint, tls, timeout, std::move(done));
       case Outcome::kRefuse:
         net::post(deadlines_.context(), [done] { done(net::error::connection_refused); });
         break;

@@ -123,7 +123,8 @@ TEST(ControllerTls, SecretsAreCheckedOncePerVersionBeforeCompiles) {
         published.snapshots.push_back(std::move(s));
       },
       registry, Debounce{10ms, 100ms});
-  controller.setSecretChecker([&](const auto& secrets) { return store.check(secrets); });
+  controller.setSecretChecker(
+      [&](const model::ClusterState& state) { return store.check(state.secrets); });
   controller.start();
   const std::string base = serviceYaml("web", {"10.0.0.1"}) +
                            portico::testing::tlsSecretYaml("good", good.cert, good.key) +
