@@ -335,13 +335,22 @@ class Compiler final {
       merged = annotations::merge(merged, *on_service);
     }
     if (!merged.https.value_or(false)) {
-      if (merged.server_name || merged.ca_secret) {
-        const bool on_svc = on_service && (on_service->server_name || on_service->ca_secret);
-        const model::ObjectMeta& who = on_svc ? ref.service->meta : ref.ingress->meta;
-        diag(on_svc ? "Service" : "Ingress", who.key(), "metadata.annotations",
-             std::string("backend-tls-server-name and backend-tls-ca-secret apply only with ") +
-                 annotations::kBackendProtocol + ": HTTPS; the backend is spoken to in plain HTTP",
-             Diagnostic::Severity::kWarning);
+      // TLS settings on an object that does not ask for HTTPS itself have no effect; on one
+      // that does, the other object chose HTTP, and that is not a mistake of this one.
+      const auto unused = [&](const annotations::BackendTlsAnnotations& a, const char* kind,
+                              const model::ObjectMeta& meta) {
+        if ((a.server_name || a.ca_secret) && !a.https.value_or(false)) {
+          diag(kind, meta.key(), "metadata.annotations",
+               std::string("backend-tls-server-name and backend-tls-ca-secret apply only with ") +
+                   annotations::kBackendProtocol + ": HTTPS; the backend is spoken to in plain HTTP",
+               Diagnostic::Severity::kWarning);
+        }
+      };
+      if (on_service) {
+        unused(*on_service, "Service", ref.service->meta);
+      }
+      if (auto it = ingress_backend_tls_.find(ref.ingress); it != ingress_backend_tls_.end()) {
+        unused(it->second, "Ingress", ref.ingress->meta);
       }
       return std::nullopt;
     }
@@ -354,16 +363,16 @@ class Compiler final {
       std::string problem;
       const auto check = options_.secret_checks.find(tls.ca_secret);
       if (state_.secrets.count(tls.ca_secret) == 0) {
-        problem = "not found";
+        problem = " not found";
       } else if (check == options_.secret_checks.end() || !check->second.has_ca) {
-        problem = "has no ca.crt";
+        problem = " has no ca.crt";
       } else if (!check->second.ca_ok) {
-        problem = "ca.crt: " + check->second.ca_reason;
+        problem = ": " + check->second.ca_reason;  // "ca.crt: ..."
       }
       if (!problem.empty()) {
         diag(kind, ca_owner->key(),
              std::string("metadata.annotations[\"") + annotations::kBackendTlsCaSecret + "\"]",
-             "Secret " + tls.ca_secret + " " + problem + "; connections to the backend fail " +
+             "Secret " + tls.ca_secret + problem + "; connections to the backend fail " +
                  "until it is fixed");
       }
     }

@@ -370,6 +370,24 @@ bool prepareClient(void* handle, const std::string& server_name, bool verify) {
 
 PemPair makeSelfSigned(KeyType type, const std::vector<std::string>& names, std::int64_t not_before,
                        std::int64_t not_after) {
+  return makeCertificate(type, names, not_before, not_after, nullptr, false);
+}
+
+PemPair makeCertificate(KeyType type, const std::vector<std::string>& names,
+                        std::int64_t not_before, std::int64_t not_after, const PemPair* issuer,
+                        bool ca) {
+  X509Ptr issuer_cert;
+  PkeyPtr issuer_key;
+  if (issuer != nullptr) {
+    BioPtr cert_bio = memBio(issuer->cert);
+    BioPtr key_bio = memBio(issuer->key);
+    issuer_cert.reset(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+    issuer_key.reset(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+    if (!issuer_cert || !issuer_key) {
+      ERR_clear_error();
+      return {};
+    }
+  }
   PkeyPtr key;
   switch (type) {
     case KeyType::kRsa:
@@ -403,7 +421,24 @@ PemPair makeSelfSigned(KeyType type, const std::vector<std::string>& names, std:
                              reinterpret_cast<const unsigned char*>("portico"), -1, -1, 0);
   X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_set_issuer_name(x.get(), subject);
+  X509_set_issuer_name(x.get(),
+                       issuer_cert ? X509_get_subject_name(issuer_cert.get()) : subject);
+  X509* signer_cert = issuer_cert ? issuer_cert.get() : x.get();
+  EVP_PKEY* signer_key = issuer_key ? issuer_key.get() : key.get();
+  if (ca) {
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, signer_cert, x.get(), nullptr, nullptr, 0);
+    for (const auto& [nid, value] : {std::pair<int, const char*>{NID_basic_constraints,
+                                                                 "critical,CA:TRUE"},
+                                     {NID_key_usage, "critical,keyCertSign,cRLSign"}}) {
+      X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value);
+      if (ext != nullptr) {
+        X509_add_ext(x.get(), ext, -1);
+        X509_EXTENSION_free(ext);
+      }
+    }
+  }
   if (!names.empty()) {
     std::string san;
     for (const std::string& n : names) {
@@ -411,14 +446,15 @@ PemPair makeSelfSigned(KeyType type, const std::vector<std::string>& names, std:
     }
     X509V3_CTX v3;
     X509V3_set_ctx_nodb(&v3);
-    X509V3_set_ctx(&v3, x.get(), x.get(), nullptr, nullptr, 0);
+    X509V3_set_ctx(&v3, signer_cert, x.get(), nullptr, nullptr, 0);
     X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, san.c_str());
     if (ext != nullptr) {
       X509_add_ext(x.get(), ext, -1);
       X509_EXTENSION_free(ext);
     }
   }
-  X509_sign(x.get(), key.get(), type == KeyType::kEd25519 ? nullptr : EVP_sha256());
+  const bool ed25519_signer = EVP_PKEY_get_id(signer_key) == EVP_PKEY_ED25519;
+  X509_sign(x.get(), signer_key, ed25519_signer ? nullptr : EVP_sha256());
   PemPair out;
   BioPtr cert_bio(BIO_new(BIO_s_mem()));
   BioPtr key_bio(BIO_new(BIO_s_mem()));

@@ -95,5 +95,10 @@ struct PemPair {
 };
 PemPair makeSelfSigned(KeyType type, const std::vector<std::string>& names, std::int64_t not_before,
                        std::int64_t not_after);
+// A certificate signed by `issuer` (self-signed when null); `ca` makes it a CA (basic
+// constraints CA:TRUE, key usage keyCertSign): the test fixtures' CA chains.
+PemPair makeCertificate(KeyType type, const std::vector<std::string>& names,
+                        std::int64_t not_before, std::int64_t not_after, const PemPair* issuer,
+                        bool ca);
 
 }  // namespace portico::tls

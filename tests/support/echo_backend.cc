@@ -3,7 +3,10 @@
 #include "proxy/listen.h"
 #include "proxy/net.h"
 
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <nlohmann/json.hpp>
 
 #include <charconv>
@@ -55,16 +58,41 @@ std::uint64_t toNumber(const std::map<std::string, std::string>& m, const char* 
   return v;
 }
 
-class EchoSession final : public std::enable_shared_from_this<EchoSession> {
+using TlsEchoStream = beast::ssl_stream<beast::tcp_stream>;
+
+template <class Stream>
+class EchoSession final : public std::enable_shared_from_this<EchoSession<Stream>> {
+  using std::enable_shared_from_this<EchoSession<Stream>>::shared_from_this;
+
  public:
-  EchoSession(tcp::socket socket, std::string name,
-              std::shared_ptr<std::atomic<std::uint64_t>> requests,
-              std::shared_ptr<EchoBackend::Gate> gate)
-      : stream_(std::move(socket)),
+  template <class... Args>
+  EchoSession(std::string name, std::shared_ptr<std::atomic<std::uint64_t>> requests,
+              std::shared_ptr<EchoBackend::Gate> gate, Args&&... stream_args)
+      : stream_(std::forward<Args>(stream_args)...),
         name_(std::move(name)),
         requests_(std::move(requests)),
         gate_(std::move(gate)) {
     buffer_.reserve(64 * 1024);  // Beast reads by free capacity; see kReadBufferReserve
+  }
+
+  // TLS first (a TLS backend), then requests.
+  void start() {
+    if constexpr (std::is_same_v<Stream, TlsEchoStream>) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
+      stream_.async_handshake(net::ssl::stream_base::server,
+                              [self = shared_from_this()](error_code ec) {
+                                if (ec) {
+                                  return self->close();
+                                }
+                                const char* sni = SSL_get_servername(
+                                    self->stream_.native_handle(), TLSEXT_NAMETYPE_host_name);
+                                self->sni_ = sni != nullptr ? sni : "";
+                                self->tls_version_ = SSL_get_version(self->stream_.native_handle());
+                                self->doRead();
+                              });
+    } else {
+      doRead();
+    }
   }
 
   void doRead() {
@@ -73,7 +101,7 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession> {
     parser_->header_limit(1 << 20);
     body_bytes_ = 0;
     hash_ = 1469598103934665603ULL;
-    stream_.expires_after(std::chrono::seconds(120));
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(120));
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](error_code ec, std::size_t) { self->onHeader(ec); });
@@ -123,13 +151,14 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession> {
     if (params_.count("gate") != 0) {
       std::lock_guard<std::mutex> lock(gate_->mutex);
       gate_->held.push_back([self = shared_from_this()] {
-        net::post(self->stream_.get_executor(), [self] { self->respond(); });
+        net::post(beast::get_lowest_layer(self->stream_).get_executor(),
+                  [self] { self->respond(); });
       });
       return;
     }
     const auto delay = toNumber(params_, "delay_ms", 0);
     if (delay > 0) {
-      timer_.emplace(stream_.get_executor());
+      timer_.emplace(beast::get_lowest_layer(stream_).get_executor());
       timer_->expires_after(std::chrono::milliseconds(delay));
       timer_->async_wait([self = shared_from_this()](error_code) { self->respond(); });
       return;
@@ -174,6 +203,9 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession> {
         {"bodyBytes", body_bytes_},
         {"bodyHash", std::to_string(hash_)},
     };
+    if (!tls_version_.empty()) {
+      body["tls"] = {{"sni", sni_}, {"version", tls_version_}};
+    }
     res_ = {};
     res_.version(11);
     res_.result(status);
@@ -218,7 +250,7 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession> {
   void afterWrite(error_code ec) {
     if (ec || !keep_alive_) {
       error_code ignored;
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ignored);
       return;
     }
     doRead();
@@ -252,10 +284,10 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession> {
 
   void close() {
     error_code ignored;
-    stream_.socket().close(ignored);
+    beast::get_lowest_layer(stream_).socket().close(ignored);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   std::string name_;
   std::shared_ptr<std::atomic<std::uint64_t>> requests_;
   std::shared_ptr<EchoBackend::Gate> gate_;
@@ -271,8 +303,10 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession> {
   std::optional<http::response_serializer<http::buffer_body>> serializer_;
   std::uint64_t remaining_ = 0;
   std::optional<net::steady_timer> timer_;
-  std::optional<websocket::stream<beast::tcp_stream>> ws_;
+  std::optional<websocket::stream<Stream>> ws_;
   beast::flat_buffer ws_buffer_;
+  std::string sni_;          // TLS: the server name the client sent
+  std::string tls_version_;  // TLS: "TLSv1.3"; empty for plain HTTP
 };
 
 }  // namespace
@@ -280,6 +314,7 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession> {
 struct EchoBackend::Impl {
   net::io_context ioc{1};
   std::optional<tcp::acceptor> acceptor;
+  std::unique_ptr<net::ssl::context> tls;  // set: a TLS backend
   std::thread thread;
 };
 
@@ -308,21 +343,49 @@ void EchoBackend::release() {
 
 EchoBackend::~EchoBackend() { stop(); }
 
+bool EchoBackend::useTls(const std::string& cert_pem, const std::string& key_pem,
+                         const std::string& min_version) {
+  auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  error_code ec;
+  ctx->use_certificate_chain(net::buffer(cert_pem), ec);
+  if (!ec) {
+    ctx->use_private_key(net::buffer(key_pem), net::ssl::context::pem, ec);
+  }
+  if (ec) {
+    return false;
+  }
+  SSL_CTX_set_min_proto_version(ctx->native_handle(),
+                                min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
+  if (min_version == "1.0") {
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_VERSION);
+    SSL_CTX_set_max_proto_version(ctx->native_handle(), TLS1_1_VERSION);
+    SSL_CTX_set_security_level(ctx->native_handle(), 0);
+  }
+  impl_->tls = std::move(ctx);
+  return true;
+}
+
 namespace {
-void acceptLoop(tcp::acceptor& acceptor, const std::string& name,
+void acceptLoop(tcp::acceptor& acceptor, net::ssl::context* tls, const std::string& name,
                 std::shared_ptr<std::atomic<std::uint64_t>> requests,
                 std::shared_ptr<std::atomic<std::uint64_t>> connections,
                 std::shared_ptr<EchoBackend::Gate> gate) {
   acceptor.async_accept(
-      [&acceptor, &name, requests, connections, gate](error_code ec, tcp::socket s) {
+      [&acceptor, tls, &name, requests, connections, gate](error_code ec, tcp::socket s) {
         if (ec == net::error::operation_aborted) {
           return;
         }
         if (!ec) {
           connections->fetch_add(1);
-          std::make_shared<EchoSession>(std::move(s), name, requests, gate)->doRead();
+          if (tls != nullptr) {
+            std::make_shared<EchoSession<TlsEchoStream>>(name, requests, gate, std::move(s), *tls)
+                ->start();
+          } else {
+            std::make_shared<EchoSession<beast::tcp_stream>>(name, requests, gate, std::move(s))
+                ->start();
+          }
         }
-        acceptLoop(acceptor, name, requests, connections, gate);
+        acceptLoop(acceptor, tls, name, requests, connections, gate);
       });
 }
 }  // namespace
@@ -334,7 +397,7 @@ std::uint16_t EchoBackend::start(std::uint16_t port, const std::string& bind) {
   }
   port_ = acceptor->local_endpoint().port();
   impl_->acceptor.emplace(std::move(*acceptor));
-  acceptLoop(*impl_->acceptor, name_, requests_, connections_, gate_);
+  acceptLoop(*impl_->acceptor, impl_->tls.get(), name_, requests_, connections_, gate_);
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
   return port_;
 }

@@ -8,7 +8,7 @@
 // bytes of body instead, streamed), chunked=1 (send it chunked), delay_ms=N (wait first),
 // close=1 (close the connection after answering), gate=1 (hold the answer until release():
 // tests wait on heldCount() instead of racing a delay). An Upgrade: websocket request is accepted
-// and every message is echoed back.
+// and every message is echoed back. With useTls() it is a TLS-only backend.
 //
 // Threads: start() runs the server on its own thread; stop() joins it. requestCount() from
 // any thread.
@@ -30,6 +30,12 @@ class EchoBackend final {
   EchoBackend(const EchoBackend&) = delete;
   EchoBackend& operator=(const EchoBackend&) = delete;
 
+  // Before start(): serve TLS with this certificate (the leaf first) and key, and report the
+  // SNI name and version in each answer ("tls": {"sni", "version"}). `min_version` "1.2" or
+  // "1.3"; "1.0" serves TLS 1.0 and 1.1 only (a backend portico must refuse). False when
+  // OpenSSL refuses the PEM.
+  bool useTls(const std::string& cert_pem, const std::string& key_pem,
+              const std::string& min_version = "1.2");
   // Binds 127.0.0.1:port (0 picks one) and starts; returns the port, or 0 on failure.
   std::uint16_t start(std::uint16_t port = 0, const std::string& bind = "127.0.0.1");
   void stop();

@@ -89,9 +89,12 @@ inline std::string simpleIngress(const std::string& name, const std::string& hos
 
 // A Service NAME with port 80 named http -> 8080, and one EndpointSlice with the given ready
 // addresses (pod IPs; never dialled by compiler tests).
+// `annotations`: the Service's, as YAML flow-map entries ("a: b, c: d"), or empty.
 inline std::string serviceYaml(const std::string& name, const std::vector<std::string>& addrs,
-                               const std::string& ns = "default") {
+                               const std::string& ns = "default",
+                               const std::string& annotations = "") {
   std::string y = "apiVersion: v1\nkind: Service\nmetadata: {name: " + name + ", namespace: " + ns +
+                  (annotations.empty() ? "" : ", annotations: {" + annotations + "}") +
                   "}\nspec:\n  ports: [{name: http, port: 80, targetPort: 8080}]\n---\n"
                   "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: " +
                   name + "-abc\n  namespace: " + ns +
@@ -108,9 +111,12 @@ inline std::string serviceYaml(const std::string& name, const std::vector<std::s
 
 // A Service NAME (port 80, named "http") whose endpoints are 127.0.0.1 at each of `ports`
 // (one EndpointSlice per port, as Kubernetes does for pods with different target ports).
+// `annotations`: the Service's, as YAML flow-map entries ("a: b, c: d"), or empty.
 inline std::string loopbackService(const std::string& name, const std::vector<std::uint16_t>& ports,
-                                   const std::string& ns = "default") {
+                                   const std::string& ns = "default",
+                                   const std::string& annotations = "") {
   std::string y = "apiVersion: v1\nkind: Service\nmetadata: {name: " + name + ", namespace: " + ns +
+                  (annotations.empty() ? "" : ", annotations: {" + annotations + "}") +
                   "}\nspec:\n  ports: [{name: http, port: 80, targetPort: http}]\n---\n";
   for (std::size_t i = 0; i < ports.size(); ++i) {
     y += "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: " + name + "-" +
@@ -150,6 +156,26 @@ inline std::string tlsSecretYaml(const std::string& name, const std::string& cer
   return "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + name + "\n  namespace: " + ns +
          "\ntype: " + type + "\nstringData:\n  tls.crt: |\n" + block(cert) + "  tls.key: |\n" +
          block(key) + "---\n";
+}
+
+// An Opaque Secret holding `ca` (PEM) as ca.crt: a backend CA.
+inline std::string caSecretYaml(const std::string& name, const std::string& ca,
+                                const std::string& ns = "default") {
+  std::string out = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + name +
+                    "\n  namespace: " + ns + "\ntype: Opaque\nstringData:\n  ca.crt: |\n";
+  std::size_t start = 0;
+  while (start < ca.size()) {
+    std::size_t end = ca.find('\n', start);
+    if (end == std::string::npos) {
+      end = ca.size();
+    }
+    out += "    " + ca.substr(start, end - start) + "\n";
+    start = end + 1;
+  }
+  if (ca.empty()) {
+    out += "    \n";
+  }
+  return out + "---\n";
 }
 
 }  // namespace portico::testing

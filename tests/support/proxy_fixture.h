@@ -60,9 +60,10 @@ class ProxyFixture {
   // Publishes and waits until every worker has installed the snapshot.
   void publish(const std::string& yaml) { publish(compileYaml(yaml)); }
   void publish(std::shared_ptr<const snapshot::Snapshot> snapshot,
-               std::shared_ptr<const tls::SniTable> sni = nullptr) {
+               std::shared_ptr<const tls::SniTable> sni = nullptr,
+               std::unordered_map<std::string, tls::SslCtxPtr> ca_contexts = {}) {
     const auto before = server_.installedGeneration();
-    server_.publish(std::move(snapshot), std::move(sni));
+    server_.publish(std::move(snapshot), std::move(sni), std::move(ca_contexts));
     EXPECT_TRUE(eventually([&] { return server_.installedGeneration() > before; }));
   }
   std::uint16_t port() const { return port_; }

@@ -132,5 +132,48 @@ TEST(Certificate, SettingsAreChecked) {
   EXPECT_FALSE(loadCertificate(pem.cert, pem.key, kNow, old).check.ok);
 }
 
+
+// Backend CA bundles (ca.crt of backend-tls-ca-secret): every certificate in it must parse, and
+// the reason names ca.crt.
+TEST(Certificate, CaBundlesLoadWholeOrNotAtAll) {
+  const PemPair root = makeCertificate(KeyType::kEcdsaP256, {"root.test"}, kNow - kDay,
+                                       kNow + kDay, nullptr, true);
+  const PemPair other = valid(KeyType::kRsa, {"other.test"});
+  LoadedCa ca = loadCaBundle(root.cert + other.cert);
+  EXPECT_TRUE(ca.ok) << ca.reason;
+  EXPECT_EQ(ca.certificates, 2u);
+  ASSERT_NE(ca.ctx, nullptr);
+  EXPECT_EQ(SSL_CTX_get_verify_mode(ca.ctx.get()), SSL_VERIFY_PEER);
+
+  EXPECT_EQ(loadCaBundle("").reason, "ca.crt: no PEM certificate in it");
+  EXPECT_EQ(loadCaBundle("garbage").reason, "ca.crt: no PEM certificate in it");
+  // A bundle cut short, or with a key in it, is refused whole.
+  std::string cut = root.cert + other.cert;
+  cut.resize(cut.size() - 100);
+  ca = loadCaBundle(cut);
+  EXPECT_FALSE(ca.ok);
+  EXPECT_EQ(ca.reason, "ca.crt: block 2 is not a PEM certificate that parses");
+  EXPECT_EQ(ca.ctx, nullptr);
+  EXPECT_FALSE(loadCaBundle(root.cert + root.key).ok);
+
+  const SslCtxPtr unverified = makeClientContext();
+  ASSERT_NE(unverified, nullptr);
+  EXPECT_EQ(SSL_CTX_get_verify_mode(unverified.get()), SSL_VERIFY_NONE);
+  EXPECT_EQ(SSL_CTX_get_min_proto_version(unverified.get()), TLS1_2_VERSION);
+}
+
+TEST(Certificate, ClientConnectionsSendSniForNamesOnly) {
+  const SslCtxPtr ctx = makeClientContext();
+  for (const auto& [name, sni] : std::vector<std::pair<std::string, std::string>>{
+           {"backend.test", "backend.test"}, {"10.0.0.1", ""}, {"fd00::1", ""}, {"", ""}}) {
+    SCOPED_TRACE(name);
+    SSL* ssl = SSL_new(ctx.get());
+    ASSERT_TRUE(prepareClient(ssl, name, /*verify=*/!name.empty()));
+    const char* sent = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    EXPECT_EQ(sent == nullptr ? "" : std::string(sent), sni);
+    SSL_free(ssl);
+  }
+}
+
 }  // namespace
 }  // namespace portico::tls

@@ -50,8 +50,109 @@ const std::string kWebRule = R"(
       - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
 )";
 
+SecretCheck caCheck(bool ok, std::string reason = "") {
+  SecretCheck c;
+  c.has_ca = true;
+  c.ca_ok = ok;
+  c.ca_reason = std::move(reason);
+  return c;
+}
+
 std::vector<Case> cases() {
   return {
+      {"Backend protocol: TLS from the Ingress or the Service (which wins), SNI, CA Secrets, and "
+       "every annotation that cannot apply",
+       kWeb + kApi +
+           serviceYaml("secure", {"10.0.2.1"}, "default",
+                       "portico.dev/backend-protocol: https, portico.dev/backend-tls-ca-secret: ca") +
+           serviceYaml("plainsvc", {"10.0.3.1"}, "default", "portico.dev/backend-protocol: HTTP") +
+           serviceYaml("grpc", {"10.0.4.1"}, "default", "portico.dev/backend-protocol: GRPC") +
+           secretYaml("ca", "Opaque") + secretYaml("badca", "Opaque") + secretYaml("noca", "Opaque") +
+           ingress("a", R"(  rules:
+  - host: a.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /s, pathType: Prefix, backend: {service: {name: secure, port: {number: 80}}}}
+      - {path: /p, pathType: Prefix, backend: {service: {name: plainsvc, port: {number: 80}}}}
+)",
+                   "  annotations: {nginx.ingress.kubernetes.io/backend-protocol: HTTPS, "
+                   "portico.dev/backend-tls-server-name: API.internal}\n") +
+           ingress("b", R"(  rules:
+  - host: b.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /g, pathType: Prefix, backend: {service: {name: grpc, port: {number: 80}}}}
+      - {path: /s, pathType: Prefix, backend: {service: {name: secure, port: {number: 80}}}}
+)") +
+           ingress("c", "  rules:\n  - host: c.test\n    http:" + kWebRule,
+                   "  annotations: {portico.dev/backend-tls-ca-secret: other/ca}\n") +
+           ingress("d", "  rules:\n  - host: d.test\n    http:" + kWebRule,
+                   "  annotations: {portico.dev/backend-protocol: HTTPS, "
+                   "portico.dev/backend-tls-ca-secret: noca}\n") +
+           ingress("e", "  rules:\n  - host: e.test\n    http:" + kWebRule,
+                   "  annotations: {portico.dev/backend-tls-server-name: x.test, "
+                   "portico.dev/backend-protocol: HTTP}\n") +
+           ingress("f", "  rules:\n  - host: f.test\n    http:" + kWebRule,
+                   "  annotations: {portico.dev/backend-protocol: HTTPS, "
+                   "portico.dev/backend-tls-ca-secret: badca, "
+                   "portico.dev/backend-tls-server-name: \"10.0.0.1\"}\n") +
+           ingress("g", "  rules:\n  - host: g.test\n    http:" + kWebRule,
+                   "  annotations: {portico.dev/backend-tls-server-name: \"*.bad\", "
+                   "portico.dev/backend-protocol: HTTPS, "
+                   "portico.dev/backend-tls-ca-secret: missing}\n"),
+       R"({"targetGroups":[
+             {"id":"default/plainsvc:80","endpoints":["10.0.3.1:8080"]},
+             {"id":"default/secure:80/https;sni=api.internal;ca=default/ca","endpoints":["10.0.2.1:8080"],
+              "tls":{"caSecret":"default/ca","serverName":"api.internal"}},
+             {"id":"default/secure:80/https;sni=secure.default.svc;ca=default/ca","endpoints":["10.0.2.1:8080"],
+              "tls":{"caSecret":"default/ca","serverName":"secure.default.svc"}},
+             {"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]},
+             {"id":"default/web:80/https;sni=10.0.0.1;ca=default/badca","endpoints":["10.0.0.1:8080","10.0.0.2:8080"],
+              "tls":{"caSecret":"default/badca","serverName":"10.0.0.1"}},
+             {"id":"default/web:80/https;sni=api.internal","endpoints":["10.0.0.1:8080","10.0.0.2:8080"],
+              "tls":{"caSecret":"","serverName":"api.internal"}},
+             {"id":"default/web:80/https;sni=web.default.svc;ca=default/noca","endpoints":["10.0.0.1:8080","10.0.0.2:8080"],
+              "tls":{"caSecret":"default/noca","serverName":"web.default.svc"}}],
+           "hosts":[
+             {"host":"a.test","routes":[
+               {"ingress":"default/a","match":"Prefix","path":"/s","targetGroup":"default/secure:80/https;sni=api.internal;ca=default/ca"},
+               {"ingress":"default/a","match":"Prefix","path":"/p","targetGroup":"default/plainsvc:80"},
+               {"ingress":"default/a","match":"Prefix","path":"","targetGroup":"default/web:80/https;sni=api.internal"}]},
+             {"host":"b.test","routes":[
+               {"ingress":"default/b","match":"Prefix","path":"/s","targetGroup":"default/secure:80/https;sni=secure.default.svc;ca=default/ca"},
+               {"ingress":"default/b","match":"Prefix","path":"","targetGroup":"default/web:80"}]},
+             {"host":"d.test","routes":[
+               {"ingress":"default/d","match":"Prefix","path":"","targetGroup":"default/web:80/https;sni=web.default.svc;ca=default/noca"}]},
+             {"host":"e.test","routes":[
+               {"ingress":"default/e","match":"Prefix","path":"","targetGroup":"default/web:80"}]},
+             {"host":"f.test","routes":[
+               {"ingress":"default/f","match":"Prefix","path":"","targetGroup":"default/web:80/https;sni=10.0.0.1;ca=default/badca"}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {"warning: Ingress default/e: metadata.annotations: backend-tls-server-name and "
+        "backend-tls-ca-secret apply only with portico.dev/backend-protocol: HTTPS; the backend is "
+        "spoken to in plain HTTP",
+        "error: Ingress default/b: spec.rules[0].http.paths[1].backend.service.name: Service "
+        "default/grpc has an annotation with a bad value (see its diagnostic); the backend is left "
+        "out",
+        "error: Ingress default/c: metadata.annotations[\"portico.dev/backend-tls-ca-secret\"]: "
+        "\"other/ca\" is not a Secret name: the Secret must be in the Ingress's own namespace, so "
+        "write its name alone; the Ingress's rules are left out",
+        "error: Ingress default/d: metadata.annotations[\"portico.dev/backend-tls-ca-secret\"]: "
+        "Secret default/noca has no ca.crt; connections to the backend fail until it is fixed",
+        "error: Ingress default/f: metadata.annotations[\"portico.dev/backend-tls-ca-secret\"]: "
+        "Secret default/badca: ca.crt: no PEM certificate in it; connections to the backend fail "
+        "until it is fixed",
+        "error: Ingress default/g: metadata.annotations[\"portico.dev/backend-tls-server-name\"]: "
+        "\"*.bad\" is not a DNS name or an IP address (no wildcard, no port); the Ingress's rules "
+        "are left out",
+        "error: Service default/grpc: metadata.annotations[\"portico.dev/backend-protocol\"]: "
+        "\"GRPC\" is not a supported backend protocol (\"HTTP\" or \"HTTPS\"; GRPC, GRPCS, FCGI "
+        "and AUTO_HTTP are not supported yet)"},
+       withChecks({{"default/ca", caCheck(true)},
+                   {"default/badca", caCheck(false, "ca.crt: no PEM certificate in it")},
+                   {"default/noca", SecretCheck{}}})},
       {"TLS hosts from Secrets, a wildcard, and every Secret that cannot serve",
        kWeb + secretYaml("good") + secretYaml("bad") + secretYaml("opaque", "Opaque") +
            ingress("a", R"(  tls:

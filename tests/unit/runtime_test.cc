@@ -100,5 +100,51 @@ static_assert(std::is_nothrow_move_constructible_v<snapshot::Snapshot> ||
                   std::is_move_constructible_v<snapshot::Snapshot>,
               "a Snapshot moves into its shared_ptr");
 
+
+// TLS target groups: the same address reached in plain HTTP and over TLS (or with other TLS
+// settings) never shares a pool, so a plain connection is never handed to a TLS exchange; each
+// TLS group is joined to its client context by CA Secret, and one whose CA is missing gets none.
+TEST(RuntimeState, TlsTargetGroupsHaveTheirOwnPoolsAndContexts) {
+  int a = 0;
+  int b = 0;
+  const auto fake = [](int* p) {
+    return std::shared_ptr<ssl_ctx_st>(reinterpret_cast<ssl_ctx_st*>(p), [](ssl_ctx_st*) {});
+  };
+  UpstreamContexts contexts;
+  contexts.unverified = fake(&a);
+  contexts.by_ca_secret.emplace("ns/ca", fake(&b));
+  const Endpoint e{"10.0.0.1", 443};
+  TargetGroup plain{"ns/s:443", {e}, std::nullopt};
+  TargetGroup unverified{"ns/s:443/https;sni=s.ns.svc", {e}, snapshot::BackendTls{"s.ns.svc", ""}};
+  TargetGroup verified{"ns/s:443/https;sni=s.ns.svc;ca=ns/ca", {e},
+                       snapshot::BackendTls{"s.ns.svc", "ns/ca"}};
+  TargetGroup broken{"ns/s:443/https;sni=s.ns.svc;ca=ns/gone", {e},
+                     snapshot::BackendTls{"s.ns.svc", "ns/gone"}};
+  TargetGroup again{"ns/t:443/https;sni=s.ns.svc", {e}, snapshot::BackendTls{"s.ns.svc", ""}};
+  RuntimeState rt;
+  auto config = rt.bind(snapshotOf({plain, unverified, verified, broken, again}), nullptr,
+                        contexts);
+  const auto& tgs = config->target_groups;
+  ASSERT_EQ(tgs.size(), 5u);
+  EXPECT_EQ(tgs[0].tls, nullptr);
+  ASSERT_NE(tgs[1].tls, nullptr);
+  EXPECT_EQ(tgs[1].tls->ctx.get(), reinterpret_cast<ssl_ctx_st*>(&a));
+  EXPECT_FALSE(tgs[1].tls->verify);
+  EXPECT_EQ(tgs[1].tls->server_name, "s.ns.svc");
+  EXPECT_EQ(tgs[2].tls->ctx.get(), reinterpret_cast<ssl_ctx_st*>(&b));
+  EXPECT_TRUE(tgs[2].tls->verify);
+  EXPECT_EQ(tgs[3].tls->ctx, nullptr);  // fails closed: never the unverified context
+  EXPECT_TRUE(tgs[3].tls->verify);
+  // One pool per way of speaking to the address; the same way in two groups shares one.
+  const auto pool = [&](std::size_t i) { return tgs[i].endpoints[0]->pool_id; };
+  EXPECT_NE(pool(0), pool(1));
+  EXPECT_NE(pool(1), pool(2));
+  EXPECT_NE(pool(2), pool(3));
+  EXPECT_EQ(pool(1), pool(4));
+  EXPECT_EQ(config->pool_ids.size(), 4u);
+  EXPECT_EQ(tgs[0].endpoints[0]->flavor, "");
+  EXPECT_EQ(tgs[2].endpoints[0]->flavor, "tls;s.ns.svc;ns/ca");
+}
+
 }  // namespace
 }  // namespace portico::runtime

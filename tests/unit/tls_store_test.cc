@@ -151,5 +151,56 @@ TEST(TicketKeys, RotateByTimeAndDecryptOnePeriodLonger) {
   EXPECT_FALSE(keys.find(unknown.data(), found, previous));
 }
 
+
+TEST_F(StoreTest, CaSecretsAreCheckedOncePerVersionAndOnlyWhenNamed) {
+  const PemPair ca = makeCertificate(KeyType::kEcdsaP256, {"ca.test"}, kNow - kDay, kNow + kDay,
+                                     nullptr, true);
+  model::Secret s;
+  s.meta.namespace_ = "default";
+  s.meta.name = "ca";
+  s.meta.resource_version = "1";
+  s.type = "Opaque";
+  s.data = {{"ca.crt", ca.cert}};
+  put(s);
+  model::Secret none = s;
+  none.meta.name = "none";
+  none.data = {{"other", "x"}};
+  put(none);
+
+  auto checks = store_.check(secrets_);  // named by nothing: not parsed
+  EXPECT_EQ(checks.count("default/ca"), 0u);
+  EXPECT_EQ(store_.parses(), 0u);
+
+  checks = store_.check(secrets_, {"default/ca", "default/none", "default/gone"});
+  EXPECT_TRUE(checks.at("default/ca").has_ca);
+  EXPECT_TRUE(checks.at("default/ca").ca_ok) << checks.at("default/ca").ca_reason;
+  EXPECT_FALSE(checks.at("default/none").has_ca);
+  EXPECT_EQ(checks.count("default/gone"), 0u);
+  EXPECT_EQ(store_.parses(), 1u);
+  store_.check(secrets_, {"default/ca"});
+  EXPECT_EQ(store_.parses(), 1u);  // same version: not parsed again
+
+  // The contexts a snapshot's TLS target groups are joined to.
+  auto snap = std::make_shared<const snapshot::Snapshot>(
+      std::vector<snapshot::TargetGroup>{
+          {"default/a:443/https", {}, snapshot::BackendTls{"a", "default/ca"}},
+          {"default/b:443/https", {}, snapshot::BackendTls{"b", "default/none"}},
+          {"default/c:80", {}, std::nullopt}},
+      std::vector<snapshot::VirtualHost>{}, snapshot::VirtualHost{});
+  auto contexts = store_.caContexts(*snap);
+  ASSERT_EQ(contexts.size(), 1u);
+  ASSERT_NE(contexts.at("default/ca"), nullptr);
+
+  // A new ca.crt: parsed again; a broken one is reported and its context dropped.
+  s.meta.resource_version = "2";
+  s.data = {{"ca.crt", "-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n"}};
+  put(s);
+  checks = store_.check(secrets_, {"default/ca"});
+  EXPECT_EQ(store_.parses(), 2u);
+  EXPECT_FALSE(checks.at("default/ca").ca_ok);
+  EXPECT_EQ(checks.at("default/ca").ca_reason, "ca.crt: no PEM certificate in it");
+  EXPECT_TRUE(store_.caContexts(*snap).empty());
+}
+
 }  // namespace
 }  // namespace portico::tls
