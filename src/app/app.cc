@@ -152,7 +152,8 @@ int run(const Flags& flags) {
 
   controller::Controller controller(
       flags.compiler,
-      [&server, &admin, &certificates, &flags](std::shared_ptr<const snapshot::Snapshot> snapshot) {
+      [&server, &admin, &certificates, &flags,
+       &registry](std::shared_ptr<const snapshot::Snapshot> snapshot) {
         std::shared_ptr<const tls::SniTable> sni;
         if (server.httpsPort() != 0) {
           tls::SslCtxPtr fallback;
@@ -167,6 +168,10 @@ int run(const Flags& flags) {
           sni = certificates.sniTable(*snapshot,
                                       fallback ? fallback : server.generatedDefaultContext());
         }
+        registry.replaceGauges("portico_ssl_certificate_expiry_timestamp_seconds",
+                               "When the certificate of a TLS host's Secret expires (notAfter, "
+                               "unix seconds); expired ones stay listed until replaced.",
+                               certificates.expiryRows(*snapshot));
         auto ca_contexts = certificates.caContexts(*snapshot);
         server.publish(std::move(snapshot), std::move(sni), std::move(ca_contexts));
         admin.setReady(true);

@@ -515,6 +515,7 @@ class Compiler final {
       const auto& entry = ing.tls[t];
       const std::string field = "spec.tls[" + std::to_string(t) + "]";
       std::string secret;
+      std::string asked;  // a kubernetes.io/tls Secret named here, even one that cannot serve
       const SecretCheck* check = nullptr;
       if (!entry.secret_name.empty()) {
         secret = ing.meta.namespace_ + "/" + entry.secret_name;
@@ -527,6 +528,7 @@ class Compiler final {
                    "certificate");
           secret.clear();
         } else if (checked == options_.secret_checks.end() || !checked->second.ok) {
+          asked = secret;
           diag("Ingress", who, field + ".secretName",
                "Secret " + secret + ": " +
                    (checked == options_.secret_checks.end() ? std::string("not checked")
@@ -534,6 +536,7 @@ class Compiler final {
                    "; its hosts get the default certificate");
           secret.clear();
         } else {
+          asked = secret;
           check = &checked->second;
         }
       }
@@ -566,9 +569,9 @@ class Compiler final {
                    "\"; clients will not trust it for this host",
                Diagnostic::Severity::kWarning);
         }
-        const auto [it, inserted] = tls_.emplace(host, TlsClaim{secret, &who});
+        const auto [it, inserted] = tls_.emplace(host, TlsClaim{secret, asked, &who});
         if (!inserted && it->second.secret.empty() && !secret.empty()) {
-          it->second = TlsClaim{secret, &who};  // a good Secret beats a missing or bad one
+          it->second = TlsClaim{secret, asked, &who};  // a good Secret beats a missing or bad one
         } else if (!inserted && it->second.secret != secret && it->second.ingress != &who) {
           diag("Ingress", who, host_field,
                "host \"" + host + "\" already has TLS from Ingress " + *it->second.ingress +
@@ -728,7 +731,7 @@ class Compiler final {
     std::vector<snapshot::TlsHost> tls;
     tls.reserve(tls_.size());
     for (auto& [host, claim] : tls_) {
-      tls.push_back(snapshot::TlsHost{host, claim.secret});
+      tls.push_back(snapshot::TlsHost{host, claim.secret, claim.asked});
     }
     CompileResult result;
     result.snapshot =
@@ -770,6 +773,7 @@ class Compiler final {
   // TLS host -> the Secret serving it ("" for the default certificate) and who named it first.
   struct TlsClaim {
     std::string secret;
+    std::string asked;
     const std::string* ingress;
   };
   std::map<std::string, TlsClaim> tls_;

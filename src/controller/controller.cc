@@ -82,7 +82,18 @@ std::vector<config::Diagnostic> Controller::diagnostics() const {
 void Controller::run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    cv_.wait(lock, [this] { return stopping_ || (dirty_ && synced_); });
+    const auto wake = [this] { return stopping_ || (dirty_ && synced_); };
+    if (check_secrets_ && compiled_once_) {
+      if (!cv_.wait_until(lock, next_recheck_, wake)) {
+        next_recheck_ = std::chrono::steady_clock::now() + debounce_.secret_recheck;
+        lock.unlock();
+        recheckSecrets();
+        lock.lock();
+        continue;
+      }
+    } else {
+      cv_.wait(lock, wake);
+    }
     if (stopping_) {
       return;
     }
@@ -111,8 +122,16 @@ void Controller::run() {
   }
 }
 
+void Controller::recheckSecrets() {
+  if (check_secrets_(compiled_state_) == compiled_checks_) {
+    return;
+  }
+  log::info("a certificate check changed without an object changing (expiry): recompiling");
+  compileAndPublish(compiled_state_, compiled_errors_, /*force=*/true);
+}
+
 void Controller::compileAndPublish(const model::ClusterState& state,
-                                   const std::vector<std::string>& errors) {
+                                   const std::vector<std::string>& errors, bool force) {
   std::set<std::string> now_logged;
   for (const auto& e : errors) {
     if (logged_.count("source:" + e) == 0) {
@@ -121,7 +140,7 @@ void Controller::compileAndPublish(const model::ClusterState& state,
     now_logged.insert("source:" + e);
   }
   source_errors_gauge_.set(static_cast<std::int64_t>(errors.size()));
-  if (compiled_once_ && state == compiled_state_) {
+  if (compiled_once_ && !force && state == compiled_state_) {
     for (const auto& d : diagnostics()) {
       now_logged.insert(d.toString());
     }
@@ -129,7 +148,7 @@ void Controller::compileAndPublish(const model::ClusterState& state,
     return;
   }
   const auto started = std::chrono::steady_clock::now();
-  if (compiled_once_ && config::onlyEndpointsDiffer(state, compiled_state_)) {
+  if (compiled_once_ && !force && config::onlyEndpointsDiffer(state, compiled_state_)) {
     auto snapshot = std::make_shared<const snapshot::Snapshot>(
         config::recompileEndpoints(*compiled_snapshot_, compiled_sources_, state));
     endpoint_update_micros_.set(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -180,8 +199,14 @@ void Controller::compileAndPublish(const model::ClusterState& state,
     observer_(state, result.ingresses, result.diagnostics);
   }
   compiled_state_ = state;
+  compiled_errors_ = errors;
+  compiled_checks_ = std::move(options.secret_checks);
   compiled_snapshot_ = snapshot;
   compiled_sources_ = std::move(result.target_group_sources);
+  if (!compiled_once_) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    next_recheck_ = std::chrono::steady_clock::now() + debounce_.secret_recheck;
+  }
   compiled_once_ = true;
   // A compile of 10,000 Ingresses frees tens of megabytes of working maps; give the pages
   // back instead of keeping them in this thread's arena (a few ms, after full compiles only).

@@ -34,6 +34,10 @@ namespace portico::controller {
 struct Debounce {
   std::chrono::milliseconds quiet{100};
   std::chrono::milliseconds max_delay{1000};
+  // How often the Secret checks of the last compile are run again without any change: a
+  // certificate that expires meanwhile leaves the SNI table within this period (and its
+  // diagnostic appears), though no object changed.
+  std::chrono::milliseconds secret_recheck{60'000};
 };
 
 class Controller final {
@@ -72,7 +76,11 @@ class Controller final {
 
  private:
   void run();
-  void compileAndPublish(const model::ClusterState& state, const std::vector<std::string>& errors);
+  // `force`: compile even when the state is the one compiled last (a Secret check changed).
+  void compileAndPublish(const model::ClusterState& state, const std::vector<std::string>& errors,
+                         bool force = false);
+  // The Secret checks of the last compiled state, run again: recompiles when one changed.
+  void recheckSecrets();
 
   const config::Options options_;
   const Publish publish_;
@@ -97,6 +105,7 @@ class Controller final {
   std::chrono::steady_clock::time_point first_change_{};
   std::chrono::steady_clock::time_point last_change_{};
   std::chrono::steady_clock::time_point last_compile_{};
+  std::chrono::steady_clock::time_point next_recheck_{};
   std::uint64_t generation_ = 0;
   std::vector<config::Diagnostic> diagnostics_;
 
@@ -104,6 +113,8 @@ class Controller final {
   std::set<std::string> logged_;
   bool compiled_once_ = false;
   model::ClusterState compiled_state_;
+  std::vector<std::string> compiled_errors_;
+  config::SecretChecks compiled_checks_;
   std::shared_ptr<const snapshot::Snapshot> compiled_snapshot_;
   std::vector<config::TargetGroupSource> compiled_sources_;
   std::thread thread_;

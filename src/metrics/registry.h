@@ -45,6 +45,13 @@ class Registry final {
   Counter& counter(const std::string& name, const std::string& help, const Labels& labels = {});
   Gauge& gauge(const std::string& name, const std::string& help, const Labels& labels = {});
 
+  // A gauge family whose series come and go with the cluster's objects (one per certificate
+  // and host): each call replaces every series of `name` with `rows`, so a series that is not
+  // in `rows` any more disappears from the exposition. The name must not be registered with
+  // gauge() or counter().
+  void replaceGauges(const std::string& name, const std::string& help,
+                     const std::vector<std::pair<Labels, std::int64_t>>& rows);
+
   // Prometheus text exposition of every series, families sorted by name.
   std::string expose() const;
 
@@ -56,6 +63,11 @@ class Registry final {
   };
   mutable std::mutex mutex_;
   std::map<std::string, Family> families_;
+  struct Replaced {
+    std::string help;
+    std::map<std::string, std::int64_t> series;  // rendered labels -> value
+  };
+  std::map<std::string, Replaced> replaced_;
   std::deque<Counter> counters_;
   std::deque<Gauge> gauges_;
 };

@@ -196,7 +196,11 @@ nlohmann::json toJson(const Snapshot& s) {
   if (!s.tlsHosts().empty()) {
     nlohmann::json tls = nlohmann::json::array();
     for (const auto& t : s.tlsHosts()) {
-      tls.push_back({{"host", t.host}, {"secret", t.secret}});
+      nlohmann::json j = {{"host", t.host}, {"secret", t.secret}};
+      if (t.asked != t.secret) {
+        j["asked"] = t.asked;
+      }
+      tls.push_back(std::move(j));
     }
     out["tls"] = std::move(tls);
   }

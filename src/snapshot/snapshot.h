@@ -64,6 +64,9 @@ struct VirtualHost {
 struct TlsHost {
   std::string host;    // lower-case; "*.example.com" for a wildcard
   std::string secret;  // "namespace/name"; empty: the default certificate serves it
+  // The kubernetes.io/tls Secret spec.tls names for it, even when it cannot serve (expired,
+  // broken): what the certificate expiry metric reports on. Empty when none exists.
+  std::string asked;
   bool operator==(const TlsHost&) const = default;
 };
 

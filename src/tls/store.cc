@@ -130,6 +130,23 @@ config::SecretChecks CertificateStore::check(const model::ObjectMap<model::Secre
   return out;
 }
 
+std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, std::int64_t>>
+CertificateStore::expiryRows(const snapshot::Snapshot& snapshot) const {
+  std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, std::int64_t>> rows;
+  for (const snapshot::TlsHost& t : snapshot.tlsHosts()) {
+    const auto it = entries_.find(t.asked);
+    if (t.asked.empty() || it == entries_.end() || it->second.loaded.check.not_after == 0) {
+      continue;
+    }
+    const auto slash = t.asked.find('/');
+    rows.push_back({{{"namespace", t.asked.substr(0, slash)},
+                     {"secret", t.asked.substr(slash + 1)},
+                     {"host", t.host}},
+                    it->second.loaded.check.not_after});
+  }
+  return rows;
+}
+
 std::unordered_map<std::string, SslCtxPtr> CertificateStore::caContexts(
     const snapshot::Snapshot& snapshot) const {
   std::unordered_map<std::string, SslCtxPtr> out;

@@ -171,7 +171,7 @@ std::vector<Case> cases() {
               "policies":{"sslRedirect":{"port":443,"status":308},"hsts":{"value":"max-age=31536000; includeSubDomains"}}}]}],
            "anyHost":{"host":"","routes":[]},
            "tls":[{"host":"*.w.test","secret":"default/good"},{"host":"a.test","secret":"default/good"},
-                  {"host":"b.test","secret":""},{"host":"c.test","secret":""},
+                  {"host":"b.test","secret":"","asked":"default/bad"},{"host":"c.test","secret":""},
                   {"host":"d.test","secret":""},{"host":"e.test","secret":""}]})",
        {"error: Ingress default/a: spec.tls[1].secretName: Secret default/bad: tls.key does not "
         "match the certificate in tls.crt; its hosts get the default certificate",

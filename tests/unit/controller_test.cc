@@ -160,5 +160,67 @@ TEST(ControllerTls, SecretsAreCheckedOncePerVersionBeforeCompiles) {
   controller.stop();
 }
 
+
+// A certificate that expires while nothing changes: the periodic re-check of the last compile's
+// Secrets notices, recompiles, and its host falls back to the default certificate with a
+// diagnostic; the expiry metric's row keeps the (past) notAfter.
+TEST(ControllerTls, ACertificateThatExpiresIsNoticedWithoutAnyChange) {
+  std::atomic<std::int64_t> now{1'800'000'000};
+  const auto cert =
+      tls::makeSelfSigned(tls::KeyType::kEcdsaP256, {"a.test"}, now - 60, now + 3600);
+  tls::CertificateStore store(tls::ServerTlsSettings{}, [&] { return now.load(); });
+  metrics::Registry registry;
+  Published published;
+  Debounce debounce{10ms, 100ms};
+  debounce.secret_recheck = 20ms;
+  Controller controller(
+      {},
+      [&](auto s) {
+        const std::lock_guard<std::mutex> lock(published.mutex);
+        published.snapshots.push_back(std::move(s));
+      },
+      registry, debounce);
+  std::atomic<int> checks{0};
+  controller.setSecretChecker([&](const model::ClusterState& state) {
+    ++checks;
+    return store.check(state.secrets);
+  });
+  controller.start();
+  controller.setState(stateFromYaml(serviceYaml("web", {"10.0.0.1"}) +
+                                    portico::testing::tlsSecretYaml("s", cert.cert, cert.key) +
+                                    portico::testing::IngressYaml("web")
+                                        .spec("  tls:\n  - {hosts: [a.test], secretName: s}\n")
+                                        .rule("a.test")
+                                        .prefix("/", "web")
+                                        .str()),
+                      {});
+  controller.markSynced();
+  ASSERT_TRUE(eventually([&] { return published.count() == 1; }));
+  EXPECT_EQ(published.last()->tlsFor("a.test")->secret, "default/s");
+  auto rows = store.expiryRows(*published.last());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].second, now.load() + 3600);
+  EXPECT_EQ(rows[0].first, (std::vector<std::pair<std::string, std::string>>{
+                               {"namespace", "default"}, {"secret", "s"}, {"host", "a.test"}}));
+  // Re-checks while it is valid publish nothing new.
+  const auto parses = store.parses();
+  now += 1800;
+  const int before = checks.load();
+  ASSERT_TRUE(eventually([&] { return checks.load() >= before + 3; }));
+  EXPECT_EQ(published.count(), 1u);
+
+  now += 3600;  // expired
+  ASSERT_TRUE(eventually([&] { return published.count() == 2; }));
+  EXPECT_EQ(published.last()->tlsFor("a.test")->secret, "");  // the default certificate
+  ASSERT_TRUE(eventually([&] { return controller.diagnostics().size() == 1; }));
+  EXPECT_NE(controller.diagnostics()[0].message.find("expired"), std::string::npos)
+      << controller.diagnostics()[0].toString();
+  EXPECT_EQ(store.parses(), parses);  // noticed without parsing it again
+  rows = store.expiryRows(*published.last());
+  ASSERT_EQ(rows.size(), 1u);  // still listed, with its past notAfter
+  EXPECT_LT(rows[0].second, now.load());
+  controller.stop();
+}
+
 }  // namespace
 }  // namespace portico::controller

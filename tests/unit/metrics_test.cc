@@ -33,5 +33,24 @@ TEST(Registry, EscapesLabelValues) {
   EXPECT_EQ(renderLabels({}), "");
 }
 
+
+TEST(Registry, ReplacedGaugeFamiliesLoseSeriesThatAreGone) {
+  Registry r;
+  r.gauge("portico_b", "B.").set(2);
+  r.gauge("portico_z", "Z.").set(3);
+  r.replaceGauges("portico_expiry", "Expiry.",
+                  {{{{"host", "a.test"}}, 100}, {{{"host", "b.test"}}, 200}});
+  EXPECT_EQ(r.expose(),
+            "# HELP portico_b B.\n# TYPE portico_b gauge\nportico_b 2\n"
+            "# HELP portico_expiry Expiry.\n# TYPE portico_expiry gauge\n"
+            "portico_expiry{host=\"a.test\"} 100\nportico_expiry{host=\"b.test\"} 200\n"
+            "# HELP portico_z Z.\n# TYPE portico_z gauge\nportico_z 3\n");
+  r.replaceGauges("portico_expiry", "Expiry.", {{{{"host", "b.test"}}, 300}});
+  const std::string text = r.expose();
+  EXPECT_EQ(text.find("a.test"), std::string::npos);
+  EXPECT_NE(text.find("portico_expiry{host=\"b.test\"} 300\n"), std::string::npos);
+  EXPECT_THROW(r.replaceGauges("portico_b", "B.", {}), std::logic_error);
+}
+
 }  // namespace
 }  // namespace portico::metrics
