@@ -4,6 +4,8 @@
 #include "process.h"
 #include "proxy_fixture.h"
 #include "temp_dir.h"
+#include "tls/certificate.h"
+#include "tls_client.h"
 
 #include <nlohmann/json.hpp>
 
@@ -27,6 +29,7 @@ constexpr auto kReloadDeadline = 1s;  // DESIGN.md: a change reaches traffic wit
 struct Portico {
   std::unique_ptr<Process> process;
   std::uint16_t http = 0;
+  std::uint16_t https = 0;
   std::uint16_t admin = 0;
 };
 
@@ -56,6 +59,7 @@ Portico startPortico(const std::string& dir, std::vector<std::string> extra = {}
   if (line) {
     const auto j = nlohmann::json::parse(*line);
     p.http = j["http"];
+    p.https = j["https"];
     p.admin = j["admin"];
   }
   return p;
@@ -135,6 +139,56 @@ TEST_F(BinaryTest, FollowsTheManifestDirectory) {
         "portico_config_diagnostics", "portico_connections_active"}) {
     EXPECT_NE(metrics.body.find(series), std::string::npos) << series;
   }
+  p.process->signal(SIGTERM);
+  EXPECT_EQ(p.process->wait(10s), 0);
+}
+
+// TLS through the binary: a certificate from a Secret served by SNI, a TLS backend verified
+// with a CA Secret, and the certificate's expiry on /metrics.
+TEST_F(BinaryTest, ServesSecretsByNameAndReencryptsToVerifiedBackends) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const auto site = tls::makeSelfSigned(tls::KeyType::kEcdsaP256, {"site.test"}, now - 60,
+                                        now + 86400);
+  const auto backend_cert = tls::makeSelfSigned(tls::KeyType::kEcdsaP256, {"backend.test"},
+                                                now - 60, now + 86400);
+  EchoBackend secure("secure");
+  ASSERT_TRUE(secure.useTls(backend_cert.cert, backend_cert.key));
+  ASSERT_NE(secure.start(), 0);
+  dir_.write("tls.yaml",
+             tlsSecretYaml("site", site.cert, site.key) + caSecretYaml("backend-ca", backend_cert.cert) +
+                 loopbackService("secure", {secure.port()}, "default",
+                                 "portico.dev/backend-protocol: HTTPS, "
+                                 "portico.dev/backend-tls-server-name: backend.test, "
+                                 "portico.dev/backend-tls-ca-secret: backend-ca") +
+                 IngressYaml("site")
+                     .spec("  tls:\n  - {hosts: [site.test], secretName: site}\n")
+                     .rule("site.test")
+                     .prefix("/", "secure")
+                     .str());
+  auto p = startPortico(dir_.path());
+  ASSERT_NE(p.https, 0);
+  ASSERT_TRUE(eventually([&] { return get(p.http, "site.test", "/").status == 308; }));
+  TlsClientOptions options;
+  options.sni = "site.test";
+  TlsConnection c(p.https, options);
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c.peerNames(), std::vector<std::string>{"site.test"});
+  HttpRequest req;
+  req.host = "site.test";
+  const HttpResponse r = c.send(req);
+  ASSERT_EQ(r.status, 200) << r.error << r.body;
+  const auto echo = nlohmann::json::parse(r.body);
+  EXPECT_EQ(echo["name"], "secure");
+  EXPECT_EQ(echo["tls"]["sni"], "backend.test");
+
+  const auto metrics = get(p.admin, "x", "/metrics").body;
+  const std::string expiry =
+      "portico_ssl_certificate_expiry_timestamp_seconds{namespace=\"default\",secret=\"site\","
+      "host=\"site.test\"} " + std::to_string(now + 86400) + "\n";
+  EXPECT_NE(metrics.find(expiry), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("portico_upstream_tls_handshakes_total 1\n"), std::string::npos);
   p.process->signal(SIGTERM);
   EXPECT_EQ(p.process->wait(10s), 0);
 }
