@@ -283,6 +283,21 @@ void Http1Connection<Stream>::exchangeDone(bool keep_alive) {
 
 template <class Stream>
 void Http1Connection<Stream>::shutdownAndLinger() {
+  if constexpr (kTls) {
+    if (!tls_shutdown_started_) {
+      // TLS ends with close_notify first (RFC 8446 6.1), so the client can tell this end from
+      // a truncation. Asio's shutdown then waits for the client's close_notify: bounded by the
+      // linger timeout, and whatever it ends with, the TCP side closes as for plain HTTP.
+      tls_shutdown_started_ = true;
+      beast::get_lowest_layer(stream_).expires_after(kLingerTimeout);
+      stream_.async_shutdown([self = this->shared_from_this()](error_code) {
+        if (!self->closed_) {
+          self->shutdownAndLinger();
+        }
+      });
+      return;
+    }
+  }
   error_code ec;
   beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) {

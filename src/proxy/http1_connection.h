@@ -79,6 +79,7 @@ class Http1Connection final : public ClientConnection,
   bool first_request_ = true;
   bool idle_ = false;
   bool closed_ = false;
+  bool tls_shutdown_started_ = false;  // close_notify sent (TLS only)
   std::size_t skipped_bytes_ = 0;
   std::size_t linger_bytes_ = 0;
   H1Parser parser_{H1Parser::Kind::kRequest};

@@ -307,13 +307,39 @@ TEST_F(TlsTest, GarbageAndStalledHandshakesAreClosedAndCounted) {
     EXPECT_TRUE(c.closedByPeer(5s));
     EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
   }
+  {  // a client that stalls mid-ClientHello: the record promises 512 bytes, 7 come
+    Connection c(proxy_->server().httpsPort());
+    ASSERT_TRUE(c.writeRaw(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)));
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_TRUE(c.closedByPeer(5s));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  }
   EXPECT_TRUE(eventually([&] {
-    return metricValue(reg, "portico_tls_handshake_errors_total{reason=\"timeout\"}") == 1;
+    return metricValue(reg, "portico_tls_handshake_errors_total{reason=\"timeout\"}") == 2;
   }));
   // The listener still serves a proper client.
   TlsConnection ok = connect("a.test");
   ASSERT_TRUE(ok.ok()) << ok.error();
   EXPECT_EQ(ok.send(requestFor("a.test")).status, 200);
+}
+
+// A connection portico ends (Connection: close, or draining) ends with close_notify, for TLS
+// 1.2 and 1.3 alike: the client can tell the end of the stream from a truncation.
+TEST_F(TlsTest, PorticoEndsConnectionsWithCloseNotify) {
+  start();
+  publish(services() + simpleIngress("ing", "a.test", "/", "svc-a"));
+  for (const char* version : {"1.2", "1.3"}) {
+    SCOPED_TRACE(version);
+    TlsClientOptions options;
+    options.max_version = version;
+    TlsConnection c = connect("a.test", options);
+    ASSERT_TRUE(c.ok()) << c.error();
+    HttpRequest req = requestFor("a.test");
+    req.headers.emplace_back("Connection", "close");
+    const HttpResponse r = c.send(req);
+    EXPECT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(c.readEnd(), "close_notify");
+  }
 }
 
 TEST_F(TlsTest, MinimumVersion13RefusesATls12Client) {

@@ -174,4 +174,25 @@ HttpResponse TlsConnection::send(const HttpRequest& req) {
   return res;
 }
 
+std::string TlsConnection::readEnd() {
+  if (!ok_) {
+    return "no TLS connection";
+  }
+  char buf[4096];
+  while (true) {
+    const int n = SSL_read(ssl_, buf, sizeof(buf));
+    if (n > 0) {
+      continue;  // bytes after the last response: not expected, skipped
+    }
+    switch (SSL_get_error(ssl_, n)) {
+      case SSL_ERROR_ZERO_RETURN:
+        return "close_notify";
+      case SSL_ERROR_SYSCALL:
+        return "eof";  // the TCP connection ended without close_notify
+      default:
+        return "error";
+    }
+  }
+}
+
 }  // namespace portico::testing

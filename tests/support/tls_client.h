@@ -39,6 +39,9 @@ class TlsConnection final {
   const std::string& peerPem() const { return peer_pem_; }
   std::vector<std::string> peerNames() const;  // the served certificate's DNS names
   HttpResponse send(const HttpRequest& req);
+  // Reads until the server ends the connection: "close_notify" (a TLS close), "eof" (the TCP
+  // connection ended without one), or "error".
+  std::string readEnd();
   // Whether the handshake resumed `resume`; the session to resume this one later (for TLS 1.3
   // it arrives after the handshake: send a request first).
   bool reused() const;
