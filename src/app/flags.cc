@@ -122,6 +122,10 @@ const std::vector<FlagSpec>& specs() {
          f.proxy.tls.min_version = v;
          return std::nullopt;
        }},
+      {"tls-session-tickets", nullptr, "true",
+       "resume TLS sessions with tickets (keys in memory, rotated every 12 hours); false: every "
+       "handshake is a full one",
+       [](Flags& f, const std::string& v) { return setBool(&f.proxy.tls.session_tickets, v); }},
       {"tls-ciphers", "LIST", "ECDHE AEAD suites (Mozilla intermediate)",
        "TLS 1.2 cipher list, OpenSSL syntax (TLS 1.3 suites are OpenSSL's defaults)",
        [](Flags& f, const std::string& v) -> std::optional<std::string> {

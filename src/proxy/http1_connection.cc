@@ -68,6 +68,11 @@ void Http1Connection<Stream>::onHandshake(error_code ec) {
     return;
   }
   worker_.metrics.tls_handshakes.inc();
+  if constexpr (kTls) {
+    if (SSL_session_reused(stream_.native_handle()) == 1) {
+      worker_.metrics.tls_resumed.inc();
+    }
+  }
   doReadRequest();
 }
 

@@ -40,6 +40,8 @@ ProxyMetrics::ProxyMetrics(metrics::Registry& r)
                                "Snapshots installed, counted once per worker.")),
       connections_active(r.gauge("portico_connections_active", "Open client connections.")),
       tls_handshakes(r.counter("portico_tls_handshakes_total", "TLS handshakes completed.")),
+      tls_resumed(r.counter("portico_tls_resumed_handshakes_total",
+                            "TLS handshakes completed that resumed a session (a ticket).")),
       upstream_tls_handshakes(r.counter("portico_upstream_tls_handshakes_total",
                                         "TLS handshakes with backends completed.")),
       upstream_tls_errors(r.counter(
@@ -219,7 +221,9 @@ Result<std::uint16_t> Server::start() {
     }
     impl_->default_tls = std::move(loaded.ctx);
     impl_->tls_context = makeFrontContext(impl_->default_tls);
-    tls::TicketKeys::install(impl_->tls_context->native_handle());
+    if (cfg.tls.session_tickets) {
+      tls::TicketKeys::install(impl_->tls_context->native_handle());
+    }
   }
   for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(cfg, impl_->metrics, i, clock,

@@ -50,6 +50,7 @@ struct ProxyMetrics {
   metrics::Counter& snapshot_swaps;
   metrics::Gauge& connections_active;
   metrics::Counter& tls_handshakes;
+  metrics::Counter& tls_resumed;
   // TLS handshakes that failed, by reason (tls_stream.h: handshakeErrorReason gives the index):
   // registered once, so a flood of bad handshakes never takes the registry's lock.
   static constexpr std::array<const char*, 5> kTlsHandshakeErrorReasons = {

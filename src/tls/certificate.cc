@@ -158,6 +158,11 @@ SSL_CTX* newServerContext(const ServerTlsSettings& settings, std::string& why) {
   SSL_CTX_set_options(
       ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  if (!settings.session_tickets) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx, 0);  // TLS 1.3 would send stateful tickets otherwise
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  }
   SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
   return ctx;
 }

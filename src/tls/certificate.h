@@ -43,6 +43,9 @@ struct ServerTlsSettings {
   std::string ciphers =
       "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
       "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+  // Session resumption with tickets (--tls-session-tickets). Off: every handshake is a full
+  // one (no tickets, no session cache), as some operators want for forward secrecy.
+  bool session_tickets = true;
 };
 
 // Why settings cannot be used, or empty (flags are checked at start with this).

@@ -280,6 +280,29 @@ TEST_F(TlsTest, SessionTicketsResumeAndTheirKeysRotate) {
     EXPECT_FALSE(after_two.reused());
     EXPECT_EQ(after_two.send(requestFor("a.test")).status, 200);
   }
+  EXPECT_EQ(metricValue(proxy_->registry(), "portico_tls_resumed_handshakes_total"), 8u);
+}
+
+TEST_F(TlsTest, WithoutSessionTicketsEveryHandshakeIsAFullOne) {
+  proxy::ProxyConfig config = tlsConfig();
+  config.tls.session_tickets = false;
+  start(config);
+  publish(services() + simpleIngress("ing", "a.test", "/", "svc-a"));
+  for (const std::string version : {"1.2", "1.3"}) {
+    SCOPED_TRACE(version);
+    TlsClientOptions options;
+    options.max_version = version;
+    TlsConnection first = connect("a.test", options);
+    ASSERT_TRUE(first.ok()) << first.error();
+    ASSERT_EQ(first.send(requestFor("a.test")).status, 200);
+    options.resume = first.session();
+    TlsConnection again = connect("a.test", options);
+    ASSERT_TRUE(again.ok()) << again.error();
+    EXPECT_FALSE(again.reused());
+    EXPECT_EQ(again.send(requestFor("a.test")).status, 200);
+  }
+  EXPECT_EQ(metricValue(proxy_->registry(), "portico_tls_resumed_handshakes_total"), 0u);
+  EXPECT_EQ(metricValue(proxy_->registry(), "portico_tls_handshakes_total"), 4u);
 }
 
 TEST_F(TlsTest, GarbageAndStalledHandshakesAreClosedAndCounted) {

@@ -40,9 +40,11 @@ TEST(Flags, TlsFlags) {
   EXPECT_EQ(f->proxy.https_port, -1);
   EXPECT_EQ(f->proxy.tls.min_version, "1.3");
   EXPECT_EQ(f->default_ssl_certificate, "ingress/wildcard");
-  f = parseFlags({"--https-port", "0"});
+  EXPECT_TRUE(f->proxy.tls.session_tickets);
+  f = parseFlags({"--https-port", "0", "--tls-session-tickets=false"});
   ASSERT_TRUE(f.ok()) << f.error();
   EXPECT_EQ(f->proxy.https_port, 0);
+  EXPECT_FALSE(f->proxy.tls.session_tickets);
 }
 
 TEST(Flags, BothSpellingsAndBooleans) {
