@@ -3,14 +3,19 @@
 # upstream (an nginx answering a small static body), loaded in turn by wrk:
 #   keep-alive with 64 and 256 connections, and a new connection per request; then the same
 #   over HTTPS (keep-alive with 64 connections, and a new TLS connection per request), each
-#   proxy terminating TLS with the same ECDSA P-256 certificate, protocols and ciphers.
+#   proxy terminating TLS with the same ECDSA P-256 certificate, protocols and ciphers. wrk
+#   resumes its TLS sessions on reconnect (SSL_clear keeps them), so https-new-connection
+#   measures mostly resumed handshakes; https-full-handshake restarts each proxy with session
+#   resumption off (portico --tls-session-tickets=false, nginx ssl_session_tickets off, HAProxy
+#   no-tls-tickets and no session cache) so that every handshake is a full one.
 # Prints requests/s, p50/p99 latency and resident memory of each proxy, and portico's ratios.
 #
 #   bench/run.sh [BUILD_DIR]        (make bench)
 # Environment: DURATION (default 10s), CONNS (default "64 256"), PIN (default 1: proxy on
 # CPU 1, wrk and upstream on CPU 0), PORTICO_BIN (default BUILD_DIR/src/portico: to measure
 # another build, such as the commit before a change, in the same sitting), TLS (default 1; 0
-# leaves the HTTPS profiles out, for builds older than portico's HTTPS listener).
+# leaves the HTTPS profiles out, for builds older than portico's HTTPS listener), FULL (default
+# 1; 0 leaves https-full-handshake out, for builds without --tls-session-tickets).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -20,6 +25,8 @@ duration=${DURATION:-10s}
 conns=${CONNS:-"64 256"}
 pin=${PIN:-1}
 tls=${TLS:-1}
+full=${FULL:-1}
+[[ $tls == 1 ]] || full=0
 work=$(mktemp -d /tmp/portico-bench.XXXXXX)
 # shellcheck source=bench/common.sh
 . "$root/bench/common.sh"
@@ -153,13 +160,21 @@ backend be
   server up 127.0.0.1:$upstream_port
 CONF
 
+# The same proxies with TLS session resumption off (https-full-handshake).
+sed 's|ssl_ciphers \(.*\);|ssl_ciphers \1;\n    ssl_session_tickets off;\n    ssl_session_cache off;|' \
+  "$work/nginx/nginx.conf" > "$work/nginx/nginx-full.conf"
+sed -e 's|^  nbthread 1$|  nbthread 1\n  tune.ssl.cachesize 0|' -e 's|alpn http/1.1|alpn http/1.1 no-tls-tickets|' \
+  "$work/haproxy.cfg" > "$work/haproxy-full.cfg"
+
+# start_proxy NAME [full]: "full" turns TLS session resumption off.
 start_proxy() {
+  local variant=${2:-}
   case $1 in
     portico) $(cpu 1) "$portico_bin" --manifests "$work/manifests" --bind 127.0.0.1 \
                --http-port "$portico_port" "${portico_tls_flags[@]}" --admin-port "$portico_admin" --workers 1 \
-               --log-level warn 2>"$work/portico.log" & ;;
-    nginx)   $(cpu 1) nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" & ;;
-    haproxy) $(cpu 1) haproxy -f "$work/haproxy.cfg" -db & ;;
+               ${variant:+--tls-session-tickets=false} --log-level warn 2>"$work/portico.log" & ;;
+    nginx)   $(cpu 1) nginx -c "$work/nginx/nginx${variant:+-full}.conf" -p "$work/nginx" & ;;
+    haproxy) $(cpu 1) haproxy -f "$work/haproxy${variant:+-full}.cfg" -db & ;;
   esac
   proxy_pid=$!
   pids+=($proxy_pid)
@@ -169,11 +184,15 @@ tls_port_of() { case $1 in portico) echo "$portico_tls_port";; nginx) echo "$ngi
 
 # wrk output -> "rps p50_ms p99_ms errors cpu_us_per_request user_us sys_us core_share"
 run_wrk() {
-  local port=$1 c=$2 extra=$3 scheme=${4:-http}
+  # $3: "close" sends Connection: close (a new connection per request). wrk takes -H values
+  # only in the "Name: value" form: a header without the space is dropped silently.
+  local port=$1 c=$2 close=$3 scheme=${4:-http}
+  local extra=()
+  [[ $close == close ]] && extra=(-H "Connection: close")
   local out before after t0 t1
   before=$(cpu_ticks "$proxy_pid")
   t0=$(date +%s.%N)
-  out=$($(cpu 0) wrk -t1 -c"$c" -d"$duration" --latency -H 'Host: bench.local' $extra \
+  out=$($(cpu 0) wrk -t1 -c"$c" -d"$duration" --latency -H 'Host: bench.local' "${extra[@]}" \
           "$scheme://127.0.0.1:$port/" 2>&1)
   t1=$(date +%s.%N)
   after=$(cpu_ticks "$proxy_pid")
@@ -209,6 +228,8 @@ scenarios=()
 for c in $conns; do scenarios+=("keepalive-$c"); done
 scenarios+=("new-connection-64")
 [[ $tls == 1 ]] && scenarios+=("https-keepalive-64" "https-new-connection-64")
+all_scenarios=("${scenarios[@]}")
+[[ $full == 1 ]] && all_scenarios+=("https-full-handshake-64")
 
 for proxy in portico nginx haproxy; do
   start_proxy $proxy
@@ -217,22 +238,37 @@ for proxy in portico nginx haproxy; do
   result[$proxy,idle_rss]=$(rss_kib "$proxy_pid")
   for s in "${scenarios[@]}"; do
     c=${s##*-}
-    extra=""
-    [[ $s == *new-connection-* ]] && extra="-H Connection:close"
+    extra=keep
+    [[ $s == *new-connection-* ]] && extra=close
     p=$port scheme=http
     [[ $s == https-* ]] && p=$(tls_port_of $proxy) scheme=https
     run_wrk "$p" 16 "$extra" "$scheme" >/dev/null  # warm-up: pools, caches
     result[$proxy,$s]=$(run_wrk "$p" "$c" "$extra" "$scheme")
     result[$proxy,$s,rss]=$(rss_kib "$proxy_pid")
   done
+  if [[ $proxy == portico && $tls == 1 ]]; then
+    m=$(curl -s "http://127.0.0.1:$portico_admin/metrics")
+    result[portico,handshakes]=$(awk '$1 == "portico_tls_handshakes_total" {print $2}' <<<"$m")
+    result[portico,resumed]=$(awk '$1 == "portico_tls_resumed_handshakes_total" {print $2}' <<<"$m")
+  fi
   kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true
+  if [[ $full == 1 ]]; then
+    start_proxy $proxy full
+    wait_http "$port"
+    s=https-full-handshake-64
+    p=$(tls_port_of $proxy)
+    run_wrk "$p" 16 close https >/dev/null
+    result[$proxy,$s]=$(run_wrk "$p" 64 close https)
+    result[$proxy,$s,rss]=$(rss_kib "$proxy_pid")
+    kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true
+  fi
 done
 
 printf '\nportico bench: %s per run, wrk -t1, one proxy worker each%s\n' "$duration" \
   "$([[ $pin == 1 ]] && echo ', proxy pinned to CPU 1, wrk and upstream to CPU 0')"
 printf '%-18s %-8s %10s %7s %7s %6s %7s %6s %6s %5s %7s\n' scenario proxy "requests/s" \
   "p50 ms" "p99 ms" errors "CPU us" user sys core "RSS MiB"
-for s in "${scenarios[@]}"; do
+for s in "${all_scenarios[@]}"; do
   for proxy in portico nginx haproxy; do
     read -r rps p50 p99 err cpu user sys core <<<"${result[$proxy,$s]}"
     printf '%-18s %-8s %10s %7s %7s %6s %7s %6s %6s %5s %7.1f\n' "$s" "$proxy" "$rps" "$p50" \
@@ -242,7 +278,7 @@ done
 echo "(CPU us = user + sys: the proxy's CPU time per request, from /proc/PID/stat; core: its share"
 echo " of its one core over the run; a proxy well below 0.9 was bound by the load generator)"
 printf '\nratios (portico / other): requests/s higher is better; p99 and CPU per request lower is better\n'
-for s in "${scenarios[@]}"; do
+for s in "${all_scenarios[@]}"; do
   read -r prps _ pp99 _ pcpu puser _ <<<"${result[portico,$s]}"
   for other in nginx haproxy; do
     read -r orps _ op99 _ ocpu ouser _ <<<"${result[$other,$s]}"
@@ -251,6 +287,10 @@ for s in "${scenarios[@]}"; do
       "$(echo "$pcpu / $ocpu" | bc -l)" "$(echo "$puser / $ouser" | bc -l)"
   done
 done
+if [[ $tls == 1 && -n ${result[portico,handshakes]:-} ]]; then
+  printf '\nportico TLS handshakes (keep-alive and new-connection runs, warm-ups included): %s, of which resumed: %s\n' \
+    "${result[portico,handshakes]}" "${result[portico,resumed]:-not counted by this build}"
+fi
 printf '\nidle RSS MiB: portico %.1f, nginx %.1f (master+worker), haproxy %.1f\n' \
   "$(echo "${result[portico,idle_rss]} / 1024" | bc -l)" \
   "$(echo "${result[nginx,idle_rss]} / 1024" | bc -l)" \

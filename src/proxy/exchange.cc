@@ -125,7 +125,7 @@ void Exchange<Stream>::selectUpstream() {
     fail({Phase::kSelectUpstream, Cause::kNoEndpoint, Side::kUpstream});
     return;
   }
-  upstream_ = worker_.connector->reuse(*endpoint_);
+  upstream_ = worker_.connector->reuse(*endpoint_, config_->target_groups[target_group_].tls.get());
   if (upstream_ != nullptr) {
     worker_.metrics.upstream_reuses.inc();
     forwardRequest();

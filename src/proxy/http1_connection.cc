@@ -291,9 +291,10 @@ void Http1Connection<Stream>::shutdownAndLinger() {
   if constexpr (kTls) {
     if (!tls_shutdown_started_) {
       // TLS ends with close_notify first (RFC 8446 6.1), so the client can tell this end from
-      // a truncation. Asio's shutdown then waits for the client's close_notify: bounded by the
-      // linger timeout, and whatever it ends with, the TCP side closes as for plain HTTP.
+      // a truncation. Marked as if the client's had come, the shutdown completes once ours is
+      // written instead of waiting for the client's (which the TCP side discards, if it comes).
       tls_shutdown_started_ = true;
+      SSL_set_shutdown(stream_.native_handle(), SSL_RECEIVED_SHUTDOWN);
       beast::get_lowest_layer(stream_).expires_after(kLingerTimeout);
       stream_.async_shutdown([self = this->shared_from_this()](error_code) {
         if (!self->closed_) {
@@ -303,8 +304,17 @@ void Http1Connection<Stream>::shutdownAndLinger() {
       return;
     }
   }
+  auto& socket = beast::get_lowest_layer(stream_).socket();
   error_code ec;
-  beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+  // Lingering (nginx's lingering close) only when the client may still be sending: its request
+  // was not read whole, or bytes of its are here. A request read whole with nothing behind it
+  // closes at once: closing a socket with nothing unread sends a FIN, never a reset.
+  const bool quiet = parser_.done() && buffer_.size() == 0 && socket.available(ec) == 0 && !ec;
+  if (quiet) {
+    close();
+    return;
+  }
+  socket.shutdown(tcp::socket::shutdown_send, ec);
   if (ec) {
     close();
     return;

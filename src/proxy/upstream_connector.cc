@@ -70,6 +70,7 @@ UpstreamConnPtr PooledConnector::connect(const runtime::EndpointState& endpoint,
           return;
         }
         conn->stream.startTls(tls->ctx.get());
+        conn->tls_ctx = tls->ctx.get();
         if (!tls::prepareClient(conn->stream.sslHandle(), tls->server_name, tls->verify)) {
           done(make(UpstreamTlsError::kServerName));
           return;

@@ -18,8 +18,10 @@ namespace portico::proxy {
 class UpstreamConnector {
  public:
   virtual ~UpstreamConnector() = default;
-  // A pooled connection to `endpoint` that looks open, or nullptr.
-  virtual UpstreamConnPtr reuse(const runtime::EndpointState& endpoint) = 0;
+  // A pooled connection to `endpoint` that looks open, or nullptr. Over TLS, only one made
+  // with `tls`'s context: a CA Secret that changed leaves the connections it verified unused.
+  virtual UpstreamConnPtr reuse(const runtime::EndpointState& endpoint,
+                                const runtime::UpstreamTls* tls) = 0;
   // A new connection to `endpoint`, over TLS when `tls` is set (the handshake is part of the
   // connection, under the same timeout); `done` is called once, on the worker's thread, with the
   // outcome (beast::error::timeout after `timeout`).
@@ -35,8 +37,14 @@ class UpstreamConnector {
 class PooledConnector final : public UpstreamConnector {
  public:
   PooledConnector(Deadlines& deadlines, UpstreamPool& pool) : deadlines_(deadlines), pool_(pool) {}
-  UpstreamConnPtr reuse(const runtime::EndpointState& endpoint) override {
-    return pool_.take(endpoint.pool_id);
+  UpstreamConnPtr reuse(const runtime::EndpointState& endpoint,
+                        const runtime::UpstreamTls* tls) override {
+    while (UpstreamConnPtr conn = pool_.take(endpoint.pool_id)) {
+      if (tls == nullptr || conn->tls_ctx == tls->ctx.get()) {
+        return conn;
+      }
+    }
+    return nullptr;
   }
   UpstreamConnPtr connect(const runtime::EndpointState& endpoint, const runtime::UpstreamTls* tls,
                           std::chrono::milliseconds timeout,

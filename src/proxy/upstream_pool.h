@@ -35,6 +35,9 @@ struct UpstreamConn {
   // read still pending when the exchange drops the connection has its parser until it ends.
   H1Parser parser{H1Parser::Kind::kResponse};
   std::uint32_t pool_id = 0;
+  // TLS: the client context the connection was verified with (alive while the connection is:
+  // its SSL holds it). A pooled one is reused only while its target group still has it.
+  ssl_ctx_st* tls_ctx = nullptr;
   bool reused = false;  // came from the pool: may have been closed by the peer meanwhile
   std::chrono::steady_clock::time_point idle_since;
 };

@@ -149,7 +149,8 @@ TEST_F(BackendTlsTest, TheCaSecretVerifiesTheBackendAndItsName) {
   ASSERT_EQ(r.status, 200) << r.error << r.body;
   EXPECT_EQ(json::parse(r.body)["tls"]["sni"], "backend.test");
 
-  // Another CA: the backend cannot be verified. 502, counted; nothing reached it.
+  // Another CA: the backend cannot be verified. 502, counted; nothing reached it (the
+  // connection the first CA verified stays in the pool, unused: its context is not this one).
   const std::uint64_t requests = secure_.requestCount();
   const auto other = certFor({"backend.test"});
   EXPECT_EQ(publish(service("backend.test", "ca") + caSecretYaml("ca", other.cert) + ing),

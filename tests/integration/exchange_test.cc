@@ -41,7 +41,10 @@ class ScriptedConnector final : public proxy::UpstreamConnector {
   ScriptedConnector(proxy::Deadlines& deadlines, proxy::UpstreamPool& pool,
                     std::shared_ptr<Script> script)
       : deadlines_(deadlines), real_(deadlines, pool), script_(std::move(script)) {}
-  proxy::UpstreamConnPtr reuse(const runtime::EndpointState&) override { return nullptr; }
+  proxy::UpstreamConnPtr reuse(const runtime::EndpointState&,
+                               const runtime::UpstreamTls*) override {
+    return nullptr;
+  }
   proxy::UpstreamConnPtr connect(const runtime::EndpointState& endpoint,
                                  const runtime::UpstreamTls* tls, std::chrono::milliseconds timeout,
                                  std::function<void(error_code)> done) override {
