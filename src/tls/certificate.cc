@@ -158,10 +158,13 @@ SSL_CTX* newServerContext(const ServerTlsSettings& settings, std::string& why) {
   SSL_CTX_set_options(
       ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // Sessions resume by (stateless) tickets only. OpenSSL's internal session cache would keep
+  // every session of every context in memory and walk its whole table every 255 handshakes
+  // to flush expired ones: a cost per handshake and memory for nothing tickets do not do.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   if (!settings.session_tickets) {
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     SSL_CTX_set_num_tickets(ctx, 0);  // TLS 1.3 would send stateful tickets otherwise
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   }
   SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
   return ctx;

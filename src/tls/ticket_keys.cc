@@ -25,8 +25,11 @@ bool setHmacKey(EVP_MAC_CTX* hctx, TicketKeys::Key& key) {
   return EVP_MAC_CTX_set_params(hctx, params) == 1;
 }
 
-// OpenSSL's ticket key callback: 1 with a key set up, 2 (decrypt) when the key is the previous
-// one (OpenSSL then issues a fresh ticket), 0 for "no such key: a full handshake", -1 on error.
+// OpenSSL's ticket key callback: 1 with a key set up, 2 (decrypt) when OpenSSL is to issue a
+// fresh ticket, 0 for "no such key: a full handshake", -1 on error. A fresh ticket goes out when
+// the key is the previous one, and on every TLS 1.3 resumption: TLS 1.3 clients use a ticket
+// once (RFC 8446 C.4; OpenSSL's own client does), so a resumption that gave none would make the
+// client's next connection a full handshake.
 int onTicket(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* ctx,
              EVP_MAC_CTX* hctx, int enc) {
   auto* keys = static_cast<TicketKeys*>(SSL_get_ex_data(ssl, ticketKeysIndex()));
@@ -52,7 +55,7 @@ int onTicket(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CT
       EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv) != 1) {
     return -1;
   }
-  return previous ? 2 : 1;
+  return previous || SSL_version(ssl) >= TLS1_3_VERSION ? 2 : 1;
 }
 
 }  // namespace
