@@ -177,10 +177,9 @@ int run(const Flags& flags) {
         admin.setReady(true);
       },
       registry);
-  controller.setSecretChecker(
-      [&certificates](const model::ClusterState& state) {
-        return certificates.check(state.secrets, config::caSecretsNamed(state));
-      });
+  controller.setSecretChecker([&certificates](const model::ClusterState& state) {
+    return certificates.check(state.secrets, config::caSecretsNamed(state));
+  });
 
   std::atomic<bool> stopping{false};
   std::thread source_thread;

@@ -204,14 +204,12 @@ const std::vector<FlagSpec>& specs() {
        [](Flags& f, const std::string& v) { return setDuration(&f.proxy.keepalive_timeout, v); }},
       {"upstream-connect-timeout", "DURATION", "5s",
        "to connect to an endpoint; then the next one, or 504",
-       [](Flags& f, const std::string& v) {
-         return setDuration(&f.proxy.upstream_connect_timeout, v);
-       }},
+       [](Flags& f,
+          const std::string& v) { return setDuration(&f.proxy.upstream_connect_timeout, v); }},
       {"upstream-response-timeout", "DURATION", "60s",
        "between two reads or writes upstream; then 504",
-       [](Flags& f, const std::string& v) {
-         return setDuration(&f.proxy.upstream_response_timeout, v);
-       }},
+       [](Flags& f,
+          const std::string& v) { return setDuration(&f.proxy.upstream_response_timeout, v); }},
       {"upstream-keepalive-timeout", "DURATION", "60s", "idle pooled upstream connection lifetime",
        [](Flags& f, const std::string& v) {
          return setDuration(&f.proxy.upstream_idle_timeout, v);

@@ -342,7 +342,8 @@ class Compiler final {
         if ((a.server_name || a.ca_secret) && !a.https.value_or(false)) {
           diag(kind, meta.key(), "metadata.annotations",
                std::string("backend-tls-server-name and backend-tls-ca-secret apply only with ") +
-                   annotations::kBackendProtocol + ": HTTPS; the backend is spoken to in plain HTTP",
+                   annotations::kBackendProtocol +
+                   ": HTTPS; the backend is spoken to in plain HTTP",
                Diagnostic::Severity::kWarning);
         }
       };
@@ -355,9 +356,9 @@ class Compiler final {
       return std::nullopt;
     }
     snapshot::BackendTls tls;
-    tls.server_name = merged.server_name ? *merged.server_name
-                                         : ref.service->meta.name + "." +
-                                               ref.service->meta.namespace_ + ".svc";
+    tls.server_name = merged.server_name
+                          ? *merged.server_name
+                          : ref.service->meta.name + "." + ref.service->meta.namespace_ + ".svc";
     if (merged.ca_secret && ca_owner != nullptr) {
       tls.ca_secret = ca_owner->namespace_ + "/" + *merged.ca_secret;
       std::string problem;
@@ -416,8 +417,9 @@ class Compiler final {
           (!ref.port.name.empty() && sp.name == ref.port.name)) {
         if (!serviceBackendTls(svc)) {
           diag("Ingress", who, field() + ".service.name",
-               "Service " + svc.meta.key() + " has an annotation with a bad value (see its "
-               "diagnostic); the backend is left out");
+               "Service " + svc.meta.key() +
+                   " has an annotation with a bad value (see its "
+                   "diagnostic); the backend is left out");
           return std::nullopt;
         }
         return BackendRef{&svc, &sp, &ing};

@@ -82,7 +82,8 @@ std::string Registry::expose() const {
   auto fixed = families_.begin();
   auto replaced = replaced_.begin();
   while (fixed != families_.end() || replaced != replaced_.end()) {
-    if (replaced == replaced_.end() || (fixed != families_.end() && fixed->first < replaced->first)) {
+    if (replaced == replaced_.end() ||
+        (fixed != families_.end() && fixed->first < replaced->first)) {
       const auto& [name, f] = *fixed++;
       out += "# HELP " + name + " " + f.help + "\n";
       out += "# TYPE " + name + (f.is_counter ? " counter\n" : " gauge\n");

@@ -182,10 +182,10 @@ struct Server::Impl {
   ProxyConfig config;
   ProxyMetrics metrics;
   ServerOptions options;
-  runtime::RuntimeState runtime;                   // control thread only
-  tls::SslCtxPtr default_tls;                      // generated at start
+  runtime::RuntimeState runtime;                                  // control thread only
+  tls::SslCtxPtr default_tls;                                     // generated at start
   tls::SslCtxPtr upstream_unverified = tls::makeClientContext();  // backends without a CA
-  tls::TicketKeys ticket_keys;                     // session tickets, rotating
+  tls::TicketKeys ticket_keys;                                    // session tickets, rotating
   std::unique_ptr<net::ssl::context> tls_context;  // the front context (tls_stream.h)
   std::vector<std::unique_ptr<Worker>> workers;    // after the contexts: destroyed first
   std::uint16_t port = 0;

@@ -24,9 +24,8 @@ std::size_t RuntimeState::endpointCount() const {
 
 std::uint32_t RuntimeState::acquirePool(const std::shared_ptr<EndpointState>& state) {
   const EndpointState& es = *state;
-  auto [it, inserted] =
-      pools_.try_emplace(AddressKey{es.endpoint.address, es.endpoint.port, es.flavor},
-                                           Pool{es.pool_id, state, 0});
+  auto [it, inserted] = pools_.try_emplace(
+      AddressKey{es.endpoint.address, es.endpoint.port, es.flavor}, Pool{es.pool_id, state, 0});
   ++it->second.users;
   pools_changed_ = pools_changed_ || inserted;
   return it->second.id;

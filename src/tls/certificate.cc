@@ -41,6 +41,17 @@ BioPtr memBio(std::string_view data) {
   return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
 }
 
+// Every PEM certificate in `pem`, in order, up to the first block that is not one.
+std::vector<X509Ptr> readCertificates(std::string_view pem) {
+  std::vector<X509Ptr> out;
+  BioPtr bio = memBio(pem);
+  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    out.emplace_back(x);
+  }
+  ERR_clear_error();  // the end of the PEM text reads as an error
+  return out;
+}
+
 std::int64_t toUnix(const ASN1_TIME* t) {
   std::tm tm{};
   if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
@@ -212,14 +223,7 @@ LoadedCertificate loadCertificate(std::string_view cert_pem, std::string_view ke
   CertificateCheck& check = out.check;
   ERR_clear_error();
 
-  std::vector<X509Ptr> chain;
-  {
-    BioPtr bio = memBio(cert_pem);
-    while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-      chain.emplace_back(x);
-    }
-    ERR_clear_error();  // the end of the PEM text reads as an error
-  }
+  std::vector<X509Ptr> chain = readCertificates(cert_pem);
   if (chain.empty()) {
     check.reason = "tls.crt: no PEM certificate in it";
     return out;
@@ -309,14 +313,7 @@ SslCtxPtr makeClientContext() {
 LoadedCa loadCaBundle(std::string_view ca_pem) {
   LoadedCa out;
   ERR_clear_error();
-  std::vector<X509Ptr> certs;
-  {
-    BioPtr bio = memBio(ca_pem);
-    while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-      certs.emplace_back(x);
-    }
-    ERR_clear_error();  // the end of the PEM text reads as an error
-  }
+  std::vector<X509Ptr> certs = readCertificates(ca_pem);
   // Every PEM block must be a certificate that parses: a bundle cut short or with a key in it
   // is refused whole rather than trusted in part.
   std::size_t blocks = 0;
@@ -356,9 +353,9 @@ LoadedCa loadCaBundle(std::string_view ca_pem) {
 
 bool prepareClient(void* handle, const std::string& server_name, bool verify) {
   SSL* ssl = static_cast<SSL*>(handle);
-  const bool ip = !server_name.empty() && (server_name.find(':') != std::string::npos ||
-                                           server_name.find_first_not_of("0123456789.") ==
-                                               std::string::npos);
+  const bool ip =
+      !server_name.empty() && (server_name.find(':') != std::string::npos ||
+                               server_name.find_first_not_of("0123456789.") == std::string::npos);
   if (!server_name.empty() && !ip && SSL_set_tlsext_host_name(ssl, server_name.c_str()) != 1) {
     ERR_clear_error();
     return false;
@@ -429,17 +426,16 @@ PemPair makeCertificate(KeyType type, const std::vector<std::string>& names,
                              reinterpret_cast<const unsigned char*>("portico"), -1, -1, 0);
   X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_set_issuer_name(x.get(),
-                       issuer_cert ? X509_get_subject_name(issuer_cert.get()) : subject);
+  X509_set_issuer_name(x.get(), issuer_cert ? X509_get_subject_name(issuer_cert.get()) : subject);
   X509* signer_cert = issuer_cert ? issuer_cert.get() : x.get();
   EVP_PKEY* signer_key = issuer_key ? issuer_key.get() : key.get();
   if (ca) {
     X509V3_CTX v3;
     X509V3_set_ctx_nodb(&v3);
     X509V3_set_ctx(&v3, signer_cert, x.get(), nullptr, nullptr, 0);
-    for (const auto& [nid, value] : {std::pair<int, const char*>{NID_basic_constraints,
-                                                                 "critical,CA:TRUE"},
-                                     {NID_key_usage, "critical,keyCertSign,cRLSign"}}) {
+    for (const auto& [nid, value] :
+         {std::pair<int, const char*>{NID_basic_constraints, "critical,CA:TRUE"},
+          {NID_key_usage, "critical,keyCertSign,cRLSign"}}) {
       X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value);
       if (ext != nullptr) {
         X509_add_ext(x.get(), ext, -1);

@@ -66,8 +66,8 @@ class CertificateStore final {
   // portico_ssl_certificate_expiry_timestamp_seconds: for each TLS host of `snapshot` whose
   // Secret holds a certificate that parsed (expired ones included: they are what an alert
   // must see), {namespace, secret, host} and the certificate's notAfter in unix seconds.
-  std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, std::int64_t>>
-  expiryRows(const snapshot::Snapshot& snapshot) const;
+  std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, std::int64_t>> expiryRows(
+      const snapshot::Snapshot& snapshot) const;
 
   // Certificates parsed so far (a Secret parsed again counts again): for tests and metrics.
   std::uint64_t parses() const { return parses_; }

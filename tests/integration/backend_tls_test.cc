@@ -19,22 +19,10 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::int64_t unixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 tls::PemPair certFor(std::vector<std::string> names, const tls::PemPair* issuer = nullptr,
                      bool ca = false) {
-  return tls::makeCertificate(tls::KeyType::kEcdsaP256, names, unixNow() - 3600,
-                              unixNow() + 86400, issuer, ca);
-}
-
-std::uint64_t metricValue(const metrics::Registry& r, const std::string& series) {
-  const std::string text = r.expose();
-  const std::size_t at = text.find("\n" + series + " ");
-  return at == std::string::npos ? 0 : std::stoull(text.substr(at + series.size() + 2));
+  return tls::makeCertificate(tls::KeyType::kEcdsaP256, names, unixNow() - 3600, unixNow() + 86400,
+                              issuer, ca);
 }
 
 constexpr char kHttps[] = "portico.dev/backend-protocol: HTTPS";
@@ -125,13 +113,13 @@ TEST_F(BackendTlsTest, IngressAnnotationAndServerNameApplyAndTheServiceWins) {
   EXPECT_EQ(json::parse(r.body)["tls"]["sni"], "backend.test");
 
   // The Service says HTTP: it wins, and a TLS-only backend cannot answer plain HTTP.
-  publish(loopbackService("svc", {secure_.port()}, "default",
-                          "portico.dev/backend-protocol: HTTP") +
-          IngressYaml("ing")
-              .annotation("portico.dev/backend-protocol", "HTTPS")
-              .rule("a.test")
-              .prefix("/", "svc")
-              .str());
+  publish(
+      loopbackService("svc", {secure_.port()}, "default", "portico.dev/backend-protocol: HTTP") +
+      IngressYaml("ing")
+          .annotation("portico.dev/backend-protocol", "HTTPS")
+          .rule("a.test")
+          .prefix("/", "svc")
+          .str());
   EXPECT_EQ(get("a.test").status, 502);
 }
 

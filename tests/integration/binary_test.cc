@@ -149,24 +149,24 @@ TEST_F(BinaryTest, ServesSecretsByNameAndReencryptsToVerifiedBackends) {
   const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
-  const auto site = tls::makeSelfSigned(tls::KeyType::kEcdsaP256, {"site.test"}, now - 60,
-                                        now + 86400);
-  const auto backend_cert = tls::makeSelfSigned(tls::KeyType::kEcdsaP256, {"backend.test"},
-                                                now - 60, now + 86400);
+  const auto site =
+      tls::makeSelfSigned(tls::KeyType::kEcdsaP256, {"site.test"}, now - 60, now + 86400);
+  const auto backend_cert =
+      tls::makeSelfSigned(tls::KeyType::kEcdsaP256, {"backend.test"}, now - 60, now + 86400);
   EchoBackend secure("secure");
   ASSERT_TRUE(secure.useTls(backend_cert.cert, backend_cert.key));
   ASSERT_NE(secure.start(), 0);
-  dir_.write("tls.yaml",
-             tlsSecretYaml("site", site.cert, site.key) + caSecretYaml("backend-ca", backend_cert.cert) +
-                 loopbackService("secure", {secure.port()}, "default",
-                                 "portico.dev/backend-protocol: HTTPS, "
-                                 "portico.dev/backend-tls-server-name: backend.test, "
-                                 "portico.dev/backend-tls-ca-secret: backend-ca") +
-                 IngressYaml("site")
-                     .spec("  tls:\n  - {hosts: [site.test], secretName: site}\n")
-                     .rule("site.test")
-                     .prefix("/", "secure")
-                     .str());
+  dir_.write("tls.yaml", tlsSecretYaml("site", site.cert, site.key) +
+                             caSecretYaml("backend-ca", backend_cert.cert) +
+                             loopbackService("secure", {secure.port()}, "default",
+                                             "portico.dev/backend-protocol: HTTPS, "
+                                             "portico.dev/backend-tls-server-name: backend.test, "
+                                             "portico.dev/backend-tls-ca-secret: backend-ca") +
+                             IngressYaml("site")
+                                 .spec("  tls:\n  - {hosts: [site.test], secretName: site}\n")
+                                 .rule("site.test")
+                                 .prefix("/", "secure")
+                                 .str());
   auto p = startPortico(dir_.path());
   ASSERT_NE(p.https, 0);
   ASSERT_TRUE(eventually([&] { return get(p.http, "site.test", "/").status == 308; }));
@@ -186,7 +186,8 @@ TEST_F(BinaryTest, ServesSecretsByNameAndReencryptsToVerifiedBackends) {
   const auto metrics = get(p.admin, "x", "/metrics").body;
   const std::string expiry =
       "portico_ssl_certificate_expiry_timestamp_seconds{namespace=\"default\",secret=\"site\","
-      "host=\"site.test\"} " + std::to_string(now + 86400) + "\n";
+      "host=\"site.test\"} " +
+      std::to_string(now + 86400) + "\n";
   EXPECT_NE(metrics.find(expiry), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("portico_upstream_tls_handshakes_total 1\n"), std::string::npos);
   p.process->signal(SIGTERM);

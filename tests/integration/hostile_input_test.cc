@@ -18,15 +18,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::uint64_t metricValue(const metrics::Registry& r, const std::string& series) {
-  const std::string text = r.expose();
-  const std::size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos) {
-    return 0;
-  }
-  return std::stoull(text.substr(at + series.size() + 2));
-}
-
 class HostileInputTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -15,20 +15,8 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::int64_t unixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 tls::PemPair certFor(std::vector<std::string> names, tls::KeyType type = tls::KeyType::kEcdsaP256) {
   return tls::makeSelfSigned(type, names, unixNow() - 3600, unixNow() + 86400);
-}
-
-std::uint64_t metricValue(const metrics::Registry& r, const std::string& series) {
-  const std::string text = r.expose();
-  const std::size_t at = text.find("\n" + series + " ");
-  return at == std::string::npos ? 0 : std::stoull(text.substr(at + series.size() + 2));
 }
 
 // An Ingress routing `host` to `service`, its certificate from Secret `secret`.

@@ -79,17 +79,17 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession<Stream
   void start() {
     if constexpr (std::is_same_v<Stream, TlsEchoStream>) {
       beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
-      stream_.async_handshake(net::ssl::stream_base::server,
-                              [self = shared_from_this()](error_code ec) {
-                                if (ec) {
-                                  return self->close();
-                                }
-                                const char* sni = SSL_get_servername(
-                                    self->stream_.native_handle(), TLSEXT_NAMETYPE_host_name);
-                                self->sni_ = sni != nullptr ? sni : "";
-                                self->tls_version_ = SSL_get_version(self->stream_.native_handle());
-                                self->doRead();
-                              });
+      stream_.async_handshake(
+          net::ssl::stream_base::server, [self = shared_from_this()](error_code ec) {
+            if (ec) {
+              return self->close();
+            }
+            const char* sni =
+                SSL_get_servername(self->stream_.native_handle(), TLSEXT_NAMETYPE_host_name);
+            self->sni_ = sni != nullptr ? sni : "";
+            self->tls_version_ = SSL_get_version(self->stream_.native_handle());
+            self->doRead();
+          });
     } else {
       doRead();
     }

@@ -136,46 +136,35 @@ inline std::string loopbackService(const std::string& name, const std::vector<st
 // An Ingress "default/web" of our class: host a, Prefix /, Service web port 80.
 inline const std::string kWebIngress = simpleIngress("web", "a", "/", "web");
 
+// PEM text as a YAML block scalar's lines (indented four spaces).
+inline std::string pemBlock(const std::string& pem) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < pem.size()) {
+    std::size_t end = pem.find('\n', start);
+    if (end == std::string::npos) {
+      end = pem.size();
+    }
+    out += "    " + pem.substr(start, end - start) + "\n";
+    start = end + 1;
+  }
+  return out.empty() ? std::string("    \n") : out;
+}
+
 // A Secret holding `cert` and `key` (PEM) as tls.crt and tls.key, through stringData.
 inline std::string tlsSecretYaml(const std::string& name, const std::string& cert,
                                  const std::string& key, const std::string& ns = "default",
                                  const std::string& type = "kubernetes.io/tls") {
-  const auto block = [](const std::string& pem) {
-    std::string out;
-    std::size_t start = 0;
-    while (start < pem.size()) {
-      std::size_t end = pem.find('\n', start);
-      if (end == std::string::npos) {
-        end = pem.size();
-      }
-      out += "    " + pem.substr(start, end - start) + "\n";
-      start = end + 1;
-    }
-    return out.empty() ? std::string("    \n") : out;
-  };
   return "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + name + "\n  namespace: " + ns +
-         "\ntype: " + type + "\nstringData:\n  tls.crt: |\n" + block(cert) + "  tls.key: |\n" +
-         block(key) + "---\n";
+         "\ntype: " + type + "\nstringData:\n  tls.crt: |\n" + pemBlock(cert) + "  tls.key: |\n" +
+         pemBlock(key) + "---\n";
 }
 
 // An Opaque Secret holding `ca` (PEM) as ca.crt: a backend CA.
 inline std::string caSecretYaml(const std::string& name, const std::string& ca,
                                 const std::string& ns = "default") {
-  std::string out = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + name +
-                    "\n  namespace: " + ns + "\ntype: Opaque\nstringData:\n  ca.crt: |\n";
-  std::size_t start = 0;
-  while (start < ca.size()) {
-    std::size_t end = ca.find('\n', start);
-    if (end == std::string::npos) {
-      end = ca.size();
-    }
-    out += "    " + ca.substr(start, end - start) + "\n";
-    start = end + 1;
-  }
-  if (ca.empty()) {
-    out += "    \n";
-  }
-  return out + "---\n";
+  return "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + name + "\n  namespace: " + ns +
+         "\ntype: Opaque\nstringData:\n  ca.crt: |\n" + pemBlock(ca) + "---\n";
 }
 
 }  // namespace portico::testing

@@ -13,11 +13,27 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace portico::testing {
+
+// The value of one series (`name{labels}` exactly as exposed) in the registry's exposition, 0
+// when it is not there.
+inline std::uint64_t metricValue(const metrics::Registry& r, const std::string& series) {
+  const std::string text = r.expose();
+  const std::size_t at = text.find("\n" + series + " ");
+  return at == std::string::npos ? 0 : std::stoull(text.substr(at + series.size() + 2));
+}
+
+inline std::int64_t unixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 inline model::ClusterState stateOfYaml(const std::string& yaml) {
   model::ClusterState state;

@@ -132,12 +132,11 @@ TEST(Certificate, SettingsAreChecked) {
   EXPECT_FALSE(loadCertificate(pem.cert, pem.key, kNow, old).check.ok);
 }
 
-
 // Backend CA bundles (ca.crt of backend-tls-ca-secret): every certificate in it must parse, and
 // the reason names ca.crt.
 TEST(Certificate, CaBundlesLoadWholeOrNotAtAll) {
-  const PemPair root = makeCertificate(KeyType::kEcdsaP256, {"root.test"}, kNow - kDay,
-                                       kNow + kDay, nullptr, true);
+  const PemPair root =
+      makeCertificate(KeyType::kEcdsaP256, {"root.test"}, kNow - kDay, kNow + kDay, nullptr, true);
   const PemPair other = valid(KeyType::kRsa, {"other.test"});
   LoadedCa ca = loadCaBundle(root.cert + other.cert);
   EXPECT_TRUE(ca.ok) << ca.reason;

@@ -63,11 +63,13 @@ std::vector<Case> cases() {
       {"Backend protocol: TLS from the Ingress or the Service (which wins), SNI, CA Secrets, and "
        "every annotation that cannot apply",
        kWeb + kApi +
-           serviceYaml("secure", {"10.0.2.1"}, "default",
-                       "portico.dev/backend-protocol: https, portico.dev/backend-tls-ca-secret: ca") +
+           serviceYaml(
+               "secure", {"10.0.2.1"}, "default",
+               "portico.dev/backend-protocol: https, portico.dev/backend-tls-ca-secret: ca") +
            serviceYaml("plainsvc", {"10.0.3.1"}, "default", "portico.dev/backend-protocol: HTTP") +
            serviceYaml("grpc", {"10.0.4.1"}, "default", "portico.dev/backend-protocol: GRPC") +
-           secretYaml("ca", "Opaque") + secretYaml("badca", "Opaque") + secretYaml("noca", "Opaque") +
+           secretYaml("ca", "Opaque") + secretYaml("badca", "Opaque") +
+           secretYaml("noca", "Opaque") +
            ingress("a", R"(  rules:
   - host: a.test
     http:

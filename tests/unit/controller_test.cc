@@ -160,14 +160,12 @@ TEST(ControllerTls, SecretsAreCheckedOncePerVersionBeforeCompiles) {
   controller.stop();
 }
 
-
 // A certificate that expires while nothing changes: the periodic re-check of the last compile's
 // Secrets notices, recompiles, and its host falls back to the default certificate with a
 // diagnostic; the expiry metric's row keeps the (past) notAfter.
 TEST(ControllerTls, ACertificateThatExpiresIsNoticedWithoutAnyChange) {
   std::atomic<std::int64_t> now{1'800'000'000};
-  const auto cert =
-      tls::makeSelfSigned(tls::KeyType::kEcdsaP256, {"a.test"}, now - 60, now + 3600);
+  const auto cert = tls::makeSelfSigned(tls::KeyType::kEcdsaP256, {"a.test"}, now - 60, now + 3600);
   tls::CertificateStore store(tls::ServerTlsSettings{}, [&] { return now.load(); });
   metrics::Registry registry;
   Published published;

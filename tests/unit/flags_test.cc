@@ -28,9 +28,9 @@ TEST(Flags, DefaultsFollowTheDesign) {
 }
 
 TEST(Flags, TlsFlags) {
-  auto f = parseFlags({"--https-port", "off", "--tls-min-version=1.3",
-                       "--default-ssl-certificate", "ingress/wildcard", "--https-redirect-port",
-                       "8443", "--hsts=false", "--hsts-max-age", "60", "--hsts-preload"});
+  auto f = parseFlags({"--https-port", "off", "--tls-min-version=1.3", "--default-ssl-certificate",
+                       "ingress/wildcard", "--https-redirect-port", "8443", "--hsts=false",
+                       "--hsts-max-age", "60", "--hsts-preload"});
   ASSERT_TRUE(f.ok()) << f.error();
   EXPECT_EQ(f->compiler.tls.redirect_port, 8443);
   EXPECT_FALSE(f->compiler.tls.hsts);

@@ -33,7 +33,6 @@ TEST(Registry, EscapesLabelValues) {
   EXPECT_EQ(renderLabels({}), "");
 }
 
-
 TEST(Registry, ReplacedGaugeFamiliesLoseSeriesThatAreGone) {
   Registry r;
   r.gauge("portico_b", "B.").set(2);

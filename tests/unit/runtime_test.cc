@@ -100,7 +100,6 @@ static_assert(std::is_nothrow_move_constructible_v<snapshot::Snapshot> ||
                   std::is_move_constructible_v<snapshot::Snapshot>,
               "a Snapshot moves into its shared_ptr");
 
-
 // TLS target groups: the same address reached in plain HTTP and over TLS (or with other TLS
 // settings) never shares a pool, so a plain connection is never handed to a TLS exchange; each
 // TLS group is joined to its client context by CA Secret, and one whose CA is missing gets none.
@@ -116,14 +115,14 @@ TEST(RuntimeState, TlsTargetGroupsHaveTheirOwnPoolsAndContexts) {
   const Endpoint e{"10.0.0.1", 443};
   TargetGroup plain{"ns/s:443", {e}, std::nullopt};
   TargetGroup unverified{"ns/s:443/https;sni=s.ns.svc", {e}, snapshot::BackendTls{"s.ns.svc", ""}};
-  TargetGroup verified{"ns/s:443/https;sni=s.ns.svc;ca=ns/ca", {e},
-                       snapshot::BackendTls{"s.ns.svc", "ns/ca"}};
-  TargetGroup broken{"ns/s:443/https;sni=s.ns.svc;ca=ns/gone", {e},
-                     snapshot::BackendTls{"s.ns.svc", "ns/gone"}};
+  TargetGroup verified{
+      "ns/s:443/https;sni=s.ns.svc;ca=ns/ca", {e}, snapshot::BackendTls{"s.ns.svc", "ns/ca"}};
+  TargetGroup broken{
+      "ns/s:443/https;sni=s.ns.svc;ca=ns/gone", {e}, snapshot::BackendTls{"s.ns.svc", "ns/gone"}};
   TargetGroup again{"ns/t:443/https;sni=s.ns.svc", {e}, snapshot::BackendTls{"s.ns.svc", ""}};
   RuntimeState rt;
-  auto config = rt.bind(snapshotOf({plain, unverified, verified, broken, again}), nullptr,
-                        contexts);
+  auto config =
+      rt.bind(snapshotOf({plain, unverified, verified, broken, again}), nullptr, contexts);
   const auto& tgs = config->target_groups;
   ASSERT_EQ(tgs.size(), 5u);
   EXPECT_EQ(tgs[0].tls, nullptr);

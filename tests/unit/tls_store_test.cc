@@ -151,10 +151,9 @@ TEST(TicketKeys, RotateByTimeAndDecryptOnePeriodLonger) {
   EXPECT_FALSE(keys.find(unknown.data(), found, previous));
 }
 
-
 TEST_F(StoreTest, CaSecretsAreCheckedOncePerVersionAndOnlyWhenNamed) {
-  const PemPair ca = makeCertificate(KeyType::kEcdsaP256, {"ca.test"}, kNow - kDay, kNow + kDay,
-                                     nullptr, true);
+  const PemPair ca =
+      makeCertificate(KeyType::kEcdsaP256, {"ca.test"}, kNow - kDay, kNow + kDay, nullptr, true);
   model::Secret s;
   s.meta.namespace_ = "default";
   s.meta.name = "ca";
