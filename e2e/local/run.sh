@@ -166,6 +166,35 @@ expect_out "a bad Ingress gets a Warning Event" InvalidConfiguration \
   kubectl get events --field-selector metadata.namespace=default \
     -o jsonpath='{.items[?(@.involvedObject.name=="broken")].reason}'
 
+# TLS and backend problems are Events too, on the object to fix: an Ingress whose Secret's key
+# does not match its certificate, and a Service asking for a backend protocol portico does not
+# speak. (kubectl create secret tls refuses a mismatched pair: the Secret is written as YAML.)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=tls.test \
+  -addext subjectAltName=DNS:tls.test -keyout "$work/k1.pem" -out "$work/c1.pem" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/k2.pem" 2>/dev/null
+{
+  printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: mismatched, namespace: default}\n'
+  printf 'type: kubernetes.io/tls\nstringData:\n  tls.crt: |\n'
+  sed 's/^/    /' "$work/c1.pem"
+  printf '  tls.key: |\n'
+  sed 's/^/    /' "$work/k2.pem"
+  printf -- '---\napiVersion: v1\nkind: Service\nmetadata:\n  name: grpc-svc\n  namespace: default\n'
+  printf '  annotations: {portico.dev/backend-protocol: GRPC}\nspec: {ports: [{name: http, port: 80}]}\n'
+  printf -- '---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: tls-bad, namespace: default}\n'
+  printf 'spec:\n  ingressClassName: portico\n  tls: [{hosts: [tls.test], secretName: mismatched}]\n'
+  printf '  rules:\n  - host: tls.test\n    http:\n      paths:\n'
+  printf '      - {path: /, pathType: Prefix, backend: {service: {name: svc-a, port: {number: 80}}}}\n'
+  printf '      - {path: /grpc, pathType: Prefix, backend: {service: {name: grpc-svc, port: {number: 80}}}}\n'
+} | apply
+expect_out "a Secret that cannot serve gets a Warning Event on its Ingress" 1 \
+  bash -c "'$bin/kubectl' get events --field-selector metadata.namespace=default \
+    -o jsonpath='{.items[?(@.involvedObject.name==\"tls-bad\")].message}' \
+    | grep -c 'Secret default/mismatched: tls.key does not match'"
+expect_out "a bad backend protocol gets a Warning Event on its Service" Service \
+  kubectl get events --field-selector metadata.namespace=default \
+    -o jsonpath='{.items[?(@.involvedObject.name=="grpc-svc")].involvedObject.kind}'
+expect "its host still redirects plain HTTP to HTTPS (served on the default certificate)" 308 tls.test /
+
 
 # A restarted API server (same port, same data): portico re-watches and misses nothing, and
 # routes on its last snapshot while the server is away.

@@ -162,13 +162,24 @@ bool StatusWriter::pass() {
   previously_ours_ = ours_now;
 
   for (const auto& d : diagnostics) {
-    if (d.kind != "Ingress" || evented_.count(d.object + "|" + d.field + "|" + d.message) != 0) {
+    // Events go to the object a diagnostic names: an Ingress, or a Service (its backend
+    // annotations). Flags' problems ("Controller") are only logged.
+    const bool on_service = d.kind == "Service";
+    if ((d.kind != "Ingress" && !on_service) ||
+        evented_.count(d.kind + "|" + d.object + "|" + d.field + "|" + d.message) != 0) {
       continue;
     }
     const auto slash = d.object.find('/');
     const std::string ns = d.object.substr(0, slash);
     const std::string name = d.object.substr(slash + 1);
-    auto ing = state.ingresses.find(d.object);
+    std::string uid;
+    if (on_service) {
+      if (auto svc = state.services.find(d.object); svc != state.services.end()) {
+        uid = svc->second.meta.uid;
+      }
+    } else if (auto ing = state.ingresses.find(d.object); ing != state.ingresses.end()) {
+      uid = ing->second.meta.uid;
+    }
     const std::string now = microTimeNow();
     const std::string seconds = now.substr(0, 19) + "Z";
     const json event = {
@@ -176,11 +187,11 @@ bool StatusWriter::pass() {
         {"kind", "Event"},
         {"metadata", {{"generateName", name + "."}, {"namespace", ns}}},
         {"involvedObject",
-         {{"kind", "Ingress"},
-          {"apiVersion", "networking.k8s.io/v1"},
+         {{"kind", d.kind},
+          {"apiVersion", on_service ? "v1" : "networking.k8s.io/v1"},
           {"namespace", ns},
           {"name", name},
-          {"uid", ing != state.ingresses.end() ? ing->second.meta.uid : ""}}},
+          {"uid", uid}}},
         {"reason",
          d.severity == config::Diagnostic::Severity::kError ? "InvalidConfiguration" : "Conflict"},
         {"message", (d.field.empty() ? "" : d.field + ": ") + d.message},
@@ -194,12 +205,13 @@ bool StatusWriter::pass() {
     auto r = client_.request("POST", "/api/v1/namespaces/" + ns + "/events", event.dump());
     if (auto* failure = std::get_if<ApiFailure>(&r)) {
       failures_.inc();
-      log::warn("cannot write an Event", {{"ingress", d.object}, {"error", failure->toString()}});
+      log::warn("cannot write an Event",
+                {{"kind", d.kind}, {"object", d.object}, {"error", failure->toString()}});
       ok = false;
       continue;
     }
     event_writes_.inc();
-    evented_.insert(d.object + "|" + d.field + "|" + d.message);
+    evented_.insert(d.kind + "|" + d.object + "|" + d.field + "|" + d.message);
   }
   return ok;
 }
