@@ -270,16 +270,17 @@ class Compiler final {
     const model::ServicePort& sp = *ref.port;
     std::optional<snapshot::BackendTls> tls = backendTls(ref);
     std::uint32_t* slot = nullptr;
-    std::string id = svc.meta.key() + ":" + std::to_string(sp.port);
+    std::string id;
     if (!tls) {
       auto [known, inserted] = tg_by_port_.try_emplace(std::make_pair(&svc, sp.port),
                                                        static_cast<std::uint32_t>(tgs_.size()));
       if (!inserted) {
-        return known->second;
+        return known->second;  // the common case: no id string built
       }
       slot = &known->second;
+      id = svc.meta.key() + ":" + std::to_string(sp.port);
     } else {
-      id += "/https";
+      id = svc.meta.key() + ":" + std::to_string(sp.port) + "/https";
       if (!tls->server_name.empty()) {
         id += ";sni=" + tls->server_name;
       }
