@@ -1,11 +1,47 @@
 #include "lb/balancer.h"
 
+#include <algorithm>
 #include <string_view>
 #include <unordered_map>
 
 namespace portico::lb {
 
-runtime::EndpointState* RoundRobin::pick(std::uint32_t tg, const runtime::TargetGroupState& state) {
+using runtime::EndpointState;
+
+bool Balancer::takes(EndpointState& e, std::int64_t now_ns) {
+  if (e.draining.load(std::memory_order_relaxed) || !e.available(now_ns)) {
+    return false;
+  }
+  const std::int64_t end = e.slow_start_end_ns.load(std::memory_order_relaxed);
+  if (end == 0 || now_ns >= end) {
+    return true;
+  }
+  // Slow start: the share grows linearly over the window, from a tenth (Envoy's min_weight
+  // idea): accepted with that probability, so the caller tries another endpoint otherwise.
+  const std::int64_t begin = e.slow_start_begin_ns.load(std::memory_order_relaxed);
+  const std::int64_t window = std::max<std::int64_t>(end - begin, 1);
+  const std::uint64_t share =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(1000 * (now_ns - begin) / window, 100));
+  return rng_.below(1000) < share;
+}
+
+EndpointState* Balancer::failOpen(std::uint32_t& cursor, const runtime::TargetGroupState& state) {
+  const std::size_t n = state.endpoints.size();
+  for (std::size_t tried = 0; tried < n; ++tried) {
+    EndpointState* e = state.endpoints[cursor % n].get();
+    cursor = static_cast<std::uint32_t>((cursor + 1) % n);
+    if (!e->draining.load(std::memory_order_relaxed)) {
+      if (state.runtime != nullptr && !state.runtime->fail_open.load(std::memory_order_relaxed)) {
+        state.runtime->fail_open.store(true, std::memory_order_relaxed);
+      }
+      return e;
+    }
+  }
+  return nullptr;  // every endpoint is draining: nothing takes new requests
+}
+
+EndpointState* Balancer::pick(std::uint32_t tg, const runtime::TargetGroupState& state,
+                              std::int64_t now_ns, std::uint64_t hash) {
   const std::size_t n = state.endpoints.size();
   if (n == 0) {
     return nullptr;
@@ -14,20 +50,123 @@ runtime::EndpointState* RoundRobin::pick(std::uint32_t tg, const runtime::Target
     cursors_.resize(tg + 1, 0);
   }
   std::uint32_t& cursor = cursors_[tg];
+  const snapshot::Algorithm algorithm =
+      state.settings != nullptr ? state.settings->algorithm : snapshot::Algorithm::kRoundRobin;
+  const auto& eps = state.endpoints;
+  EndpointState* chosen = nullptr;
+  switch (algorithm) {
+    case snapshot::Algorithm::kRoundRobin:
+      break;
+    case snapshot::Algorithm::kRandom:
+      for (std::size_t tried = 0; tried < 2 && chosen == nullptr; ++tried) {
+        EndpointState* e = eps[rng_.below(n)].get();
+        chosen = takes(*e, now_ns) ? e : nullptr;
+      }
+      break;
+    case snapshot::Algorithm::kLeastRequest:
+    case snapshot::Algorithm::kEwma: {
+      // Power of two choices: the better of two random endpoints that take traffic.
+      const std::size_t ia = rng_.below(n);
+      std::size_t ib = n > 1 ? rng_.below(n - 1) : ia;
+      if (n > 1 && ib >= ia) {
+        ++ib;  // two distinct endpoints
+      }
+      EndpointState* a = eps[ia].get();
+      EndpointState* b = eps[ib].get();
+      const bool ta = takes(*a, now_ns);
+      const bool tb = b != a && takes(*b, now_ns);
+      if (ta && tb) {
+        const auto load = [algorithm](const EndpointState& e) -> std::uint64_t {
+          const std::uint64_t active = e.active_requests.load(std::memory_order_relaxed);
+          if (algorithm == snapshot::Algorithm::kLeastRequest) {
+            return active;
+          }
+          // Peak EWMA: latency times load; an endpoint without samples costs as if fast.
+          const auto ewma = static_cast<std::uint64_t>(
+              std::max<std::int64_t>(e.ewma_ns.load(std::memory_order_relaxed), 1));
+          return ewma * (active + 1);
+        };
+        chosen = load(*a) <= load(*b) ? a : b;
+      } else {
+        chosen = ta ? a : (tb ? b : nullptr);
+      }
+      break;
+    }
+    case snapshot::Algorithm::kRingHash:
+      if (state.ring != nullptr && !state.ring->points.empty()) {
+        const auto& points = state.ring->points;
+        auto it =
+            std::lower_bound(points.begin(), points.end(), std::make_pair(hash, std::uint32_t{0}));
+        // The next point whose endpoint takes traffic, at most one turn round the ring.
+        for (std::size_t walked = 0; walked < points.size(); ++walked, ++it) {
+          if (it == points.end()) {
+            it = points.begin();
+          }
+          if (it->second < n && takes(*eps[it->second], now_ns)) {
+            chosen = eps[it->second].get();
+            break;
+          }
+          if (walked > 4 * n) {
+            break;  // every endpoint was seen (each appears many times): none takes traffic
+          }
+        }
+      }
+      break;
+  }
+  if (chosen != nullptr) {
+    return chosen;
+  }
+  // Round robin, and the fall-back of the others: the next endpoint that takes traffic.
   for (std::size_t tried = 0; tried < n; ++tried) {
-    runtime::EndpointState* e = state.endpoints[cursor % n].get();
+    EndpointState* e = eps[cursor % n].get();
     cursor = static_cast<std::uint32_t>((cursor + 1) % n);
-    if (e->healthy()) {
+    if (takes(*e, now_ns)) {
+      if (state.runtime != nullptr && state.runtime->fail_open.load(std::memory_order_relaxed)) {
+        state.runtime->fail_open.store(false, std::memory_order_relaxed);
+      }
       return e;
     }
   }
-  // None is healthy: fail open, as the ALB does, rather than refuse everything.
-  runtime::EndpointState* e = state.endpoints[cursor % n].get();
-  cursor = static_cast<std::uint32_t>((cursor + 1) % n);
-  return e;
+  // None takes traffic: fail open, as the ALB does, rather than refuse everything.
+  return failOpen(cursor, state);
 }
 
-void RoundRobin::rebind(const snapshot::Snapshot* old_snapshot, const snapshot::Snapshot& next) {
+std::size_t Balancer::split(const snapshot::Forward& forward, std::uint32_t split,
+                            std::uint64_t sticky) {
+  const auto& targets = forward.targets;
+  if (sticky != 0) {
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      if (targets[i].key == sticky && targets[i].weight > 0) {
+        return i;
+      }
+    }
+  }
+  if (targets.size() == 1) {
+    return 0;
+  }
+  if (split >= splits_.size()) {
+    splits_.resize(split + 1);
+  }
+  auto& current = splits_[split];
+  if (current.size() != targets.size()) {
+    current.assign(targets.size(), 0);
+  }
+  // Smooth weighted round robin: each target gains its weight, the largest is chosen and pays
+  // the total. Deterministic and evenly interleaved (70/30 gives 7 of every 10).
+  std::int64_t total = 0;
+  std::size_t best = 0;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    current[i] += targets[i].weight;
+    total += targets[i].weight;
+    if (current[i] > current[best]) {
+      best = i;
+    }
+  }
+  current[best] -= total;
+  return best;
+}
+
+void Balancer::rebind(const snapshot::Snapshot* old_snapshot, const snapshot::Snapshot& next) {
   std::vector<std::uint32_t> cursors(next.targetGroups().size(), 0);
   if (old_snapshot != nullptr) {
     std::unordered_map<std::string_view, std::uint32_t> old;
@@ -43,6 +182,9 @@ void RoundRobin::rebind(const snapshot::Snapshot* old_snapshot, const snapshot::
     }
   }
   cursors_ = std::move(cursors);
+  if (old_snapshot == nullptr || !old_snapshot->sharesRoutesWith(next)) {
+    splits_.clear();
+  }
 }
 
 }  // namespace portico::lb

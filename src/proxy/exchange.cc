@@ -2,11 +2,14 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "proxy/actions.h"
 #include "proxy/http1_connection.h"
 #include "proxy/io_ops.h"
 #include "proxy/policy/policy.h"
 #include "proxy/tls_stream.h"
 #include "proxy/tunnel.h"
+
+#include <cmath>
 
 namespace portico::proxy {
 
@@ -18,6 +21,20 @@ constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr int kMaxInterimResponses = 16;
 
 bool isTimeout(error_code ec) { return ec == beast::error::timeout; }
+
+// The request's header fields, for route conditions (snapshot::RequestView::header_at).
+bool headerAt(const void* headers, std::size_t i, std::string_view& name, std::string_view& value) {
+  const auto& fields = static_cast<const MessageHead*>(headers)->fields();
+  if (i >= fields.size()) {
+    return false;
+  }
+  name = fields[i].name;
+  value = fields[i].value;
+  return true;
+}
+
+// The EWMA's time constant: a sample's weight halves in about 7 s.
+constexpr double kEwmaTauNs = 10e9;
 
 std::string endpointName(const runtime::EndpointState* e) {
   return e == nullptr ? std::string()
@@ -48,6 +65,8 @@ void Exchange<Stream>::start() {
   fail_after_read_.reset();
   local_after_read_.reset();
   route_ = nullptr;
+  holdEndpoint(nullptr);
+  sticky_cookie_.clear();
   auto& parser = conn_.parser();
   const MessageHead& req = parser.head();
   head_request_ = req.method() == "HEAD";
@@ -69,8 +88,19 @@ void Exchange<Stream>::route() {
     fail({Phase::kRoute, Cause::kNoRoute, Side::kInternal});
     return;
   }
-  const snapshot::RouteMatch match = config_->snapshot->lookup(info_.host, info_.path);
-  if (match.target_group_index == snapshot::kNoTargetGroup) {
+  const MessageHead& req_head = conn_.parser().head();
+  snapshot::RequestView view;
+  view.host = info_.host;
+  view.path = info_.path;
+  if (const std::size_t q = info_.origin_target.find('?'); q != std::string_view::npos) {
+    view.query = info_.origin_target.substr(q + 1);
+  }
+  view.method = req_head.method();
+  view.source = conn_.clientIp();
+  view.headers = &req_head;
+  view.header_at = &headerAt;
+  const snapshot::RouteMatch match = config_->snapshot->lookup(view);
+  if (match.route == nullptr && match.target_group_index == snapshot::kNoTargetGroup) {
     fail({Phase::kRoute, Cause::kNoRoute});
     return;
   }
@@ -93,8 +123,33 @@ void Exchange<Stream>::route() {
   }
   conn_.parser().bodyLimit(ctx.body_limit != 0 ? ctx.body_limit : kUnlimitedBody);
 
-  // action: forward to the matched target group.
+  // action: a redirect or fixed response answers here; a forward picks its target group (by
+  // weight, or the one the stickiness cookie names).
+  if (answerAction()) {
+    return;
+  }
   target_group_ = match.target_group_index;
+  if (route_ != nullptr) {
+    const auto& forward = std::get<snapshot::Forward>(route_->action);
+    if (forward.targets.size() > 1 || forward.sticky_seconds > 0) {
+      const std::uint64_t sticky = forward.sticky_seconds > 0
+                                       ? stickyKeyFrom(cookieValue(req_head, forward.sticky_cookie))
+                                       : 0;
+      const auto& target = forward.targets[worker_.balancer.split(forward, forward.split, sticky)];
+      target_group_ = target.target_group;
+      if (forward.sticky_seconds > 0) {
+        stickyCookie(forward.sticky_cookie, target.key, forward.sticky_seconds, sticky_cookie_);
+      }
+    }
+  }
+  const runtime::TargetGroupState& group = config_->target_groups[target_group_];
+  ring_key_ = 0;
+  if (group.settings != nullptr && group.settings->algorithm == snapshot::Algorithm::kRingHash) {
+    ring_key_ = ringHashKey(group.settings->hash, req_head, conn_.clientIp());
+    if (ring_key_ == 0) {
+      ring_key_ = worker_.rng.next();  // no key: spread like random
+    }
+  }
 
   // The request as the upstream sees it (DESIGN.md, "What the proxy promises"), written once
   // and reused if the request is retried.
@@ -120,11 +175,15 @@ template <class Stream>
 void Exchange<Stream>::selectUpstream() {
   ++attempts_;
   ++attempt_;
-  endpoint_ = worker_.balancer.pick(target_group_, config_->target_groups[target_group_]);
+  const std::int64_t now_ns = runtime::steadyNs(worker_.clock.now());
+  endpoint_ = worker_.balancer.pick(target_group_, config_->target_groups[target_group_], now_ns,
+                                    ring_key_);
   if (endpoint_ == nullptr) {
     fail({Phase::kSelectUpstream, Cause::kNoEndpoint, Side::kUpstream});
     return;
   }
+  holdEndpoint(endpoint_);
+  attempt_start_ns_ = now_ns;
   upstream_ = worker_.connector->reuse(*endpoint_, config_->target_groups[target_group_].tls.get());
   if (upstream_ != nullptr) {
     worker_.metrics.upstream_reuses.inc();
@@ -152,6 +211,7 @@ void Exchange<Stream>::onConnect(error_code ec, std::uint32_t attempt) {
     log::warn(
         "upstream connect failed",
         {{"endpoint", endpointName(endpoint_)}, {"error", ec.message()}, {"attempt", attempts_}});
+    endpointFailed();
     upstreamFailed(Phase::kConnect, ec);
     return;
   }
@@ -379,11 +439,15 @@ void Exchange<Stream>::onReadResponseHeader(error_code ec, std::uint32_t attempt
     return;
   }
   status_ = status;
+  endpointAnswered(status);
   // responsePolicies: the route's, on the head the client gets (HSTS).
   response_edits_.clear();
   if (route_ != nullptr) {
     policy::ResponseContext rctx{Connection::kTls, response_edits_};
     policy::runResponsePolicies(*route_, rctx);
+  }
+  if (!sticky_cookie_.empty()) {
+    response_edits_.append("Set-Cookie", sticky_cookie_);
   }
   ClientResponseHead head;
   head.edits = &response_edits_;
@@ -527,6 +591,7 @@ void Exchange<Stream>::finish() {
     return;
   }
   worker_.countRequest(status_);
+  holdEndpoint(nullptr);
   if (!request_done_) {
     keep_alive_ = false;  // answered early: the rest of the request is not forwarded
     dropUpstream();
@@ -558,6 +623,10 @@ bool Exchange<Stream>::retryable(Phase phase) const {
 template <class Stream>
 void Exchange<Stream>::upstreamFailed(Phase phase, error_code ec) {
   const bool timeout = isTimeout(ec);
+  if (phase == Phase::kUpstreamHeaders &&
+      !(upstream_ != nullptr && upstream_->reused && !timeout)) {
+    endpointFailed();  // no answer (a pooled connection the upstream had closed is no failure)
+  }
   if (retryable(phase)) {
     worker_.metrics.upstream_retries.inc();
     dropUpstream();
@@ -601,7 +670,9 @@ void Exchange<Stream>::answer(const LocalResponse& r) {
     return;
   }
   dropUpstream();
-  config_.reset();
+  holdEndpoint(nullptr);
+  // r may view the snapshot (a fixed response's body): it stays alive until r is written out.
+  const auto config = std::move(config_);
   worker_.countRequest(r.status);
   // Keep the connection only when the request was read whole and the framing is trustworthy.
   const bool rejected = r.status == 400 || r.status == 405 || r.status == 408 || r.status == 413 ||
@@ -635,11 +706,104 @@ bool Exchange<Stream>::deferUntilClientReadEnds() {
   return true;
 }
 
+// ---- endpoint outcome -------------------------------------------------------------------
+
+template <class Stream>
+void Exchange<Stream>::holdEndpoint(runtime::EndpointState* endpoint) {
+  if (held_ == endpoint) {
+    return;
+  }
+  if (held_ != nullptr) {
+    held_->active_requests.fetch_sub(1, std::memory_order_relaxed);
+  }
+  held_ = endpoint;
+  if (held_ != nullptr) {
+    held_->active_requests.fetch_add(1, std::memory_order_relaxed);
+    held_->requests.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+template <class Stream>
+void Exchange<Stream>::endpointFailed() {
+  if (endpoint_ == nullptr) {
+    return;
+  }
+  const snapshot::TargetGroupSettings* s = config_->target_groups[target_group_].settings;
+  const snapshot::TargetGroupSettings defaults;
+  if (s == nullptr) {
+    s = &defaults;
+  }
+  if (endpoint_->recordFailure(runtime::steadyNs(worker_.clock.now()), s->ejection_failures,
+                               s->ejection_seconds)) {
+    worker_.metrics.upstream_ejections.inc();
+    log::warn("endpoint ejected",
+              {{"endpoint", endpointName(endpoint_)}, {"target_group", endpoint_->target_group}});
+  }
+}
+
+template <class Stream>
+void Exchange<Stream>::endpointAnswered(unsigned status) {
+  if (endpoint_ == nullptr) {
+    return;
+  }
+  if (status >= 500 && status != 501 && status != 505) {
+    endpointFailed();
+  } else {
+    endpoint_->recordSuccess();
+  }
+  const snapshot::TargetGroupSettings* s = config_->target_groups[target_group_].settings;
+  if (s == nullptr || s->algorithm != snapshot::Algorithm::kEwma) {
+    return;
+  }
+  // Peak EWMA (Finagle's): a slower sample replaces the average at once; faster ones pull it
+  // down with a weight that decays with the time since the last sample.
+  const std::int64_t now = runtime::steadyNs(worker_.clock.now());
+  const std::int64_t sample = std::max<std::int64_t>(now - attempt_start_ns_, 1);
+  const std::int64_t prev = endpoint_->ewma_ns.load(std::memory_order_relaxed);
+  const std::int64_t at = endpoint_->ewma_at_ns.load(std::memory_order_relaxed);
+  std::int64_t next = sample;
+  if (prev != 0 && sample < prev) {
+    const double w =
+        std::exp(-static_cast<double>(std::max<std::int64_t>(now - at, 0)) / kEwmaTauNs);
+    next = static_cast<std::int64_t>(static_cast<double>(prev) * w +
+                                     static_cast<double>(sample) * (1.0 - w));
+  }
+  endpoint_->ewma_ns.store(next, std::memory_order_relaxed);
+  endpoint_->ewma_at_ns.store(now, std::memory_order_relaxed);
+}
+
+template <class Stream>
+bool Exchange<Stream>::answerAction() {
+  if (route_ == nullptr) {
+    return false;
+  }
+  if (const auto* redirect = std::get_if<snapshot::Redirect>(&route_->action)) {
+    redirectLocation(*redirect, info_, Connection::kTls, location_);
+    local_headers_.clear();
+    local_headers_.set("Location", location_);
+    LocalResponse r;
+    r.status = redirect->status;
+    r.headers = &local_headers_;
+    answer(r);
+    return true;
+  }
+  if (const auto* fixed = std::get_if<snapshot::FixedResponse>(&route_->action)) {
+    LocalResponse r;
+    r.status = fixed->status;
+    r.content_type = fixed->content_type;
+    r.body = fixed->body;
+    answer(r);
+    return true;
+  }
+  return false;
+}
+
 // ---- tunnel (Upgrade) ---------------------------------------------------------------------
 
 template <class Stream>
 void Exchange<Stream>::startTunnel() {
   worker_.countRequest(101);
+  holdEndpoint(nullptr);
   auto upstream = std::move(upstream_);
   ++attempt_;
   config_.reset();

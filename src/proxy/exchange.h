@@ -39,6 +39,9 @@ class Exchange final {
  public:
   using Connection = Http1Connection<Stream>;
   explicit Exchange(Connection& conn);
+  ~Exchange() { holdEndpoint(nullptr); }
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
 
   // The connection parsed a request head: run it.
   void start();
@@ -77,6 +80,14 @@ class Exchange final {
   bool deferUntilClientReadEnds();
   void startTunnel();
 
+  // The request's outcome at its endpoint, for passive health and EWMA; and the endpoint's
+  // active-request count, held while an attempt uses it.
+  void endpointFailed();
+  void endpointAnswered(unsigned status);
+  void holdEndpoint(runtime::EndpointState* endpoint);
+  // The route's action, when it answers itself (redirect, fixed response); false: forward.
+  bool answerAction();
+
   Connection& conn_;
   Worker& worker_;
   std::uint32_t id_ = 0;       // this request, among the connection's
@@ -90,6 +101,10 @@ class Exchange final {
   std::string location_;                    // a redirect's Location
   std::uint32_t target_group_ = 0;
   runtime::EndpointState* endpoint_ = nullptr;
+  runtime::EndpointState* held_ = nullptr;  // whose active_requests this exchange counts in
+  std::int64_t attempt_start_ns_ = 0;
+  std::uint64_t ring_key_ = 0;  // ring_hash's key for this request
+  std::string sticky_cookie_;   // Set-Cookie of a sticky forward, or empty
   UpstreamConnPtr upstream_;
   std::string request_head_;   // as sent upstream; kept for retries
   std::string response_head_;  // as sent to the client

@@ -28,6 +28,11 @@ Http1Connection<Stream>::Http1Connection(Worker& worker, Stream stream)
   const auto remote = socket.remote_endpoint(ec);
   if (!ec) {
     client_address_ = remote.address().to_string();
+    const auto address = remote.address();
+    client_ip_ = address.is_v4()
+                     ? net::ip::make_address_v6(net::ip::v4_mapped, address.to_v4()).to_bytes()
+                     : address.to_v6().to_bytes();
+    has_ip_ = true;
   }
   socket.set_option(tcp::no_delay(true), ec);
 }

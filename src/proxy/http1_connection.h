@@ -17,6 +17,7 @@
 #include "proxy/net.h"
 #include "proxy/worker.h"
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,8 @@ class Http1Connection final : public ClientConnection,
   beast::flat_buffer& buffer() { return buffer_; }
   H1Parser& parser() { return parser_; }
   std::string_view clientAddress() const { return client_address_; }
+  // The client's address as IPv6 (IPv4 mapped), for source-ip conditions; null when unknown.
+  const std::array<std::uint8_t, 16>* clientIp() const { return has_ip_ ? &client_ip_ : nullptr; }
   // What the upstream is told of the listener: X-Forwarded-Proto and X-Forwarded-Port.
   static constexpr bool kTls = !std::is_same_v<Stream, DeadlineStream>;
   std::string_view proto() const { return kTls ? "https" : "http"; }
@@ -75,6 +78,8 @@ class Http1Connection final : public ClientConnection,
   Stream stream_;
   beast::flat_buffer buffer_;
   std::string client_address_;
+  std::array<std::uint8_t, 16> client_ip_{};
+  bool has_ip_ = false;
   bool header_armed_ = false;  // the stream's deadline is the header deadline
   bool first_request_ = true;
   bool idle_ = false;

@@ -123,6 +123,16 @@ bool HeaderEdits::set(std::string_view name, std::string_view value) {
   if (sets_ == kMax) {
     return false;
   }
+  appended_[sets_] = false;
+  set_[sets_++] = {name, value};
+  return true;
+}
+
+bool HeaderEdits::append(std::string_view name, std::string_view value) {
+  if (sets_ == kMax) {
+    return false;
+  }
+  appended_[sets_] = true;
   set_[sets_++] = {name, value};
   return true;
 }
@@ -134,7 +144,7 @@ bool HeaderEdits::touches(std::string_view name) const {
     }
   }
   for (std::size_t i = 0; i < sets_; ++i) {
-    if (iequals(set_[i].first, name)) {
+    if (!appended_[i] && iequals(set_[i].first, name)) {
       return true;
     }
   }

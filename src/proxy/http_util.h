@@ -35,6 +35,8 @@ class HeaderEdits final {
   static constexpr std::size_t kMax = 16;
   bool remove(std::string_view name);
   bool set(std::string_view name, std::string_view value);
+  // A field added beside any of the same name (Set-Cookie): it replaces nothing.
+  bool append(std::string_view name, std::string_view value);
   bool empty() const { return removes_ == 0 && sets_ == 0; }
   void clear() { removes_ = sets_ = 0; }
   // True when a field of this name is removed or replaced by an edit.
@@ -49,6 +51,7 @@ class HeaderEdits final {
  private:
   std::array<std::string_view, kMax> remove_{};
   std::array<std::pair<std::string_view, std::string_view>, kMax> set_{};
+  std::array<bool, kMax> appended_{};  // set_[i] replaces nothing
   std::size_t removes_ = 0;
   std::size_t sets_ = 0;
 };

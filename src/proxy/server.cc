@@ -1,6 +1,7 @@
 #include "proxy/server.h"
 
 #include "common/log.h"
+#include "health/checker.h"
 #include "proxy/http1_connection.h"
 #include "proxy/http_util.h"
 #include "proxy/listen.h"
@@ -46,7 +47,10 @@ ProxyMetrics::ProxyMetrics(metrics::Registry& r)
                                         "TLS handshakes with backends completed.")),
       upstream_tls_errors(r.counter(
           "portico_upstream_tls_handshake_errors_total",
-          "TLS handshakes with backends that failed (verification, protocol, server name).")) {
+          "TLS handshakes with backends that failed (verification, protocol, server name).")),
+      upstream_ejections(r.counter(
+          "portico_upstream_ejections_total",
+          "Endpoints ejected by passive health checks (consecutive 5xx or connect failures).")) {
   for (std::size_t i = 0; i < kTlsHandshakeErrorReasons.size(); ++i) {
     tls_handshake_errors[i] =
         &r.counter("portico_tls_handshake_errors_total", "TLS handshakes that failed, by reason.",
@@ -88,6 +92,7 @@ Worker::Worker(const ProxyConfig& cfg, ProxyMetrics& m, int idx, const Clock& cl
       requests(m.registry.counter("portico_worker_requests_total", "Requests answered, by worker.",
                                   {{"worker", std::to_string(idx)}})),
       deadlines(ioc, deadlineResolution(cfg)),
+      balancer(seed ^ 0x5bd1e9955bd1e995ULL),
       pool(ioc, clk, cfg.max_idle_per_endpoint, cfg.upstream_idle_timeout),
       accept_backoff(ioc),
       rng(seed) {}
@@ -178,12 +183,16 @@ void doAccept(Worker& w) {
 
 struct Server::Impl {
   Impl(ProxyConfig c, metrics::Registry& r, ServerOptions o)
-      : config(std::move(c)), metrics(r), options(std::move(o)) {}
+      : config(std::move(c)),
+        metrics(r),
+        options(std::move(o)),
+        checker(r, 0x2545f4914f6cdd1dULL) {}
   ProxyConfig config;
   ProxyMetrics metrics;
   ServerOptions options;
-  runtime::RuntimeState runtime;                                  // control thread only
-  tls::SslCtxPtr default_tls;                                     // generated at start
+  runtime::RuntimeState runtime;  // control thread only
+  health::Checker checker;        // active health checks, on a thread of their own
+  tls::SslCtxPtr default_tls;     // generated at start
   tls::SslCtxPtr upstream_unverified = tls::makeClientContext();  // backends without a CA
   tls::TicketKeys ticket_keys;                                    // session tickets, rotating
   std::unique_ptr<net::ssl::context> tls_context;  // the front context (tls_stream.h)
@@ -271,6 +280,7 @@ Result<std::uint16_t> Server::start() {
       wp->ioc.run();
     });
   }
+  impl_->checker.start();
   impl_->started = true;
   return port;
 }
@@ -285,8 +295,11 @@ void Server::publish(std::shared_ptr<const snapshot::Snapshot> snapshot,
                      std::unordered_map<std::string, tls::SslCtxPtr> ca_contexts) {
   // Joined to the runtime state once, on the control thread; the workers only swap pointers.
   runtime::UpstreamContexts upstream{impl_->upstream_unverified, std::move(ca_contexts)};
-  std::shared_ptr<const runtime::PublishedConfig> published =
-      impl_->runtime.bind(std::move(snapshot), std::move(sni), upstream);
+  std::shared_ptr<const runtime::PublishedConfig> published = impl_->runtime.bind(
+      std::move(snapshot), std::move(sni), upstream,
+      runtime::steadyNs(
+          (impl_->options.clock != nullptr ? *impl_->options.clock : Clock::system()).now()));
+  impl_->checker.update(published);
   for (auto& w : impl_->workers) {
     Worker* wp = w.get();
     net::post(wp->ioc, [wp, published] {
@@ -349,6 +362,7 @@ void Server::stop() {
     return;
   }
   impl_->stopped = true;
+  impl_->checker.stop();
   for (auto& w : impl_->workers) {
     w->ioc.stop();
   }

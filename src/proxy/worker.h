@@ -58,6 +58,7 @@ struct ProxyMetrics {
   std::array<metrics::Counter*, 5> tls_handshake_errors{};
   metrics::Counter& upstream_tls_handshakes;
   metrics::Counter& upstream_tls_errors;
+  metrics::Counter& upstream_ejections;
 };
 
 // What the worker knows of a client connection: enough to drain it.
@@ -102,7 +103,7 @@ struct Worker {
   net::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   Deadlines deadlines;  // after ioc: destroyed first, it detaches the streams it still holds
   std::shared_ptr<const runtime::PublishedConfig> published;
-  lb::RoundRobin balancer;
+  lb::Balancer balancer;
   UpstreamPool pool;
   std::unique_ptr<UpstreamConnector> connector;
   std::optional<net::basic_socket_acceptor<tcp, WorkerExecutor>> acceptor;

@@ -9,7 +9,9 @@
 
 #include "snapshot/snapshot.h"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -26,6 +28,11 @@ enum HealthBit : std::uint8_t {
   kEjected = 1u << 1,            // passive outlier detection ejected it until ejected_until_ns
 };
 
+// Nanoseconds on the steady clock (the Clock's now()), as the atomics below hold them.
+inline std::int64_t steadyNs(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
 struct EndpointState {
   EndpointState(std::string target_group_id, snapshot::Endpoint endpoint, std::uint32_t pool_id,
                 std::string flavor = {})
@@ -37,6 +44,46 @@ struct EndpointState {
   EndpointState& operator=(const EndpointState&) = delete;
 
   bool healthy() const { return health.load(std::memory_order_relaxed) == 0; }
+  // Takes new requests at `now_ns`: healthy, or ejected only and its ejection is over (then
+  // the ejection bit is cleared: it gets one more chance, and the next failures eject it
+  // for twice as long).
+  bool available(std::int64_t now_ns) {
+    const std::uint8_t h = health.load(std::memory_order_relaxed);
+    if (h == 0) {
+      return true;
+    }
+    if (h == kEjected && ejected_until_ns.load(std::memory_order_relaxed) <= now_ns) {
+      health.fetch_and(static_cast<std::uint8_t>(~kEjected), std::memory_order_relaxed);
+      return true;
+    }
+    return false;
+  }
+  // Passive health: a request's outcome. A success resets the count (and, after the endpoint
+  // was let back in, the ejection streak); `failures` failures in a row eject it.
+  void recordSuccess() {
+    if (consecutive_failures.load(std::memory_order_relaxed) != 0) {
+      consecutive_failures.store(0, std::memory_order_relaxed);
+    }
+    if (ejections.load(std::memory_order_relaxed) != 0 &&
+        (health.load(std::memory_order_relaxed) & kEjected) == 0) {
+      ejections.store(0, std::memory_order_relaxed);
+    }
+  }
+  // Returns true when this failure ejected the endpoint.
+  bool recordFailure(std::int64_t now_ns, std::uint32_t failures, std::uint32_t ejection_seconds) {
+    this->failures.fetch_add(1, std::memory_order_relaxed);
+    if (failures == 0 ||
+        consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1 < failures) {
+      return false;
+    }
+    consecutive_failures.store(0, std::memory_order_relaxed);
+    const std::uint32_t streak = std::min<std::uint32_t>(ejections.fetch_add(1), 10);
+    const std::int64_t length = static_cast<std::int64_t>(ejection_seconds) * 1'000'000'000LL
+                                << std::min(streak, 4u);
+    ejected_until_ns.store(now_ns + length, std::memory_order_relaxed);
+    health.fetch_or(kEjected, std::memory_order_relaxed);
+    return true;
+  }
 
   const std::string target_group;
   const snapshot::Endpoint endpoint;
@@ -52,6 +99,16 @@ struct EndpointState {
   std::atomic<std::uint32_t> active_requests{0};
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> failures{0};
+  std::atomic<std::uint32_t> consecutive_failures{0};
+  std::atomic<std::uint32_t> ejections{0};  // in a row, without a success in between
+  // Slow start: the window in which its share ramps up (both 0: none).
+  std::atomic<std::int64_t> slow_start_begin_ns{0};
+  std::atomic<std::int64_t> slow_start_end_ns{0};
+  // EWMA of response latency, nanoseconds (peak-sensitive: a slower sample replaces it).
+  std::atomic<std::int64_t> ewma_ns{0};
+  std::atomic<std::int64_t> ewma_at_ns{0};
+  // Set while the endpoint is terminating: no new requests, in-flight ones finish.
+  std::atomic<bool> draining{false};
 };
 
 }  // namespace portico::runtime

@@ -10,9 +10,11 @@
 #include "runtime/endpoint_state.h"
 #include "snapshot/snapshot.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -34,9 +36,28 @@ struct UpstreamTls {
   bool verify = false;
 };
 
+// What a target group shares across workers and swaps besides its endpoints.
+struct GroupRuntime {
+  // Set by the workers when no endpoint was available and traffic spread over all of them.
+  std::atomic<bool> fail_open{false};
+};
+
+// A consistent-hash ring over a target group's endpoints (ring_hash): built on the control
+// thread when the endpoints change, read by every worker.
+struct HashRing {
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> points;  // (hash, endpoint index), sorted
+};
+
+// The hash ring_hash places keys and endpoints with: FNV-1a, then a 64-bit finalizer.
+std::uint64_t hashKey(std::string_view key);
+
 struct TargetGroupState {
   std::vector<std::shared_ptr<EndpointState>> endpoints;  // [endpoint index in the snapshot]
   std::shared_ptr<const UpstreamTls> tls;                 // null: plain HTTP
+  std::shared_ptr<GroupRuntime> runtime;                  // never null once bound
+  std::shared_ptr<const HashRing> ring;                   // ring_hash only
+  // The target group's settings in the snapshot this state was bound with.
+  const snapshot::TargetGroupSettings* settings = nullptr;
 };
 
 // The client contexts of a publish: the one that verifies nothing, and one per backend CA

@@ -41,8 +41,11 @@ void RuntimeState::releasePool(const EndpointState& state) {
 
 // The group's endpoints changed: states of endpoints that stay are kept (health and counters
 // survive), new ones are made, and the ones that left give their pool back.
-void RuntimeState::rebind(Group& group, const snapshot::TargetGroup& tg) {
+void RuntimeState::rebind(Group& group, const snapshot::TargetGroup& tg, std::int64_t now_ns) {
   TargetGroupState next;
+  next.runtime = group.state.runtime;
+  // A group that had endpoints ramps new ones up; the first ones start at full share.
+  const bool slow_start = tg.settings.slow_start_seconds > 0 && !group.endpoints.empty();
   next.endpoints.reserve(tg.endpoints.size());
   std::vector<bool> kept(group.endpoints.size(), false);
   for (const auto& e : tg.endpoints) {
@@ -59,6 +62,11 @@ void RuntimeState::rebind(Group& group, const snapshot::TargetGroup& tg) {
     auto es = std::make_shared<EndpointState>(
         tg.id, e, pool != pools_.end() ? pool->second.id : next_pool_id_++, group.flavor);
     acquirePool(es);
+    if (slow_start) {
+      es->slow_start_begin_ns.store(now_ns);
+      es->slow_start_end_ns.store(
+          now_ns + static_cast<std::int64_t>(tg.settings.slow_start_seconds) * 1'000'000'000LL);
+    }
     next.endpoints.push_back(std::move(es));
   }
   for (std::size_t i = 0; i < kept.size(); ++i) {
@@ -70,9 +78,46 @@ void RuntimeState::rebind(Group& group, const snapshot::TargetGroup& tg) {
   group.state = std::move(next);
 }
 
+namespace {
+
+std::uint64_t mix(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// Points per endpoint: enough for an even spread with few endpoints, at most 64 Ki in all.
+std::shared_ptr<const HashRing> buildRing(const std::vector<snapshot::Endpoint>& endpoints) {
+  auto ring = std::make_shared<HashRing>();
+  if (endpoints.empty()) {
+    return ring;
+  }
+  const std::size_t per = std::clamp<std::size_t>(65536 / endpoints.size(), 16, 160);
+  ring->points.reserve(per * endpoints.size());
+  for (std::uint32_t i = 0; i < endpoints.size(); ++i) {
+    const std::uint64_t base =
+        hashKey(endpoints[i].address + ":" + std::to_string(endpoints[i].port));
+    for (std::size_t v = 0; v < per; ++v) {
+      ring->points.emplace_back(mix(base + v * 0x9e3779b97f4a7c15ULL), i);
+    }
+  }
+  std::sort(ring->points.begin(), ring->points.end());
+  return ring;
+}
+
+}  // namespace
+
+std::uint64_t hashKey(std::string_view key) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : key) {
+    h = (h ^ c) * 1099511628211ULL;
+  }
+  return mix(h);
+}
+
 std::shared_ptr<const PublishedConfig> RuntimeState::bind(
     std::shared_ptr<const snapshot::Snapshot> snapshot, std::shared_ptr<const tls::SniTable> sni,
-    const UpstreamContexts& upstream) {
+    const UpstreamContexts& upstream, std::int64_t now_ns) {
   auto config = std::make_shared<PublishedConfig>();
   config->sni = std::move(sni);
   const std::uint64_t generation = ++generation_;
@@ -83,11 +128,21 @@ std::shared_ptr<const PublishedConfig> RuntimeState::bind(
     group.seen = generation;
     if (inserted) {
       group.flavor = upstreamFlavor(tg);  // part of the id: the same for the group's life
+      group.state.runtime = std::make_shared<GroupRuntime>();
     }
-    if (inserted || group.endpoints != tg.endpoints) {
-      rebind(group, tg);
+    const bool changed = inserted || group.endpoints != tg.endpoints;
+    if (changed) {
+      rebind(group, tg, now_ns);
     }
+    const bool ring = tg.settings.algorithm == snapshot::Algorithm::kRingHash;
+    if (ring && (changed || group.ring_for != snapshot::Algorithm::kRingHash)) {
+      group.state.ring = buildRing(tg.endpoints);
+    } else if (!ring) {
+      group.state.ring.reset();
+    }
+    group.ring_for = tg.settings.algorithm;
     config->target_groups.push_back(group.state);
+    config->target_groups.back().settings = &tg.settings;
     if (tg.tls) {
       auto t = std::make_shared<UpstreamTls>();
       t->server_name = tg.tls->server_name;

@@ -8,6 +8,8 @@
 // states as they are, so an EndpointSlice change at 10,000 target groups touches one group.
 // Pool ids are counted per address (the endpoints of every group that use it) and freed at zero.
 //
+// ring_hash groups get their ring here, when their endpoints change: never on a worker.
+//
 // Input: each target group's endpoints sorted and de-duplicated, as the compiler makes them.
 //
 // Thread: bind() from one control thread at a time. The configs it returns are immutable and
@@ -28,9 +30,12 @@ class RuntimeState final {
  public:
   // `sni` (may be null) is carried as is: the certificates the config serves. Each TLS target
   // group gets its client context from `upstream` (by its CA Secret, or the unverified one).
+  // `now_ns` (steady clock) starts the slow-start window of endpoints that join a group that
+  // already had some.
   std::shared_ptr<const PublishedConfig> bind(std::shared_ptr<const snapshot::Snapshot> snapshot,
                                               std::shared_ptr<const tls::SniTable> sni = nullptr,
-                                              const UpstreamContexts& upstream = {});
+                                              const UpstreamContexts& upstream = {},
+                                              std::int64_t now_ns = 0);
 
   // Endpoint states held for the last bound snapshot (one per endpoint per target group).
   std::size_t endpointCount() const;
@@ -51,6 +56,7 @@ class RuntimeState final {
     std::vector<snapshot::Endpoint> endpoints;  // as last bound
     TargetGroupState state;                     // state.endpoints[i] is endpoints[i]'s
     std::uint64_t seen = 0;                     // the generation of the last bind naming it
+    snapshot::Algorithm ring_for = snapshot::Algorithm::kRoundRobin;  // state.ring built for
   };
   struct Pool {
     std::uint32_t id;
@@ -58,7 +64,7 @@ class RuntimeState final {
     std::uint32_t users;                         // endpoint states of bound groups using it
   };
 
-  void rebind(Group& group, const snapshot::TargetGroup& tg);
+  void rebind(Group& group, const snapshot::TargetGroup& tg, std::int64_t now_ns);
   // Counts `state` as a user of its address's pool, made (keyed by state's address) if new.
   std::uint32_t acquirePool(const std::shared_ptr<EndpointState>& state);
   void releasePool(const EndpointState& state);

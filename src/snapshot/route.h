@@ -5,7 +5,9 @@
 // toJson(). Pure: no I/O, safe to read from any thread. The proxy runs them in its named phases:
 // the action in `action`, each policy in the phases its functions under src/proxy/policy/ say.
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -19,18 +21,96 @@ inline constexpr std::uint32_t kNoTargetGroup = 0xFFFFFFFFu;
 
 struct WeightedTarget {
   std::uint32_t target_group = 0;  // index into Snapshot::targetGroups()
-  std::uint32_t weight = 1;
+  std::uint32_t weight = 1;        // relative; 0 gets nothing
+  // Stable across swaps (a hash of the target group's id): the stickiness cookie's value.
+  std::uint64_t key = 0;
   bool operator==(const WeightedTarget&) const = default;
 };
 
-// Forward to weighted target groups (one today; weights and stickiness come with the ALB
-// routing issue, as do the Redirect and FixedResponse actions).
+// Forward to weighted target groups: one (a plain Ingress backend), or several from
+// portico.dev/actions.NAME. Weights split requests by smooth weighted round robin per worker.
 struct Forward {
   std::vector<WeightedTarget> targets;
+  // Target group stickiness: a client that carries the cookie keeps its target group (of
+  // weight > 0) for `sticky_seconds`; 0: off.
+  std::uint32_t sticky_seconds = 0;
+  std::string sticky_cookie;  // the cookie's name when sticky
+  // Dense among the snapshot's forwards of several targets: the index of the worker's split
+  // state (lb::Balancer::split).
+  std::uint32_t split = 0;
   bool operator==(const Forward&) const = default;
 };
 
-using Action = std::variant<Forward>;
+// Answers with a redirect whose parts are templates: "#{protocol}", "#{host}", "#{port}",
+// "#{path}" (without its leading '/') and "#{query}" stand for the request's own.
+struct Redirect {
+  std::string protocol = "#{protocol}";  // "http", "https" or "#{protocol}"
+  std::string host = "#{host}";
+  std::string port = "#{port}";
+  std::string path = "/#{path}";
+  std::string query = "#{query}";  // without '?'
+  unsigned status = 301;
+  bool operator==(const Redirect&) const = default;
+};
+
+// Answers with a response of its own.
+struct FixedResponse {
+  unsigned status = 200;
+  std::string content_type = "text/plain";
+  std::string body;
+  bool operator==(const FixedResponse&) const = default;
+};
+
+using Action = std::variant<Forward, Redirect, FixedResponse>;
+
+// An address range of a source-ip condition: IPv4 as IPv4-mapped IPv6 (prefix + 96).
+struct IpRange {
+  std::array<std::uint8_t, 16> address{};
+  std::uint8_t prefix = 128;
+  bool operator==(const IpRange&) const = default;
+  bool contains(const std::array<std::uint8_t, 16>& ip) const;
+};
+
+struct QueryPattern {
+  std::optional<std::string> key;    // unset: any key
+  std::optional<std::string> value;  // unset: any value
+  bool operator==(const QueryPattern&) const = default;
+};
+
+// One condition of a route (portico.dev/conditions.NAME): it holds when any of its values
+// matches. Patterns take '*' (any run) and '?' (one character).
+struct Condition {
+  enum class Field : std::uint8_t {
+    kHttpHeader,   // header `header` (lower-case) has a value matching a pattern (any case)
+    kQueryString,  // a key=value pair of the query matches (any case)
+    kMethod,       // the method is one of `values` (exactly)
+    kSourceIp,     // the client address is in one of `ranges`
+    kHostHeader,   // the host (no port) matches a pattern (any case)
+    kPathPattern,  // the normalised path matches a pattern (case-sensitive)
+  };
+  Field field = Field::kHttpHeader;
+  std::string header;
+  std::vector<std::string> values;
+  std::vector<QueryPattern> query;
+  std::vector<IpRange> ranges;
+  bool operator==(const Condition&) const = default;
+};
+
+// '*' matches any run of characters, '?' any one; `fold`: ASCII case is ignored.
+bool globMatch(std::string_view pattern, std::string_view text, bool fold);
+
+// What conditions look at in a request. Headers are read through `header_at` so the snapshot
+// needs no proxy type: it returns field `i`'s name and value, false past the last one.
+struct RequestView {
+  std::string_view host;   // as sent (port and case are ignored)
+  std::string_view path;   // normalised, without the query
+  std::string_view query;  // without '?'
+  std::string_view method;
+  const std::array<std::uint8_t, 16>* source = nullptr;  // IPv6 or IPv4-mapped; null: unknown
+  const void* headers = nullptr;
+  bool (*header_at)(const void* headers, std::size_t i, std::string_view& name,
+                    std::string_view& value) = nullptr;
+};
 
 // A request body over max_bytes is refused with 413; 0 lifts the limit. From the Ingress
 // annotation portico.dev/proxy-body-size (or nginx.ingress.kubernetes.io/proxy-body-size); it
@@ -70,11 +150,15 @@ struct Route {
   std::string path;
   Action action;
   std::vector<Policy> policies;
-  std::string ingress;  // "namespace/name" of the Ingress that declared it
+  std::string ingress;                // "namespace/name" of the Ingress that declared it
+  std::vector<Condition> conditions;  // all must hold, besides the path
   bool operator==(const Route&) const = default;
 
   bool matches(std::string_view request_path) const;
-  // The target group a Forward action sends to first (today, its only one).
+  // The path and every condition hold.
+  bool matches(const RequestView& request) const;
+  // The target group a Forward action sends to first (with weight > 0); kNoTargetGroup for
+  // the other actions.
   std::uint32_t firstTargetGroup() const;
 };
 

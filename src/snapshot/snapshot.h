@@ -41,6 +41,49 @@ struct BackendTls {
   auto operator<=>(const BackendTls&) const = default;
 };
 
+// Active health checks of a target group's endpoints (portico.dev/healthcheck-*), with the AWS
+// Load Balancer Controller's defaults. Off unless an annotation asks for them: EndpointSlice
+// readiness is the health signal otherwise, as with ingress-nginx.
+struct HealthCheck {
+  enum class Protocol : std::uint8_t { kHttp, kHttps, kTcp };
+  bool enabled = false;
+  Protocol protocol = Protocol::kHttp;
+  std::string path = "/";
+  std::uint16_t port = 0;  // 0: the endpoint's own (traffic) port
+  std::uint32_t interval_seconds = 15;
+  std::uint32_t timeout_seconds = 5;
+  std::uint32_t healthy_threshold = 2;
+  std::uint32_t unhealthy_threshold = 2;
+  std::vector<std::pair<std::uint16_t, std::uint16_t>> success_codes{{200, 200}};  // ranges
+  bool operator==(const HealthCheck&) const = default;
+  bool success(unsigned status) const;
+};
+
+enum class Algorithm : std::uint8_t { kRoundRobin, kLeastRequest, kEwma, kRandom, kRingHash };
+std::string_view algorithmName(Algorithm algorithm);
+
+// What ring_hash hashes.
+struct HashOn {
+  enum class Kind : std::uint8_t { kSourceIp, kHeader, kCookie };
+  Kind kind = Kind::kSourceIp;
+  std::string name;  // header (lower-case) or cookie name
+  bool operator==(const HashOn&) const = default;
+};
+
+// How a target group balances and judges its endpoints; the runtime state reads these.
+struct TargetGroupSettings {
+  HealthCheck health;
+  Algorithm algorithm = Algorithm::kRoundRobin;
+  HashOn hash;
+  std::uint32_t slow_start_seconds = 0;  // a new endpoint's share ramps up over this; 0: off
+  std::uint32_t deregistration_delay_seconds = 300;  // a draining endpoint's connections close
+  // Passive health: consecutive 5xx answers or connect failures that eject an endpoint (0: off),
+  // and the first ejection's length (it doubles with each ejection in a row, up to 10 times).
+  std::uint32_t ejection_failures = 5;
+  std::uint32_t ejection_seconds = 30;
+  bool operator==(const TargetGroupSettings&) const = default;
+};
+
 // A set of endpoints traffic is balanced over: one Service port, spoken to one way.
 struct TargetGroup {
   // Stable identity: "namespace/service:port", with "/https" (and ";sni=NAME", ";ca=SECRET"
@@ -48,6 +91,7 @@ struct TargetGroup {
   std::string id;
   std::vector<Endpoint> endpoints;  // ready endpoints, sorted, de-duplicated; empty means 503
   std::optional<BackendTls> tls;    // set: the endpoints are spoken to over TLS
+  TargetGroupSettings settings;
   bool operator==(const TargetGroup&) const = default;
 };
 
@@ -96,7 +140,10 @@ class Snapshot final {
   // change needs, as Envoy's endpoints (EDS) change without a new route table.
   Snapshot withEndpoints(std::vector<TargetGroup> target_groups) const;
 
+  // The first route whose path and conditions hold (DESIGN.md, "Routing semantics").
+  RouteMatch lookup(const RequestView& request) const;
   // Host as the client sent it (port and case are ignored); path without the query string.
+  // Routes with conditions never match: there is nothing else to look at.
   RouteMatch lookup(std::string_view host, std::string_view path) const;
 
   const std::vector<TargetGroup>& targetGroups() const { return target_groups_; }
@@ -126,7 +173,7 @@ class Snapshot final {
     std::unordered_map<std::string_view, std::uint32_t> wildcard;  // "example.com" -> index
   };
 
-  RouteMatch lookupIn(const VirtualHost& vhost, std::string_view path) const;
+  RouteMatch lookupIn(const VirtualHost& vhost, const RequestView& request) const;
 
   std::vector<TargetGroup> target_groups_;
   std::shared_ptr<const RouteTable> routes_;

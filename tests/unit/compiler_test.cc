@@ -270,7 +270,7 @@ std::vector<Case> cases() {
        {"warning: Ingress default/a: spec.rules[1].host: the certificate of Secret default/good "
         "does not name \"x.test\"; clients will not trust it for this host",
         "warning: Ingress default/b: spec.tls[0].hosts[0]: host \"a.test\" already has TLS from "
-        "Ingress default/a, which is older and wins"},
+        "Ingress default/a, which takes precedence"},
        withChecks({{"default/good", goodCert({"a.test"})},
                    {"default/other", goodCert({"a.test", "y.test"})}})},
       {"host and prefix path",
@@ -509,7 +509,7 @@ spec:
              {"match":"Prefix","path":"/p","targetGroup":"default/api:80","ingress":"default/z-old"}]}],
            "anyHost":{"host":"","routes":[]}})",
        {"warning: Ingress default/b-young: spec.rules[0].http.paths[0]: duplicate of a rule of "
-        "Ingress default/z-old (host \"h\", Prefix \"/p/\"), which is older and wins"}},
+        "Ingress default/z-old (host \"h\", Prefix \"/p/\"), which takes precedence"}},
       {"endpoints: named target ports per slice, several slices merged, not-ready left out",
        R"(apiVersion: v1
 kind: Service
@@ -652,7 +652,232 @@ spec:
              "defaultTargetGroup":"default/web:80"}],
            "anyHost":{"host":"","routes":[],"defaultTargetGroup":"default/web:80"}})",
        {"warning: Ingress default/b: spec.rules[0].http.paths[0]: duplicate of a rule of Ingress "
-        "default/a (host \"h\", Prefix \"/\"), which is older and wins"}},
+        "default/a (host \"h\", Prefix \"/\"), which takes precedence"}},
+      {"Conditions: every field, keys in any case, tried before the plain rule on the same path; "
+       "a bad condition leaves out only its rule",
+       kWeb + kApi +
+           ingress("a", R"(  rules:
+  - host: a.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}
+      - {path: /x, pathType: Exact, backend: {service: {name: bad, port: {number: 80}}}}
+)",
+                   R"(  annotations:
+    portico.dev/conditions.api: >-
+      [{"field": "http-header", "httpHeaderConfig": {"httpHeaderName": "X-Env", "Values": ["canary", "beta-*"]}},
+       {"Field": "query-string", "QueryStringConfig": {"values": [{"key": "v", "value": "2"}, {"value": "x?"}]}},
+       {"field": "http-request-method", "httpRequestMethodConfig": {"values": ["GET", "HEAD"]}},
+       {"field": "source-ip", "sourceIpConfig": {"values": ["10.1.2.3/8", "2001:db8::1/32"]}},
+       {"field": "host-header", "hostHeaderConfig": {"values": ["*.Example.com"]}},
+       {"field": "path-pattern", "values": ["/api/*"]}]
+    portico.dev/conditions.bad: '[{"field": "cookie", "values": ["a"]}]'
+)") +
+           ingress("b", R"(  rules:
+  - host: a.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}
+      - {path: /m, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /j, pathType: Prefix, backend: {service: {name: api, port: {number: 8080}}}}
+)",
+                   R"(  annotations:
+    portico.dev/conditions.api: '[{"field": "http-request-method", "httpRequestMethodConfig": {"values": ["PO*"]}}]'
+    portico.dev/conditions.web: '[{"field": "source-ip", "sourceIpConfig": {"values": ["10.0.0.0/33"]}}]'
+)"),
+       R"({"targetGroups":[{"id":"default/api:80","endpoints":["10.0.1.1:8080"]},
+                           {"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"a.test","routes":[
+             {"match":"Prefix","path":"","targetGroup":"default/api:80","ingress":"default/a",
+              "conditions":[
+                {"field":"http-header","header":"x-env","values":["canary","beta-*"]},
+                {"field":"query-string","values":[{"key":"v","value":"2"},{"value":"x?"}]},
+                {"field":"http-request-method","values":["GET","HEAD"]},
+                {"field":"source-ip","values":["10.0.0.0/8","2001:db8:0:0:0:0:0:0/32"]},
+                {"field":"host-header","values":["*.example.com"]},
+                {"field":"path-pattern","values":["/api/*"]}]},
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a"}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {"error: Ingress default/a: metadata.annotations[\"portico.dev/conditions.bad\"]: "
+        "\"cookie\" "
+        "is not a condition field (http-header, query-string, http-request-method, source-ip, "
+        "host-header, path-pattern)",
+        "error: Ingress default/b: metadata.annotations[\"portico.dev/conditions.api\"]: "
+        "http-request-method: \"PO*\" is not a method name (no wildcards)",
+        "error: Ingress default/b: metadata.annotations[\"portico.dev/conditions.web\"]: "
+        "source-ip: \"10.0.0.0/33\" is not a CIDR (like 10.0.0.0/8 or 2001:db8::/32)"}},
+      {"Actions: weighted forward with stickiness, redirect, fixed response, and each mistake",
+       kWeb + kApi + serviceYaml("named", {"10.0.5.1"}) +
+           ingress("a", R"(  rules:
+  - host: a.test
+    http:
+      paths:
+      - {path: /split, pathType: Prefix, backend: {service: {name: split, port: {name: use-annotation}}}}
+      - {path: /old, pathType: Prefix, backend: {service: {name: moved, port: {name: use-annotation}}}}
+      - {path: /down, pathType: Exact, backend: {service: {name: down, port: {name: use-annotation}}}}
+      - {path: /none, pathType: Prefix, backend: {service: {name: nothing, port: {name: use-annotation}}}}
+      - {path: /zero, pathType: Prefix, backend: {service: {name: zero, port: {name: use-annotation}}}}
+      - {path: /gone, pathType: Prefix, backend: {service: {name: gone, port: {name: use-annotation}}}}
+      - {path: /loop, pathType: Prefix, backend: {service: {name: loop, port: {name: use-annotation}}}}
+)",
+                   R"(  annotations:
+    portico.dev/actions.split: >-
+      {"type": "forward", "forwardConfig": {"targetGroups": [
+        {"serviceName": "web", "servicePort": "80", "weight": 70},
+        {"serviceName": "api", "servicePort": 80, "weight": 30},
+        {"serviceName": "named", "servicePort": 80, "weight": 0}],
+       "targetGroupStickinessConfig": {"enabled": true, "durationSeconds": 600}}}
+    portico.dev/actions.moved: >-
+      {"Type": "redirect", "RedirectConfig": {"protocol": "HTTPS", "host": "new.test",
+       "path": "/new/#{path}", "statusCode": "HTTP_302"}}
+    portico.dev/actions.down: >-
+      {"type": "fixed-response", "fixedResponseConfig": {"statusCode": "503",
+       "contentType": "application/json", "messageBody": "{\"down\": true}"}}
+    portico.dev/actions.zero: >-
+      {"type": "forward", "forwardConfig": {"targetGroups": [{"serviceName": "web", "servicePort": 80, "weight": 0}]}}
+    portico.dev/actions.gone: >-
+      {"type": "forward", "forwardConfig": {"targetGroups": [{"serviceName": "missing", "servicePort": 80}]}}
+    portico.dev/actions.loop: '{"type": "redirect", "redirectConfig": {"statusCode": "HTTP_301"}}'
+    portico.dev/helthcheck-path: /typo
+)"),
+       R"({"targetGroups":[{"id":"default/api:80","endpoints":["10.0.1.1:8080"]},
+                           {"id":"default/named:80","endpoints":["10.0.5.1:8080"]},
+                           {"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"a.test","routes":[
+             {"match":"Prefix","path":"/split","ingress":"default/a",
+              "action":{"forward":[{"targetGroup":"default/web:80","weight":70},
+                                   {"targetGroup":"default/api:80","weight":30},
+                                   {"targetGroup":"default/named:80","weight":0}],
+                        "stickiness":{"cookie":"portico-tg","seconds":600}}},
+             {"match":"Exact","path":"/down","ingress":"default/a",
+              "action":{"fixedResponse":{"status":503,"contentType":"application/json","body":"{\"down\": true}"}}},
+             {"match":"Prefix","path":"/old","ingress":"default/a",
+              "action":{"redirect":{"protocol":"https","host":"new.test","port":"#{port}",
+                                    "path":"/new/#{path}","query":"#{query}","status":302}}}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {"warning: Ingress default/a: metadata.annotations[\"portico.dev/helthcheck-path\"]: "
+        "portico does not know this annotation; it has no effect (docs/annotations.md lists those "
+        "it knows)",
+        "error: Ingress default/a: metadata.annotations[\"portico.dev/actions.gone\"]."
+        "forwardConfig.targetGroups[0].name: Service default/missing not found",
+        "error: Ingress default/a: metadata.annotations[\"portico.dev/actions.loop\"]: "
+        "redirectConfig changes nothing: the client would be sent where it is (a loop)",
+        "error: Ingress default/a: metadata.annotations[\"portico.dev/actions.zero\"]: the "
+        "weights of targetGroups sum to 0: nothing would get traffic",
+        "error: Ingress default/a: spec.rules[0].http.paths[3].backend.service.port.name: port "
+        "\"use-annotation\" asks for annotation portico.dev/actions.nothing, which the Ingress "
+        "does "
+        "not have"}},
+      {"Target group settings from the Ingress and the Service (which wins), defaults filled in, "
+       "and bad values",
+       kWeb + kApi +
+           serviceYaml("hashed", {"10.0.6.1"}, "default",
+                       "portico.dev/load-balancing-algorithm: ring_hash, "
+                       "portico.dev/load-balancing-hash-key: \"header:X-User\", "
+                       "portico.dev/healthcheck-path: /svc") +
+           serviceYaml("broken", {"10.0.7.1"}, "default",
+                       "portico.dev/healthcheck-interval-seconds: \"0\"") +
+           ingress("a", R"(  rules:
+  - host: a.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /h, pathType: Prefix, backend: {service: {name: hashed, port: {number: 80}}}}
+      - {path: /b, pathType: Prefix, backend: {service: {name: broken, port: {number: 80}}}}
+)",
+                   R"(  annotations:
+    portico.dev/healthcheck-path: /healthz
+    portico.dev/healthcheck-protocol: tcp
+    portico.dev/healthcheck-interval-seconds: "3"
+    portico.dev/success-codes: "200-299,302"
+    portico.dev/load-balancing-algorithm: least_request
+    portico.dev/slow-start-seconds: "30"
+)") +
+           ingress("b", R"(  rules:
+  - host: b.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}
+)",
+                   R"(  annotations:
+    portico.dev/healthcheck-interval-seconds: "5"
+    portico.dev/healthcheck-timeout-seconds: "6"
+    portico.dev/load-balancing-algorithm: fastest
+    portico.dev/group.order: "2000"
+)"),
+       R"({"targetGroups":[
+             {"id":"default/hashed:80","endpoints":["10.0.6.1:8080"],
+              "settings":{"algorithm":"ring_hash","hashOn":{"kind":"header","name":"x-user"},
+                          "slowStartSeconds":30,"deregistrationDelaySeconds":300,
+                          "ejectionFailures":5,"ejectionSeconds":30,
+                          "healthCheck":{"protocol":"TCP","path":"/svc","port":0,"intervalSeconds":3,
+                                         "timeoutSeconds":3,"healthyThreshold":2,"unhealthyThreshold":2,
+                                         "successCodes":["200-299","302"]}}},
+             {"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"],
+              "settings":{"algorithm":"least_request","slowStartSeconds":30,
+                          "deregistrationDelaySeconds":300,"ejectionFailures":5,"ejectionSeconds":30,
+                          "healthCheck":{"protocol":"TCP","path":"/healthz","port":0,"intervalSeconds":3,
+                                         "timeoutSeconds":3,"healthyThreshold":2,"unhealthyThreshold":2,
+                                         "successCodes":["200-299","302"]}}}],
+           "hosts":[{"host":"a.test","routes":[
+             {"match":"Prefix","path":"/h","targetGroup":"default/hashed:80","ingress":"default/a"},
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/a"}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {"error: Ingress default/a: spec.rules[0].http.paths[2].backend.service.name: Service "
+        "default/broken has an annotation with a bad value (see its diagnostic); the backend is "
+        "left out",
+        "error: Ingress default/b: metadata.annotations[\"portico.dev/group.order\"]: \"2000\" "
+        "must be a whole number from -1000 to 1000; the Ingress's rules are left out",
+        "error: Ingress default/b: "
+        "metadata.annotations[\"portico.dev/healthcheck-timeout-seconds\"]: "
+        "\"6\" must be at most the interval (5 s); the Ingress's rules are left out",
+        "error: Ingress default/b: metadata.annotations[\"portico.dev/load-balancing-algorithm\"]: "
+        "\"fastest\" must be round_robin, least_request, ewma, random or ring_hash; the Ingress's "
+        "rules are left out",
+        "error: Service default/broken: "
+        "metadata.annotations[\"portico.dev/healthcheck-interval-seconds\"]: "
+        "\"0\" must be a whole number from 1 to 300"}},
+      {"group.order: a lower order takes a duplicate and goes first among conditioned rules on "
+       "the same path, whatever the age",
+       kWeb + kApi +
+           ingress("old", R"(  rules:
+  - host: h
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /c, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+)",
+                   "  creationTimestamp: \"2020-01-01T00:00:00Z\"\n"
+                   "  annotations:\n    portico.dev/conditions.web: '[{\"field\": "
+                   "\"http-request-method\", \"httpRequestMethodConfig\": {\"values\": "
+                   "[\"GET\"]}}]'\n") +
+           ingress("new", R"(  rules:
+  - host: h
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /c, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}
+)",
+                   "  creationTimestamp: \"2024-01-01T00:00:00Z\"\n"
+                   "  annotations:\n    portico.dev/group.order: \"-5\"\n"
+                   "    portico.dev/conditions.api: '[{\"field\": \"http-request-method\", "
+                   "\"httpRequestMethodConfig\": {\"values\": [\"POST\"]}}]'\n"
+                   "    portico.dev/conditions.web: '[{\"field\": \"http-request-method\", "
+                   "\"httpRequestMethodConfig\": {\"values\": [\"GET\"]}}]'\n"),
+       R"({"targetGroups":[{"id":"default/api:80","endpoints":["10.0.1.1:8080"]},
+                           {"id":"default/web:80","endpoints":["10.0.0.1:8080","10.0.0.2:8080"]}],
+           "hosts":[{"host":"h","routes":[
+             {"match":"Prefix","path":"/c","targetGroup":"default/api:80","ingress":"default/new",
+              "conditions":[{"field":"http-request-method","values":["POST"]}]},
+             {"match":"Prefix","path":"/c","targetGroup":"default/web:80","ingress":"default/old",
+              "conditions":[{"field":"http-request-method","values":["GET"]}]},
+             {"match":"Prefix","path":"","targetGroup":"default/web:80","ingress":"default/new",
+              "conditions":[{"field":"http-request-method","values":["GET"]}]}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {"warning: Ingress default/old: spec.rules[0].http.paths[0]: duplicate of a rule of "
+        "Ingress default/new (host \"h\", Prefix \"/\", the same conditions), which takes "
+        "precedence"}},
   };
 }
 
