@@ -41,15 +41,25 @@ std::vector<snapshot::Endpoint> endpointsOf(
       continue;
     }
     for (const auto& e : slice->endpoints) {
-      if (e.addresses.empty() || !e.conditions.ready.value_or(true)) {
+      if (e.addresses.empty()) {
+        continue;
+      }
+      // Ready: takes traffic. Terminating: drains (finishes what it has). Neither: starting.
+      const bool ready = e.conditions.ready.value_or(true);
+      if (!ready && !e.conditions.terminating.value_or(false)) {
         continue;
       }
       endpoints.push_back(
-          snapshot::Endpoint{e.addresses.front(), static_cast<std::uint16_t>(*port)});
+          snapshot::Endpoint{e.addresses.front(), static_cast<std::uint16_t>(*port), !ready});
     }
   }
+  // Sorted with the ready one of an address first, which unique() keeps.
   std::sort(endpoints.begin(), endpoints.end());
-  endpoints.erase(std::unique(endpoints.begin(), endpoints.end()), endpoints.end());
+  endpoints.erase(std::unique(endpoints.begin(), endpoints.end(),
+                              [](const snapshot::Endpoint& a, const snapshot::Endpoint& b) {
+                                return a.address == b.address && a.port == b.port;
+                              }),
+                  endpoints.end());
   return endpoints;
 }
 
@@ -98,8 +108,12 @@ std::uint32_t Builder::targetGroupFor(const BackendRef& ref) {
       on_service.settings && on_service.settings->any() ? &*on_service.settings : nullptr;
   const annotations::TargetGroupAnnotations* source_settings =
       ref.source_settings != nullptr && ref.source_settings->any() ? ref.source_settings : nullptr;
+  const bool cluster_ip = annotations::targetsService(source_settings, service_settings);
   key_buf_.assign(svc.meta.namespace_).append("/").append(svc.meta.name).append(":");
   key_buf_.append(std::to_string(sp.port));
+  if (cluster_ip) {
+    key_buf_.append("/service");
+  }
   if (tls) {
     key_buf_.append("/https");
     if (!tls->server_name.empty()) {
@@ -130,7 +144,20 @@ std::uint32_t Builder::targetGroupFor(const BackendRef& ref) {
   const std::string service_key = svc.meta.key();
   snapshot::TargetGroup tg;
   tg.id = key_buf_;
-  if (auto slices = slices_by_service_.find(service_key); slices != slices_by_service_.end()) {
+  if (cluster_ip) {
+    // The Service's virtual IP: kube-proxy or the mesh spreads the connections.
+    if (!svc.cluster_ip.empty() && svc.cluster_ip != "None") {
+      tg.endpoints.push_back(
+          snapshot::Endpoint{svc.cluster_ip, static_cast<std::uint16_t>(sp.port)});
+    } else {
+      diag(ref.source_kind, ref.source != nullptr ? ref.source->key() : svc.meta.key(),
+           std::string("metadata.annotations[\"") + annotations::kTargetType + "\"]",
+           "Service " + service_key +
+               " has no ClusterIP (headless); target-type service "
+               "cannot reach it");
+    }
+  } else if (auto slices = slices_by_service_.find(service_key);
+             slices != slices_by_service_.end()) {
     tg.endpoints = endpointsOf(sp, slices->second);
   }
   tg.tls = std::move(tls);
@@ -138,7 +165,7 @@ std::uint32_t Builder::targetGroupFor(const BackendRef& ref) {
     tg.settings = annotations::resolveTargetGroup(source_settings, service_settings);
   }
   tgs_.push_back(std::move(tg));
-  tg_sources_.push_back(TargetGroupSource{service_key, sp});
+  tg_sources_.push_back(TargetGroupSource{service_key, sp, cluster_ip});
   tg_settings_source_.push_back(source_settings != nullptr ? ref.source : nullptr);
   return known->second;
 }

@@ -57,7 +57,9 @@ snapshot::Snapshot recompileEndpoints(const snapshot::Snapshot& previous,
     tg.id = previous.targetGroups()[i].id;
     tg.tls = previous.targetGroups()[i].tls;
     tg.settings = previous.targetGroups()[i].settings;
-    if (it != slices.end()) {
+    if (source.cluster_ip) {
+      tg.endpoints = previous.targetGroups()[i].endpoints;  // not from slices
+    } else if (it != slices.end()) {
       tg.endpoints = endpointsOf(source.port, it->second);
     }
     tgs.push_back(std::move(tg));

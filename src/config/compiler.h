@@ -67,6 +67,7 @@ struct Diagnostic {
 struct TargetGroupSource {
   std::string service;  // "namespace/name"
   model::ServicePort port;
+  bool cluster_ip = false;  // target-type: service: its endpoint is the ClusterIP, not slices
   bool operator==(const TargetGroupSource&) const = default;
 };
 

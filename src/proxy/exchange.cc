@@ -596,7 +596,8 @@ void Exchange<Stream>::finish() {
     keep_alive_ = false;  // answered early: the rest of the request is not forwarded
     dropUpstream();
   } else if (upstream_ != nullptr && upstream_->parser.done() && upstream_->parser.keepAlive() &&
-             upstream_->buffer.size() == 0) {
+             upstream_->buffer.size() == 0 && endpoint_ != nullptr &&
+             !endpoint_->draining.load(std::memory_order_relaxed)) {
     worker_.connector->release(std::move(upstream_));
   }
   upstream_.reset();

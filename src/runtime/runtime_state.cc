@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <functional>
+#include <iterator>
+#include <tuple>
 
 namespace portico::runtime {
 
@@ -48,12 +50,17 @@ void RuntimeState::rebind(Group& group, const snapshot::TargetGroup& tg, std::in
   const bool slow_start = tg.settings.slow_start_seconds > 0 && !group.endpoints.empty();
   next.endpoints.reserve(tg.endpoints.size());
   std::vector<bool> kept(group.endpoints.size(), false);
+  // Identity is the address and port: an endpoint that turns terminating keeps its state.
+  const auto before = [](const snapshot::Endpoint& a, const snapshot::Endpoint& b) {
+    return std::tie(a.address, a.port) < std::tie(b.address, b.port);
+  };
   for (const auto& e : tg.endpoints) {
     // Both lists are sorted: a merge finds the endpoints that stay.
-    auto old = std::lower_bound(group.endpoints.begin(), group.endpoints.end(), e);
-    if (old != group.endpoints.end() && *old == e) {
+    auto old = std::lower_bound(group.endpoints.begin(), group.endpoints.end(), e, before);
+    if (old != group.endpoints.end() && old->address == e.address && old->port == e.port) {
       const auto i = static_cast<std::size_t>(old - group.endpoints.begin());
       kept[i] = true;
+      group.state.endpoints[i]->draining.store(e.draining, std::memory_order_relaxed);
       next.endpoints.push_back(group.state.endpoints[i]);
       continue;
     }
@@ -62,7 +69,8 @@ void RuntimeState::rebind(Group& group, const snapshot::TargetGroup& tg, std::in
     auto es = std::make_shared<EndpointState>(
         tg.id, e, pool != pools_.end() ? pool->second.id : next_pool_id_++, group.flavor);
     acquirePool(es);
-    if (slow_start) {
+    es->draining.store(e.draining, std::memory_order_relaxed);
+    if (slow_start && !e.draining) {
       es->slow_start_begin_ns.store(now_ns);
       es->slow_start_end_ns.store(
           now_ns + static_cast<std::int64_t>(tg.settings.slow_start_seconds) * 1'000'000'000LL);
@@ -177,6 +185,23 @@ std::shared_ptr<const PublishedConfig> RuntimeState::bind(
     pools_changed_ = false;
   }
   config->pool_ids = pool_list_;
+  // Pools of draining endpoints are left out: the workers close their idle connections.
+  std::vector<std::uint32_t> draining;
+  for (const auto& state : config->target_groups) {
+    for (const auto& es : state.endpoints) {
+      if (es->draining.load(std::memory_order_relaxed)) {
+        draining.push_back(es->pool_id);
+      }
+    }
+  }
+  if (!draining.empty()) {
+    std::sort(draining.begin(), draining.end());
+    std::vector<std::uint32_t> kept;
+    kept.reserve(pool_list_.size());
+    std::set_difference(pool_list_.begin(), pool_list_.end(), draining.begin(), draining.end(),
+                        std::back_inserter(kept));
+    config->pool_ids = std::move(kept);
+  }
   config->snapshot = std::move(snapshot);
   config->generation = generation;
   return config;

@@ -496,7 +496,7 @@ nlohmann::json toJson(const Snapshot& s) {
   for (const auto& tg : s.targetGroups()) {
     nlohmann::json eps = nlohmann::json::array();
     for (const auto& e : tg.endpoints) {
-      eps.push_back(e.address + ":" + std::to_string(e.port));
+      eps.push_back(e.address + ":" + std::to_string(e.port) + (e.draining ? " draining" : ""));
     }
     nlohmann::json j = {{"id", tg.id}, {"endpoints", eps}};
     if (tg.tls) {

@@ -27,6 +27,9 @@ namespace portico::snapshot {
 struct Endpoint {
   std::string address;  // IPv4 or IPv6 literal
   std::uint16_t port = 0;
+  // Terminating (EndpointSlice conditions): no new requests; in-flight ones finish, and its
+  // idle connections close.
+  bool draining = false;
   bool operator==(const Endpoint&) const = default;
   auto operator<=>(const Endpoint&) const = default;
 };
@@ -78,7 +81,7 @@ struct TargetGroupSettings {
   std::uint32_t slow_start_seconds = 0;  // a new endpoint's share ramps up over this; 0: off
   std::uint32_t deregistration_delay_seconds = 300;  // a draining endpoint's connections close
   // Passive health: consecutive 5xx answers or connect failures that eject an endpoint (0: off),
-  // and the first ejection's length (it doubles with each ejection in a row, up to 10 times).
+  // and the first ejection's length (it doubles with each ejection in a row, up to 16 times).
   std::uint32_t ejection_failures = 5;
   std::uint32_t ejection_seconds = 30;
   bool operator==(const TargetGroupSettings&) const = default;
@@ -89,8 +92,10 @@ struct TargetGroup {
   // Stable identity: "namespace/service:port", with "/https" (and ";sni=NAME", ";ca=SECRET"
   // when set) for a TLS one: the same Service port reached two ways is two target groups.
   std::string id;
-  std::vector<Endpoint> endpoints;  // ready endpoints, sorted, de-duplicated; empty means 503
-  std::optional<BackendTls> tls;    // set: the endpoints are spoken to over TLS
+  // Ready and terminating endpoints, sorted, one per address and port (ready wins); none
+  // ready: 503.
+  std::vector<Endpoint> endpoints;
+  std::optional<BackendTls> tls;  // set: the endpoints are spoken to over TLS
   TargetGroupSettings settings;
   bool operator==(const TargetGroup&) const = default;
 };

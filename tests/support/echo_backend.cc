@@ -22,6 +22,8 @@ namespace websocket = beast::websocket;
 struct EchoBackend::Gate {
   std::mutex mutex;
   std::vector<std::function<void()>> held;
+  std::atomic<unsigned> status{0};  // failWith(): every answer's status; 0: the request's
+  std::atomic<int> delay_ms{0};     // delayAll()
 };
 
 namespace {
@@ -156,7 +158,8 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession<Stream
       });
       return;
     }
-    const auto delay = toNumber(params_, "delay_ms", 0);
+    const auto delay =
+        std::max<std::int64_t>(toNumber(params_, "delay_ms", 0), gate_->delay_ms.load());
     if (delay > 0) {
       timer_.emplace(beast::get_lowest_layer(stream_).get_executor());
       timer_->expires_after(std::chrono::milliseconds(delay));
@@ -169,7 +172,9 @@ class EchoSession final : public std::enable_shared_from_this<EchoSession<Stream
   void respond() {
     auto& req = parser_->get();
     const std::string_view target(req.target().data(), req.target().size());
-    const unsigned status = static_cast<unsigned>(toNumber(params_, "status", 200));
+    const unsigned forced = gate_->status.load();
+    const unsigned status =
+        forced != 0 ? forced : static_cast<unsigned>(toNumber(params_, "status", 200));
     keep_alive_ = req.keep_alive() && params_.count("close") == 0;
     if (params_.count("bytes") != 0) {
       remaining_ = toNumber(params_, "bytes", 0);
@@ -325,6 +330,9 @@ EchoBackend::EchoBackend(std::string name)
       gate_(std::make_shared<Gate>()),
       impl_(std::make_unique<Impl>()) {}
 
+void EchoBackend::failWith(unsigned status) { gate_->status = status; }
+void EchoBackend::delayAll(int ms) { gate_->delay_ms = ms; }
+
 std::size_t EchoBackend::heldCount() const {
   std::lock_guard<std::mutex> lock(gate_->mutex);
   return gate_->held.size();
@@ -396,6 +404,7 @@ std::uint16_t EchoBackend::start(std::uint16_t port, const std::string& bind) {
     return 0;
   }
   port_ = acceptor->local_endpoint().port();
+  impl_->ioc.restart();  // after a stop()
   impl_->acceptor.emplace(std::move(*acceptor));
   acceptLoop(*impl_->acceptor, impl_->tls.get(), name_, requests_, connections_, gate_);
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
@@ -410,12 +419,11 @@ void EchoBackend::stop() {
     std::lock_guard<std::mutex> lock(gate_->mutex);
     gate_->held.clear();  // answers never released die with their sessions
   }
-  net::post(impl_->ioc, [this] {
-    error_code ignored;
-    impl_->acceptor->close(ignored);
-  });
   impl_->ioc.stop();
   impl_->thread.join();
+  // Closed once the loop stopped (a close posted to it might never run, or run after a restart
+  // and close the new listener): a restart binds the same port again.
+  impl_->acceptor.reset();
 }
 
 }  // namespace portico::testing

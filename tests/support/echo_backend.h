@@ -46,6 +46,10 @@ class EchoBackend final {
   // Requests with gate=1 whose answers are held now; release() lets every one of them go.
   std::size_t heldCount() const;
   void release();
+  // Every answer from now on has this status (0: the one the request asks for, else 200).
+  void failWith(unsigned status);
+  // Every answer from now on waits this long first (0: none).
+  void delayAll(int ms);
 
   struct Gate;  // the held answers, shared with the backend's sessions
 

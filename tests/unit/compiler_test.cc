@@ -510,7 +510,8 @@ spec:
            "anyHost":{"host":"","routes":[]}})",
        {"warning: Ingress default/b-young: spec.rules[0].http.paths[0]: duplicate of a rule of "
         "Ingress default/z-old (host \"h\", Prefix \"/p/\"), which takes precedence"}},
-      {"endpoints: named target ports per slice, several slices merged, not-ready left out",
+      {"endpoints: named target ports per slice, several slices merged, terminating ones "
+       "draining, starting ones left out",
        R"(apiVersion: v1
 kind: Service
 metadata: {name: svc, namespace: ns}
@@ -529,6 +530,8 @@ endpoints:
   conditions: {ready: true}
 - addresses: ["10.1.0.2"]
   conditions: {ready: false, terminating: true}
+- addresses: ["10.1.0.5"]
+  conditions: {ready: false}
 - addresses: ["10.1.0.3"]
 ---
 apiVersion: discovery.k8s.io/v1
@@ -555,7 +558,7 @@ spec:
   rules: [{host: h, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: svc, port: {name: web}}}}]}}]
 ---
 )",
-       R"({"targetGroups":[{"id":"ns/svc:80","endpoints":["10.1.0.1:8080","10.1.0.1:8081","10.1.0.3:8080","10.1.0.4:8081"]}],
+       R"({"targetGroups":[{"id":"ns/svc:80","endpoints":["10.1.0.1:8080","10.1.0.1:8081","10.1.0.2:8080 draining","10.1.0.3:8080","10.1.0.4:8081"]}],
            "hosts":[{"host":"h","routes":[{"match":"Prefix","path":"","targetGroup":"ns/svc:80","ingress":"ns/i"}]}],
            "anyHost":{"host":"","routes":[]}})",
        {}},

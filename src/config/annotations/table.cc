@@ -43,6 +43,8 @@ const std::vector<AnnotationInfo>& annotationTable() {
        "consecutive 5xx or connect failures that eject an endpoint (5; 0: off)"},
       {"portico.dev/passive-health-ejection-seconds", "target-group", "Ingress, Service",
        "supported", "first ejection's length (30), doubling with each ejection in a row"},
+      {"portico.dev/target-type", "target-group", "Ingress, Service", "supported",
+       "ip (default): the pods of the EndpointSlices; service: the Service's ClusterIP (meshes)"},
       {"portico.dev/backend-protocol", "backend-tls", "Ingress, Service", "supported",
        "HTTP (default) or HTTPS: re-encrypt to the backend"},
       {"nginx.ingress.kubernetes.io/backend-protocol", "backend-tls", "Ingress, Service",

@@ -16,7 +16,7 @@ bool TargetGroupAnnotations::anyHealthCheck() const {
 
 bool TargetGroupAnnotations::any() const {
   return anyHealthCheck() || algorithm || hash || slow_start || deregistration_delay ||
-         ejection_failures || ejection_seconds;
+         ejection_failures || ejection_seconds || target_service;
 }
 
 std::optional<std::vector<std::pair<std::uint16_t, std::uint16_t>>> parseSuccessCodes(
@@ -162,10 +162,27 @@ std::optional<TargetGroupAnnotations> parseTargetGroup(const model::ObjectMeta& 
   number(kDeregistrationDelay, 0, 3600, a.deregistration_delay);
   number(kPassiveFailures, 0, 1000, a.ejection_failures);
   number(kPassiveEjection, 1, 3600, a.ejection_seconds);
+  if (const std::string* v = get(kTargetType)) {
+    const std::string t = toLower(trim(*v));
+    if (t == "ip" || t == "service") {
+      a.target_service = t == "service";
+    } else if (t == "instance") {
+      bad(kTargetType, *v, "is the ALB's node-port mode; portico takes ip or service");
+    } else {
+      bad(kTargetType, *v, "must be ip or service");
+    }
+  }
   if (!ok) {
     return std::nullopt;
   }
   return a;
+}
+
+bool targetsService(const TargetGroupAnnotations* ingress, const TargetGroupAnnotations* service) {
+  if (service != nullptr && service->target_service) {
+    return *service->target_service;
+  }
+  return ingress != nullptr && ingress->target_service.value_or(false);
 }
 
 snapshot::TargetGroupSettings resolveTargetGroup(const TargetGroupAnnotations* ingress,

@@ -11,6 +11,8 @@
 //   cookie:NAME (ring_hash; default source-ip)
 //   portico.dev/slow-start-seconds (0: off, up to 900), deregistration-delay-seconds (300)
 //   portico.dev/passive-health-failures (5; 0: off), passive-health-ejection-seconds (30)
+//   portico.dev/target-type: ip (the pods of the EndpointSlices, default) | service (the
+//   Service's ClusterIP and port, for meshes that balance themselves)
 // Any healthcheck annotation turns active health checks on for the target group.
 // Pure; part of the compiler.
 
@@ -39,6 +41,7 @@ inline constexpr char kSlowStart[] = "portico.dev/slow-start-seconds";
 inline constexpr char kDeregistrationDelay[] = "portico.dev/deregistration-delay-seconds";
 inline constexpr char kPassiveFailures[] = "portico.dev/passive-health-failures";
 inline constexpr char kPassiveEjection[] = "portico.dev/passive-health-ejection-seconds";
+inline constexpr char kTargetType[] = "portico.dev/target-type";
 
 // What one object's annotations say; unset fields leave the choice to the other object or the
 // default.
@@ -57,6 +60,7 @@ struct TargetGroupAnnotations {
   std::optional<std::uint32_t> deregistration_delay;
   std::optional<std::uint32_t> ejection_failures;
   std::optional<std::uint32_t> ejection_seconds;
+  std::optional<bool> target_service;  // target-type: service
   bool any() const;
   bool anyHealthCheck() const;
   bool operator==(const TargetGroupAnnotations&) const = default;
@@ -67,6 +71,9 @@ struct TargetGroupAnnotations {
 std::optional<TargetGroupAnnotations> parseTargetGroup(const model::ObjectMeta& meta,
                                                        const char* kind,
                                                        std::vector<Diagnostic>& diagnostics);
+
+// Whether the target group is the Service's ClusterIP (target-type: service; the Service wins).
+bool targetsService(const TargetGroupAnnotations* ingress, const TargetGroupAnnotations* service);
 
 // The settings `service` and then `ingress` (either may be null) give, over the defaults. A
 // timeout over the interval that only the two together make is cut to the interval.
