@@ -93,21 +93,20 @@ EndpointState* Balancer::pick(std::uint32_t tg, const runtime::TargetGroupState&
       break;
     }
     case snapshot::Algorithm::kRingHash:
-      if (state.ring != nullptr && !state.ring->points.empty()) {
-        const auto& points = state.ring->points;
-        auto it =
-            std::lower_bound(points.begin(), points.end(), std::make_pair(hash, std::uint32_t{0}));
-        // The next point whose endpoint takes traffic, at most one turn round the ring.
-        for (std::size_t walked = 0; walked < points.size(); ++walked, ++it) {
-          if (it == points.end()) {
-            it = points.begin();
+      if (state.ring != nullptr && !state.ring->hashes.empty()) {
+        const runtime::HashRing& ring = *state.ring;
+        const std::size_t size = ring.hashes.size();
+        std::size_t at = ring.find(hash);
+        // The next point whose endpoint takes traffic, at most one turn round the ring (each
+        // endpoint has many points: after 4n of them every endpoint was seen).
+        for (std::size_t walked = 0; walked < size && walked <= 4 * n; ++walked, ++at) {
+          if (at == size) {
+            at = 0;
           }
-          if (it->second < n && takes(*eps[it->second], now_ns)) {
-            chosen = eps[it->second].get();
+          const std::uint32_t owner = ring.owners[at];
+          if (owner < n && takes(*eps[owner], now_ns)) {
+            chosen = eps[owner].get();
             break;
-          }
-          if (walked > 4 * n) {
-            break;  // every endpoint was seen (each appears many times): none takes traffic
           }
         }
       }

@@ -45,7 +45,25 @@ struct GroupRuntime {
 // A consistent-hash ring over a target group's endpoints (ring_hash): built on the control
 // thread when the endpoints change, read by every worker.
 struct HashRing {
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> points;  // (hash, endpoint index), sorted
+  // The points, sorted by hash: hashes[i] belongs to endpoint owners[i]. Split in two arrays so
+  // a lookup's scan reads hashes only, eight to a cache line.
+  std::vector<std::uint64_t> hashes;
+  std::vector<std::uint32_t> owners;
+  // buckets[b]: the first point whose hash's top kBucketBits bits are >= b (one more entry
+  // than buckets), so a lookup scans the few points of one bucket instead of searching the
+  // whole ring.
+  static constexpr unsigned kBucketBits = 12;
+  std::vector<std::uint32_t> buckets;
+  // The first point at or after `hash` (hashes.size() when past the last).
+  std::size_t find(std::uint64_t hash) const {
+    const std::size_t b = hash >> (64 - kBucketBits);
+    std::size_t lo = buckets[b];
+    const std::size_t hi = buckets[b + 1];
+    while (lo < hi && hashes[lo] < hash) {
+      ++lo;
+    }
+    return lo;
+  }
 };
 
 // The hash ring_hash places keys and endpoints with: FNV-1a, then a 64-bit finalizer.

@@ -97,19 +97,36 @@ std::uint64_t mix(std::uint64_t z) {
 // Points per endpoint: enough for an even spread with few endpoints, at most 64 Ki in all.
 std::shared_ptr<const HashRing> buildRing(const std::vector<snapshot::Endpoint>& endpoints) {
   auto ring = std::make_shared<HashRing>();
-  if (endpoints.empty()) {
-    return ring;
-  }
-  const std::size_t per = std::clamp<std::size_t>(65536 / endpoints.size(), 16, 160);
-  ring->points.reserve(per * endpoints.size());
-  for (std::uint32_t i = 0; i < endpoints.size(); ++i) {
-    const std::uint64_t base =
-        hashKey(endpoints[i].address + ":" + std::to_string(endpoints[i].port));
-    for (std::size_t v = 0; v < per; ++v) {
-      ring->points.emplace_back(mix(base + v * 0x9e3779b97f4a7c15ULL), i);
+  constexpr std::size_t kBuckets = std::size_t{1} << HashRing::kBucketBits;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> points;
+  if (!endpoints.empty()) {
+    const std::size_t per = std::clamp<std::size_t>(65536 / endpoints.size(), 16, 160);
+    points.reserve(per * endpoints.size());
+    for (std::uint32_t i = 0; i < endpoints.size(); ++i) {
+      const std::uint64_t base =
+          hashKey(endpoints[i].address + ":" + std::to_string(endpoints[i].port));
+      for (std::size_t v = 0; v < per; ++v) {
+        points.emplace_back(mix(base + v * 0x9e3779b97f4a7c15ULL), i);
+      }
     }
+    std::sort(points.begin(), points.end());
   }
-  std::sort(ring->points.begin(), ring->points.end());
+  ring->hashes.reserve(points.size());
+  ring->owners.reserve(points.size());
+  for (const auto& [hash, owner] : points) {
+    ring->hashes.push_back(hash);
+    ring->owners.push_back(owner);
+  }
+  ring->buckets.resize(kBuckets + 1);
+  std::size_t at = 0;
+  for (std::size_t b = 0; b < kBuckets; ++b) {
+    const std::uint64_t start = static_cast<std::uint64_t>(b) << (64 - HashRing::kBucketBits);
+    while (at < points.size() && points[at].first < start) {
+      ++at;
+    }
+    ring->buckets[b] = static_cast<std::uint32_t>(at);
+  }
+  ring->buckets[kBuckets] = static_cast<std::uint32_t>(points.size());
   return ring;
 }
 
