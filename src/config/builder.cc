@@ -3,6 +3,8 @@
 #include "common/strings.h"
 #include "config/annotations/table.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <tuple>
 
@@ -156,6 +158,24 @@ std::uint32_t Builder::targetGroupFor(const BackendRef& ref) {
                " has no ClusterIP (headless); target-type service "
                "cannot reach it");
     }
+  } else if (svc.type == "ExternalName") {
+    // The name's addresses, as the resolver last found them; the port the Service points at.
+    const std::uint16_t port = static_cast<std::uint16_t>(
+        sp.target_port.number && *sp.target_port.number > 0 ? *sp.target_port.number : sp.port);
+    in6_addr ignored{};
+    if (inet_pton(AF_INET, svc.external_name.c_str(), &ignored) == 1 ||
+        inet_pton(AF_INET6, svc.external_name.c_str(), &ignored) == 1) {
+      tg.endpoints.push_back(snapshot::Endpoint{svc.external_name, port});
+    } else {
+      external_names_.insert(svc.external_name);
+      if (auto found = options_.resolved.find(svc.external_name);
+          found != options_.resolved.end()) {
+        for (const auto& address : found->second) {
+          tg.endpoints.push_back(snapshot::Endpoint{address, port});
+        }
+        std::sort(tg.endpoints.begin(), tg.endpoints.end());
+      }
+    }
   } else if (auto slices = slices_by_service_.find(service_key);
              slices != slices_by_service_.end()) {
     tg.endpoints = endpointsOf(sp, slices->second);
@@ -165,7 +185,8 @@ std::uint32_t Builder::targetGroupFor(const BackendRef& ref) {
     tg.settings = annotations::resolveTargetGroup(source_settings, service_settings);
   }
   tgs_.push_back(std::move(tg));
-  tg_sources_.push_back(TargetGroupSource{service_key, sp, cluster_ip});
+  tg_sources_.push_back(TargetGroupSource{service_key, sp, cluster_ip,
+                                          svc.type == "ExternalName" ? svc.external_name : ""});
   tg_settings_source_.push_back(source_settings != nullptr ? ref.source : nullptr);
   return known->second;
 }
@@ -382,6 +403,7 @@ CompileResult Builder::finish() {
   result.ingresses.assign(sources_.begin(), sources_.end());
   std::sort(result.ingresses.begin(), result.ingresses.end());
   result.target_group_sources = std::move(tg_sources);
+  result.external_names.assign(external_names_.begin(), external_names_.end());
   return result;
 }
 

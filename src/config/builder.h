@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -130,6 +131,7 @@ class Builder final {
   };
   std::map<std::string, TlsClaim> tls_;
   std::deque<std::string> sources_;
+  std::set<std::string> external_names_;
   std::string key_buf_;
   std::uint32_t splits_ = 0;  // forwards of several targets numbered so far (finish())
 };

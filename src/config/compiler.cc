@@ -57,7 +57,7 @@ snapshot::Snapshot recompileEndpoints(const snapshot::Snapshot& previous,
     tg.id = previous.targetGroups()[i].id;
     tg.tls = previous.targetGroups()[i].tls;
     tg.settings = previous.targetGroups()[i].settings;
-    if (source.cluster_ip) {
+    if (source.cluster_ip || !source.external_name.empty()) {
       tg.endpoints = previous.targetGroups()[i].endpoints;  // not from slices
     } else if (it != slices.end()) {
       tg.endpoints = endpointsOf(source.port, it->second);

@@ -10,6 +10,7 @@
 #include "snapshot/snapshot.h"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -48,6 +49,9 @@ struct Options {
   std::string default_backend_service;  // "namespace/name", or empty
   SecretChecks secret_checks;           // every TLS Secret of the state, checked
   TlsOptions tls;
+  // The addresses each ExternalName Service's name resolved to (src/dns resolves the names a
+  // compile reports in CompileResult::external_names): sorted; a name not here has none yet.
+  std::map<std::string, std::vector<std::string>> resolved;
 };
 
 struct Diagnostic {
@@ -67,7 +71,8 @@ struct Diagnostic {
 struct TargetGroupSource {
   std::string service;  // "namespace/name"
   model::ServicePort port;
-  bool cluster_ip = false;  // target-type: service: its endpoint is the ClusterIP, not slices
+  bool cluster_ip = false;    // target-type: service: its endpoint is the ClusterIP, not slices
+  std::string external_name;  // an ExternalName Service: its endpoints are the name's addresses
   bool operator==(const TargetGroupSource&) const = default;
 };
 
@@ -76,6 +81,7 @@ struct CompileResult {
   std::vector<Diagnostic> diagnostics;  // sorted
   std::vector<std::string> ingresses;   // keys of the Ingresses that are ours, sorted
   std::vector<TargetGroupSource> target_group_sources;  // [target group index]
+  std::vector<std::string> external_names;  // DNS names of ExternalName target groups, sorted
 };
 
 CompileResult compile(const model::ClusterState& state, const Options& options);

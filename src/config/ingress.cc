@@ -263,9 +263,9 @@ class IngressProcessor final {
       return std::nullopt;
     }
     const model::Service& svc = svc_it->second;
-    if (svc.type == "ExternalName") {
+    if (svc.type == "ExternalName" && svc.external_name.empty()) {
       diag(who, field() + ".name",
-           "Service " + svc.meta.key() + " is of type ExternalName, which is not supported yet");
+           "Service " + svc.meta.key() + " is of type ExternalName without spec.externalName");
       return std::nullopt;
     }
     for (const auto& sp : svc.ports) {

@@ -32,6 +32,13 @@ Controller::Controller(config::Options options, Publish publish, metrics::Regist
 Controller::~Controller() { stop(); }
 
 void Controller::start() {
+  resolver_ = std::make_unique<dns::Resolver>(resolver_options_, [this] {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      resolved_dirty_ = true;
+    }
+    cv_.notify_all();
+  });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -44,6 +51,7 @@ void Controller::stop() {
   if (thread_.joinable()) {
     thread_.join();
   }
+  resolver_.reset();  // its thread ends; a last callback only sets a flag
 }
 
 void Controller::setState(model::ClusterState state, std::vector<std::string> source_errors) {
@@ -82,7 +90,9 @@ std::vector<config::Diagnostic> Controller::diagnostics() const {
 void Controller::run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    const auto wake = [this] { return stopping_ || (dirty_ && synced_); };
+    const auto wake = [this] {
+      return stopping_ || (dirty_ && synced_) || (resolved_dirty_ && compiled_once_);
+    };
     if (check_secrets_ && compiled_once_) {
       if (!cv_.wait_until(lock, next_recheck_, wake)) {
         next_recheck_ = std::chrono::steady_clock::now() + debounce_.secret_recheck;
@@ -97,6 +107,15 @@ void Controller::run() {
     if (stopping_) {
       return;
     }
+    if (resolved_dirty_ && compiled_once_ && !dirty_) {
+      resolved_dirty_ = false;
+      lock.unlock();
+      log::info("an ExternalName resolved to other addresses: recompiling");
+      compileAndPublish(compiled_state_, compiled_errors_, /*force=*/true);
+      lock.lock();
+      continue;
+    }
+    resolved_dirty_ = false;  // the compile below takes the new addresses too
     // Holdoff: wait for a quiet period, bounded by max_delay from the first change. A change
     // after a quiet spell is compiled at once (leading edge): a lone EndpointSlice update should
     // not wait out the holdoff meant for bursts.
@@ -172,7 +191,13 @@ void Controller::compileAndPublish(const model::ClusterState& state,
   if (check_secrets_) {
     options.secret_checks = check_secrets_(state);
   }
+  if (resolver_ != nullptr) {
+    options.resolved = resolver_->results();
+  }
   config::CompileResult result = config::compile(state, options);
+  if (resolver_ != nullptr) {
+    resolver_->watch(result.external_names);
+  }
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();

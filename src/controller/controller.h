@@ -15,6 +15,7 @@
 // Threads: setState()/markSynced() from any thread; publish runs on the controller's thread.
 
 #include "config/compiler.h"
+#include "dns/resolver.h"
 #include "metrics/registry.h"
 #include "model/cluster_state.h"
 #include "snapshot/snapshot.h"
@@ -62,6 +63,8 @@ class Controller final {
   // Before start().
   void setObserver(Observer observer) { observer_ = std::move(observer); }
   void setSecretChecker(SecretChecker checker) { check_secrets_ = std::move(checker); }
+  // How ExternalName Services' names are resolved (tests point it at their own server).
+  void setResolverOptions(dns::ResolverOptions options) { resolver_options_ = std::move(options); }
   void start();
   void stop();
 
@@ -86,6 +89,8 @@ class Controller final {
   const Publish publish_;
   Observer observer_;
   SecretChecker check_secrets_;
+  dns::ResolverOptions resolver_options_;
+  std::unique_ptr<dns::Resolver> resolver_;  // made by start()
   const Debounce debounce_;
   metrics::Gauge& diagnostics_gauge_;
   metrics::Gauge& source_errors_gauge_;
@@ -100,6 +105,7 @@ class Controller final {
   model::ClusterState pending_;
   std::vector<std::string> pending_errors_;
   bool dirty_ = false;
+  bool resolved_dirty_ = false;  // the resolver has new addresses
   bool synced_ = false;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point first_change_{};

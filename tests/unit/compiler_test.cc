@@ -881,6 +881,64 @@ spec:
        {"warning: Ingress default/old: spec.rules[0].http.paths[0]: duplicate of a rule of "
         "Ingress default/new (host \"h\", Prefix \"/\", the same conditions), which takes "
         "precedence"}},
+      {"ExternalName Services: the resolved addresses at the target port, an IP literal as is, "
+       "and target-type service: the ClusterIP, not the pods",
+       kWeb +
+           R"(apiVersion: v1
+kind: Service
+metadata: {name: ext, namespace: default}
+spec: {type: ExternalName, externalName: db.example.test, ports: [{name: http, port: 80, targetPort: 5432}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lit, namespace: default}
+spec: {type: ExternalName, externalName: 192.0.2.9, ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: later, namespace: default}
+spec: {type: ExternalName, externalName: later.example.test, ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: mesh, namespace: default, annotations: {portico.dev/target-type: service}}
+spec: {clusterIP: 10.96.0.7, ports: [{name: http, port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: headless, namespace: default, annotations: {portico.dev/target-type: service}}
+spec: {clusterIP: None, ports: [{name: http, port: 80}]}
+---
+)" + ingress("a", R"(  rules:
+  - host: a.test
+    http:
+      paths:
+      - {path: /e, pathType: Prefix, backend: {service: {name: ext, port: {number: 80}}}}
+      - {path: /l, pathType: Prefix, backend: {service: {name: lit, port: {name: http}}}}
+      - {path: /n, pathType: Prefix, backend: {service: {name: later, port: {number: 80}}}}
+      - {path: /m, pathType: Prefix, backend: {service: {name: mesh, port: {number: 80}}}}
+      - {path: /h, pathType: Prefix, backend: {service: {name: headless, port: {number: 80}}}}
+)"),
+       R"({"targetGroups":[
+             {"id":"default/ext:80","endpoints":["192.0.2.1:5432","2001:db8::1:5432"]},
+             {"id":"default/headless:80/service","endpoints":[]},
+             {"id":"default/later:80","endpoints":[]},
+             {"id":"default/lit:80","endpoints":["192.0.2.9:80"]},
+             {"id":"default/mesh:80/service","endpoints":["10.96.0.7:80"]}],
+           "hosts":[{"host":"a.test","routes":[
+             {"match":"Prefix","path":"/e","targetGroup":"default/ext:80","ingress":"default/a"},
+             {"match":"Prefix","path":"/l","targetGroup":"default/lit:80","ingress":"default/a"},
+             {"match":"Prefix","path":"/n","targetGroup":"default/later:80","ingress":"default/a"},
+             {"match":"Prefix","path":"/m","targetGroup":"default/mesh:80/service","ingress":"default/a"},
+             {"match":"Prefix","path":"/h","targetGroup":"default/headless:80/service","ingress":"default/a"}]}],
+           "anyHost":{"host":"","routes":[]}})",
+       {"error: Ingress default/a: metadata.annotations[\"portico.dev/target-type\"]: Service "
+        "default/headless has no ClusterIP (headless); target-type service cannot reach it"},
+       [] {
+         Options o;
+         o.resolved = {{"db.example.test", {"192.0.2.1", "2001:db8::1"}}};
+         return o;
+       }()},
   };
 }
 

@@ -1,4 +1,5 @@
 #include "controller/controller.h"
+#include "dns_server.h"
 #include "http_client.h"
 #include "test_state.h"
 #include "tls/store.h"
@@ -217,6 +218,63 @@ TEST(ControllerTls, ACertificateThatExpiresIsNoticedWithoutAnyChange) {
   rows = store.expiryRows(*published.last());
   ASSERT_EQ(rows.size(), 1u);  // still listed, with its past notAfter
   EXPECT_LT(rows[0].second, now.load());
+  controller.stop();
+}
+
+}  // namespace
+}  // namespace portico::controller
+
+namespace portico::controller {
+namespace {
+
+// An ExternalName Service: the compile reports its name, the resolver resolves it, and the
+// controller recompiles with the addresses; when the record changes after its TTL, again.
+TEST(ControllerExternalName, ItsNameIsResolvedAndTheTargetGroupFollowsTheRecord) {
+  portico::testing::DnsServer dns;
+  dns.set("db.example.test", {"192.0.2.10"}, 1);
+  metrics::Registry registry;
+  Published published;
+  Controller controller(
+      {},
+      [&](auto s) {
+        const std::lock_guard<std::mutex> lock(published.mutex);
+        published.snapshots.push_back(std::move(s));
+      },
+      registry, Debounce{10ms, 100ms});
+  dns::ResolverOptions resolver;
+  resolver.nameserver = "127.0.0.1";
+  resolver.nameserver_port = dns.port();
+  resolver.min_ttl = 1s;
+  controller.setResolverOptions(resolver);
+  controller.start();
+  controller.setState(
+      stateFromYaml("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\n"
+                    "spec:\n  type: ExternalName\n  externalName: db.example.test\n"
+                    "  ports: [{name: http, port: 80, targetPort: 8443}]\n---\n" +
+                    kIngress),
+      {});
+  controller.markSynced();
+  const auto endpoints = [&] {
+    auto s = published.last();
+    std::vector<std::string> out;
+    if (s != nullptr && !s->targetGroups().empty()) {
+      for (const auto& e : s->targetGroups().front().endpoints) {
+        out.push_back(e.address + ":" + std::to_string(e.port));
+      }
+    }
+    return out;
+  };
+  ASSERT_TRUE(
+      eventually([&] { return endpoints() == std::vector<std::string>{"192.0.2.10:8443"}; }));
+  dns.set("db.example.test", {"192.0.2.20", "2001:db8::20"}, 1);
+  ASSERT_TRUE(eventually([&] {
+    return endpoints() == std::vector<std::string>{"192.0.2.20:8443", "2001:db8::20:8443"};
+  }));
+  // The server fails: the target group keeps its last addresses.
+  dns.fail(true);
+  const auto asked = dns.queries();
+  ASSERT_TRUE(eventually([&] { return dns.queries() >= asked + 2; }));
+  EXPECT_EQ(endpoints(), (std::vector<std::string>{"192.0.2.20:8443", "2001:db8::20:8443"}));
   controller.stop();
 }
 
