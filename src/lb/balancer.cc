@@ -8,6 +8,11 @@ namespace portico::lb {
 
 using runtime::EndpointState;
 
+namespace {
+// Peak EWMA's decay while an endpoint gets no samples: its average is divided by 1 + idle/this.
+constexpr std::int64_t kEwmaDecayNs = 10'000'000'000;
+}  // namespace
+
 bool Balancer::takes(EndpointState& e, std::int64_t now_ns) {
   if (e.draining.load(std::memory_order_relaxed) || !e.available(now_ns)) {
     return false;
@@ -76,15 +81,20 @@ EndpointState* Balancer::pick(std::uint32_t tg, const runtime::TargetGroupState&
       const bool ta = takes(*a, now_ns);
       const bool tb = b != a && takes(*b, now_ns);
       if (ta && tb) {
-        const auto load = [algorithm](const EndpointState& e) -> std::uint64_t {
+        const auto load = [algorithm, now_ns](const EndpointState& e) -> std::uint64_t {
           const std::uint64_t active = e.active_requests.load(std::memory_order_relaxed);
           if (algorithm == snapshot::Algorithm::kLeastRequest) {
             return active;
           }
-          // Peak EWMA: latency times load; an endpoint without samples costs as if fast.
-          const auto ewma = static_cast<std::uint64_t>(
-              std::max<std::int64_t>(e.ewma_ns.load(std::memory_order_relaxed), 1));
-          return ewma * (active + 1);
+          // Peak EWMA: latency times load; an endpoint without samples costs as if fast. The
+          // average decays while the endpoint gets no samples (halved after one time
+          // constant), so one that was slow once is tried again.
+          const std::int64_t ewma = e.ewma_ns.load(std::memory_order_relaxed);
+          const std::int64_t idle =
+              std::max<std::int64_t>(now_ns - e.ewma_at_ns.load(std::memory_order_relaxed), 0);
+          const auto decayed = static_cast<std::uint64_t>(
+              std::max<std::int64_t>(ewma / (1 + idle / kEwmaDecayNs), 1));
+          return decayed * (active + 1);
         };
         chosen = load(*a) <= load(*b) ? a : b;
       } else {

@@ -173,7 +173,9 @@ TEST_F(AlbTest, RedirectAndFixedResponseActionsAnswerWithoutABackend) {
 }
 
 TEST_F(AlbTest, EachAlgorithmSpreadsOverBothBackends) {
-  for (const char* algorithm : {"round_robin", "random", "least_request", "ewma"}) {
+  // (ewma sends to the faster of two backends whose latency differs by noise: it has its own
+  // test below.)
+  for (const char* algorithm : {"round_robin", "random", "least_request"}) {
     SCOPED_TRACE(algorithm);
     const std::string ann = std::string("portico.dev/load-balancing-algorithm: ") + algorithm;
     proxy_.publish(loopbackService("svc", {a_.port(), b_.port()}, "default", ann) +
