@@ -375,3 +375,53 @@ TEST_F(AlbTest, RollingUpdateDrainsWithZeroFailedRequests) {
 
 }  // namespace
 }  // namespace portico::testing
+
+namespace portico::testing {
+namespace {
+
+// What a hostile client can put where conditions and stickiness look: every answer is a clear
+// one, from the route the rules say, and nothing else reaches the backends.
+TEST_F(AlbTest, HostileHeadersQueriesAndCookiesGetTheRulesAnswer) {
+  proxy_.publish(services() + ingressWith(R"(    portico.dev/conditions.svc-b: >-
+      [{"field": "http-header", "httpHeaderConfig": {"httpHeaderName": "X-Canary", "values": ["*a*a*a*b"]}},
+       {"field": "query-string", "queryStringConfig": {"values": [{"key": "k*", "value": "?"}]}}]
+    portico.dev/actions.split: >-
+      {"type": "forward", "forwardConfig": {"targetGroups": [
+        {"serviceName": "svc-a", "servicePort": 80, "weight": 1},
+        {"serviceName": "svc-b", "servicePort": 80, "weight": 1}],
+       "targetGroupStickinessConfig": {"enabled": true, "durationSeconds": 60}}}
+)",
+                                          path("/", "svc-a") + path("/", "svc-b") +
+                                              path("/s", "split", "name: use-annotation")));
+  // A long header value that almost matches the pattern: answered by the plain rule, quickly.
+  auto r = req("/?k1=x");
+  r.headers = {{"X-Canary", std::string(30000, 'a')}};
+  EXPECT_EQ(nameOf(request(proxy_.port(), r)), "a");
+  r.headers = {{"X-Canary", std::string(30000, 'a') + "b"}};
+  EXPECT_EQ(nameOf(request(proxy_.port(), r)), "b");
+  // Queries with empty pairs, no '=', repeated '&', an encoded '&', and a huge one.
+  for (const char* target : {"/?&&k1=x&&", "/?=&k1=x", "/?k1", "/?k1=%26", "/?%6b1=x"}) {
+    r.target = target;
+    r.headers = {{"X-Canary", "aaab"}};
+    const std::string expected =
+        std::string(target) == "/?&&k1=x&&" || std::string(target) == "/?=&k1=x" ? "b" : "a";
+    EXPECT_EQ(nameOf(request(proxy_.port(), r)), expected) << target;
+  }
+  r.target = "/?" + std::string(20000, '&') + "k1=x";
+  EXPECT_EQ(nameOf(request(proxy_.port(), r)), "b");
+  // Stickiness cookies that are not ours, forged, repeated, oversized or malformed: split by
+  // weight, each answer a 200 with a fresh cookie.
+  for (const std::string& cookie :
+       {std::string("portico-tg="), std::string("portico-tg=zzzzzzzzzzzzzzzz"),
+        std::string("portico-tg=1; portico-tg=2"), "portico-tg=" + std::string(5000, 'f'),
+        std::string(";;;=;portico-tg"), std::string("portico-tg=\"\"")}) {
+    auto s = req("/s");
+    s.headers = {{"Cookie", cookie}, {"Cookie", "other=1"}};
+    const auto res = request(proxy_.port(), s);
+    EXPECT_EQ(res.status, 200) << cookie;
+    EXPECT_EQ(res.header("set-cookie").rfind("portico-tg=", 0), 0u) << cookie;
+  }
+}
+
+}  // namespace
+}  // namespace portico::testing
