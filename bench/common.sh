@@ -15,9 +15,66 @@ wait_http() {  # until something answers HTTP on 127.0.0.1:$1 (10 s at most)
   echo "nothing answers on port $1" >&2; exit 1
 }
 # write_bench_manifest FILE UPSTREAM_PORT: Service, EndpointSlice and Ingress routing
-# bench.local to the upstream.
+# bench.local to the upstream. ROUTING=alb (environment) routes it the ALB way instead: a rule
+# with header and query conditions that every request fails, then a 70/30 forward to two
+# Services of the same upstream, so each request evaluates conditions and a weighted split.
 write_bench_manifest() {
   local upstream_port=$2
+  if [[ ${ROUTING:-plain} == alb ]]; then
+    cat > "$1" <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: upstream, namespace: bench}
+spec: {ports: [{name: http, port: 80, targetPort: $upstream_port}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: upstream-b, namespace: bench}
+spec: {ports: [{name: http, port: 80, targetPort: $upstream_port}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: upstream-1, namespace: bench, labels: {kubernetes.io/service-name: upstream}}
+addressType: IPv4
+ports: [{name: http, port: $upstream_port}]
+endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: upstream-b-1, namespace: bench, labels: {kubernetes.io/service-name: upstream-b}}
+addressType: IPv4
+ports: [{name: http, port: $upstream_port}]
+endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: bench
+  namespace: bench
+  annotations:
+    portico.dev/conditions.canary: >-
+      [{"field": "http-header", "httpHeaderConfig": {"httpHeaderName": "X-Canary", "values": ["yes", "beta-*"]}},
+       {"field": "query-string", "queryStringConfig": {"values": [{"key": "canary"}]}}]
+    portico.dev/actions.split: >-
+      {"type": "forward", "forwardConfig": {"targetGroups": [
+        {"serviceName": "upstream", "servicePort": 80, "weight": 70},
+        {"serviceName": "upstream-b", "servicePort": 80, "weight": 30}]}}
+spec:
+  ingressClassName: portico
+  rules:
+  - host: bench.local
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: canary, port: {number: 80}}}}
+      - {path: /, pathType: Prefix, backend: {service: {name: split, port: {name: use-annotation}}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: canary, namespace: bench}
+spec: {ports: [{name: http, port: 80, targetPort: $upstream_port}]}
+YAML
+    return
+  fi
   cat > "$1" <<YAML
 apiVersion: v1
 kind: Service

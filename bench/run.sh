@@ -15,7 +15,8 @@
 # CPU 1, wrk and upstream on CPU 0), PORTICO_BIN (default BUILD_DIR/src/portico: to measure
 # another build, such as the commit before a change, in the same sitting), TLS (default 1; 0
 # leaves the HTTPS profiles out, for builds older than portico's HTTPS listener), FULL (default
-# 1; 0 leaves https-full-handshake out, for builds without --tls-session-tickets).
+# 1; 0 leaves https-full-handshake out, for builds without --tls-session-tickets), ROUTING
+# (default plain; alb: conditions and a weighted split on every request, see bench/common.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}

@@ -717,11 +717,33 @@ void Exchange<Stream>::holdEndpoint(runtime::EndpointState* endpoint) {
   if (held_ != nullptr) {
     held_->active_requests.fetch_sub(1, std::memory_order_relaxed);
   }
+  if (held_ == nullptr) {
+    worker_.holders.insert(this);
+  } else if (endpoint == nullptr) {
+    worker_.holders.erase(this);
+  }
   held_ = endpoint;
   if (held_ != nullptr) {
     held_->active_requests.fetch_add(1, std::memory_order_relaxed);
     held_->requests.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+template <class Stream>
+void Exchange<Stream>::deregistrationExpired() {
+  if (conn_.closed() || held_ == nullptr) {
+    return;
+  }
+  log::warn("deregistration delay over: ending a request still on the endpoint",
+            {{"endpoint", endpointName(held_)}, {"target_group", held_->target_group}});
+  holdEndpoint(nullptr);
+  if (response_started_ || upstream_ == nullptr) {
+    dropUpstream();
+    conn_.close();  // part of the answer is out: a truncated response is the honest signal
+    return;
+  }
+  dropUpstream();
+  fail({Phase::kUpstreamHeaders, Cause::kRefused, Side::kUpstream});  // a 502
 }
 
 template <class Stream>

@@ -20,6 +20,7 @@
 #include "proxy/proxy_error.h"
 #include "proxy/request_head.h"
 #include "proxy/upstream_pool.h"
+#include "proxy/worker.h"
 #include "runtime/published_config.h"
 
 #include <array>
@@ -35,7 +36,7 @@ class Http1Connection;
 struct Worker;
 
 template <class Stream>
-class Exchange final {
+class Exchange final : public EndpointHolder {
  public:
   using Connection = Http1Connection<Stream>;
   explicit Exchange(Connection& conn);
@@ -45,6 +46,10 @@ class Exchange final {
 
   // The connection parsed a request head: run it.
   void start();
+
+  // EndpointHolder: the endpoint's deregistration delay ran out while this request used it.
+  runtime::EndpointState* heldEndpoint() const override { return held_; }
+  void deregistrationExpired() override;
 
  private:
   // route, requestPolicies, action

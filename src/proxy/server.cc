@@ -95,6 +95,7 @@ Worker::Worker(const ProxyConfig& cfg, ProxyMetrics& m, int idx, const Clock& cl
       balancer(seed ^ 0x5bd1e9955bd1e995ULL),
       pool(ioc, clk, cfg.max_idle_per_endpoint, cfg.upstream_idle_timeout),
       accept_backoff(ioc),
+      drain_tick(ioc),
       rng(seed) {}
 
 const std::string& Worker::date() {
@@ -208,6 +209,35 @@ Server::Server(ProxyConfig config, metrics::Registry& registry, ServerOptions op
 
 Server::~Server() { stop(); }
 
+namespace {
+// Requests still talking to an endpoint whose deregistration delay ran out are ended (the ALB's
+// deregistration delay: in-flight requests get that long, then their connections close).
+void drainTick(Worker& w) {
+  w.drain_tick.expires_after(std::chrono::seconds(1));
+  w.drain_tick.async_wait([&w](error_code ec) {
+    if (ec) {
+      return;
+    }
+    const std::int64_t now = runtime::steadyNs(w.clock.now());
+    std::vector<EndpointHolder*> expired;
+    for (EndpointHolder* h : w.holders) {
+      const runtime::EndpointState* e = h->heldEndpoint();
+      const std::int64_t deadline =
+          e != nullptr ? e->drain_deadline_ns.load(std::memory_order_relaxed) : 0;
+      if (deadline != 0 && now >= deadline && e->draining.load(std::memory_order_relaxed)) {
+        expired.push_back(h);
+      }
+    }
+    for (EndpointHolder* h : expired) {
+      if (w.holders.count(h) != 0) {  // an earlier one's end may have ended it too
+        h->deregistrationExpired();
+      }
+    }
+    drainTick(w);
+  });
+}
+}  // namespace
+
 Result<std::uint16_t> Server::start() {
   auto& cfg = impl_->config;
   std::uint16_t port = cfg.http_port;
@@ -271,6 +301,7 @@ Result<std::uint16_t> Server::start() {
   impl_->https_port = https_port;
   for (auto& w : impl_->workers) {
     Worker* wp = w.get();
+    drainTick(*wp);
     doAccept<false>(*wp);
     if (wp->tls_acceptor) {
       doAccept<true>(*wp);

@@ -71,6 +71,17 @@ class ClientConnection {
   ~ClientConnection() = default;
 };
 
+// A request that holds an endpoint (Exchange): told when the endpoint's deregistration delay
+// ran out while it still talks to it.
+class EndpointHolder {
+ public:
+  virtual runtime::EndpointState* heldEndpoint() const = 0;
+  virtual void deregistrationExpired() = 0;
+
+ protected:
+  ~EndpointHolder() = default;
+};
+
 struct Worker {
   Worker(const ProxyConfig& config, ProxyMetrics& metrics, int index, const Clock& clock,
          std::uint64_t seed);
@@ -93,6 +104,9 @@ struct Worker {
   metrics::Counter& requests;
   // Declared before the io_context: connections that die while it is destroyed unregister here.
   std::unordered_set<ClientConnection*> connections;
+  // The requests holding an endpoint now; checked once a second against draining endpoints'
+  // deregistration deadlines (drainTick).
+  std::unordered_set<EndpointHolder*> holders;
   bool draining = false;
   std::atomic<std::size_t> connection_count{0};
   std::atomic<std::uint64_t> installed_generation{0};
@@ -108,6 +122,7 @@ struct Worker {
   std::unique_ptr<UpstreamConnector> connector;
   std::optional<net::basic_socket_acceptor<tcp, WorkerExecutor>> acceptor;
   net::steady_timer accept_backoff;
+  net::steady_timer drain_tick;  // once a second: requests past their endpoint's deadline
   std::uint16_t listen_port = 0;
   std::string listen_port_text;  // X-Forwarded-Port
   // HTTPS: its acceptor, port, and the server's front context that TLS connections start with.

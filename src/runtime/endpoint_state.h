@@ -107,8 +107,10 @@ struct EndpointState {
   // EWMA of response latency, nanoseconds (peak-sensitive: a slower sample replaces it).
   std::atomic<std::int64_t> ewma_ns{0};
   std::atomic<std::int64_t> ewma_at_ns{0};
-  // Set while the endpoint is terminating: no new requests, in-flight ones finish.
+  // Set while the endpoint is terminating: no new requests, in-flight ones finish until
+  // drain_deadline_ns (when it turned terminating, plus the deregistration delay).
   std::atomic<bool> draining{false};
+  std::atomic<std::int64_t> drain_deadline_ns{0};
 };
 
 }  // namespace portico::runtime

@@ -48,6 +48,8 @@ void RuntimeState::rebind(Group& group, const snapshot::TargetGroup& tg, std::in
   next.runtime = group.state.runtime;
   // A group that had endpoints ramps new ones up; the first ones start at full share.
   const bool slow_start = tg.settings.slow_start_seconds > 0 && !group.endpoints.empty();
+  const std::int64_t deregistration =
+      static_cast<std::int64_t>(tg.settings.deregistration_delay_seconds) * 1'000'000'000LL;
   next.endpoints.reserve(tg.endpoints.size());
   std::vector<bool> kept(group.endpoints.size(), false);
   // Identity is the address and port: an endpoint that turns terminating keeps its state.
@@ -60,7 +62,13 @@ void RuntimeState::rebind(Group& group, const snapshot::TargetGroup& tg, std::in
     if (old != group.endpoints.end() && old->address == e.address && old->port == e.port) {
       const auto i = static_cast<std::size_t>(old - group.endpoints.begin());
       kept[i] = true;
-      group.state.endpoints[i]->draining.store(e.draining, std::memory_order_relaxed);
+      EndpointState& kept_state = *group.state.endpoints[i];
+      if (e.draining && !kept_state.draining.load(std::memory_order_relaxed)) {
+        kept_state.drain_deadline_ns.store(now_ns + deregistration, std::memory_order_relaxed);
+      } else if (!e.draining) {
+        kept_state.drain_deadline_ns.store(0, std::memory_order_relaxed);
+      }
+      kept_state.draining.store(e.draining, std::memory_order_relaxed);
       next.endpoints.push_back(group.state.endpoints[i]);
       continue;
     }
@@ -70,6 +78,9 @@ void RuntimeState::rebind(Group& group, const snapshot::TargetGroup& tg, std::in
         tg.id, e, pool != pools_.end() ? pool->second.id : next_pool_id_++, group.flavor);
     acquirePool(es);
     es->draining.store(e.draining, std::memory_order_relaxed);
+    if (e.draining) {
+      es->drain_deadline_ns.store(now_ns + deregistration, std::memory_order_relaxed);
+    }
     if (slow_start && !e.draining) {
       es->slow_start_begin_ns.store(now_ns);
       es->slow_start_end_ns.store(

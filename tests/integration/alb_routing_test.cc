@@ -425,3 +425,35 @@ TEST_F(AlbTest, HostileHeadersQueriesAndCookiesGetTheRulesAnswer) {
 
 }  // namespace
 }  // namespace portico::testing
+
+namespace portico::testing {
+namespace {
+
+// A request still in flight on a terminating endpoint when its deregistration delay runs out is
+// ended (502: nothing of its answer had left), as the ALB closes such connections.
+TEST_F(AlbTest, TheDeregistrationDelayBoundsRequestsLeftOnADrainingEndpoint) {
+  const auto manifest = [&](const std::string& conditions) {
+    return "apiVersion: v1\nkind: Service\nmetadata: {name: svc, namespace: default, annotations: "
+           "{portico.dev/deregistration-delay-seconds: \"1\"}}\nspec:\n  ports: [{name: http, "
+           "port: 80, targetPort: http}]\n---\napiVersion: discovery.k8s.io/v1\nkind: "
+           "EndpointSlice\nmetadata:\n  name: svc-a\n  namespace: default\n  labels: "
+           "{kubernetes.io/service-name: svc}\naddressType: IPv4\nports: [{name: http, port: " +
+           std::to_string(a_.port()) +
+           "}]\nendpoints: [{addresses: [\"127.0.0.1\"], conditions: " + conditions + "}]\n---\n" +
+           ingressWith("    portico.dev/group.order: \"0\"\n", path("/", "svc"));
+  };
+  proxy_.publish(manifest("{ready: true}"));
+  HttpResponse held;
+  std::thread client([&] { held = request(proxy_.port(), req("/?gate=1")); });
+  ASSERT_TRUE(eventually([&] { return a_.heldCount() == 1; }));
+  const auto started = std::chrono::steady_clock::now();
+  proxy_.publish(manifest("{ready: false, serving: true, terminating: true}"));
+  client.join();  // ended by portico, not by the backend (which still holds it)
+  EXPECT_EQ(held.status, 502);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 900ms);  // not before the delay
+  EXPECT_EQ(a_.heldCount(), 1u);
+  a_.release();
+}
+
+}  // namespace
+}  // namespace portico::testing
