@@ -38,7 +38,7 @@ const std::vector<AnnotationInfo>& annotationTable() {
       {"portico.dev/slow-start-seconds", "target-group", "Ingress, Service", "supported",
        "a new endpoint's share ramps up over this window (0: off; up to 900)"},
       {"portico.dev/deregistration-delay-seconds", "target-group", "Ingress, Service", "supported",
-       "how long a terminating endpoint keeps its connections (300)"},
+       "how long requests may stay on a terminating endpoint before they are ended (300)"},
       {"portico.dev/passive-health-failures", "target-group", "Ingress, Service", "supported",
        "consecutive 5xx or connect failures that eject an endpoint (5; 0: off)"},
       {"portico.dev/passive-health-ejection-seconds", "target-group", "Ingress, Service",
