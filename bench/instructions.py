@@ -6,8 +6,11 @@ instruction counts do not (valgrind counts the same instructions for the same bi
 whatever else the machine does). This measures what a change costs in portico's own code,
 Beast, Asio and libc included, the kernel excluded.
 
-  bench/instructions.py NAME=PORTICO_BINARY [NAME=PORTICO_BINARY ...] [--requests N]
-                        [--annotate N]
+  bench/instructions.py NAME=PORTICO_BINARY[@alb] [NAME=PORTICO_BINARY[@alb] ...]
+                        [--requests N] [--annotate N]
+
+"@alb" routes the requests through failing conditions and a 70/30 weighted split (ROUTING=alb
+in bench/common.sh) instead of one plain rule.
 
 For each binary: an upstream (nginx, a 24-byte body), portico under callgrind with one worker,
 a warm-up, then N keep-alive requests on one connection, and N/4 requests each on a new
@@ -75,32 +78,16 @@ def total_instructions(dump):
     return total
 
 
-def measure(binary, work, upstream_port, n, annotate=0):
+def measure(binary, work, upstream_port, n, annotate=0, routing="plain"):
     port, admin = free_port(), free_port()
     man = os.path.join(work, f"m{port}")
     os.makedirs(man)
-    with open(os.path.join(man, "b.yaml"), "w") as f:
-        f.write(f"""apiVersion: v1
-kind: Service
-metadata: {{name: up, namespace: b}}
-spec: {{ports: [{{name: http, port: 80, targetPort: {upstream_port}}}]}}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {{name: up-1, namespace: b, labels: {{kubernetes.io/service-name: up}}}}
-addressType: IPv4
-ports: [{{name: http, port: {upstream_port}}}]
-endpoints: [{{addresses: ["127.0.0.1"], conditions: {{ready: true}}}}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {{name: b, namespace: b}}
-spec:
-  ingressClassName: portico
-  rules:
-  - host: bench.local
-    http: {{paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: up, port: {{number: 80}}}}}}}}]}}
-""")
+    # The bench Ingress of bench/common.sh, plain or (routing "alb") through conditions and a
+    # weighted split.
+    common = os.path.join(os.path.dirname(os.path.abspath(__file__)), "common.sh")
+    subprocess.run(["bash", "-c", f'. "{common}"; write_bench_manifest "$1" "$2"', "bash",
+                    os.path.join(man, "b.yaml"), str(upstream_port)],
+                   env={**os.environ, "ROUTING": routing}, check=True)
     results = {}
     for scenario, run, count in (("keepalive", keepalive, n), ("new-connection", new_connections,
                                                                max(1, n // 4))):
@@ -173,8 +160,9 @@ http {{ access_log off; keepalive_requests 1000000;
         rows = []
         for spec in args.binaries:
             name, path = spec.split("=", 1)
+            path, _, routing = path.partition("@")
             rows.append((name, measure(os.path.abspath(path), work, up_port, args.requests,
-                                        args.annotate)))
+                                        args.annotate, routing or "plain")))
         base = rows[0][1]
         print(f"{'build':<12} {'scenario':<16} {'instructions/request':>22} {'ratio':>8}")
         for name, res in rows:

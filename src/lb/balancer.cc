@@ -13,12 +13,19 @@ namespace {
 constexpr std::int64_t kEwmaDecayNs = 10'000'000'000;
 }  // namespace
 
-bool Balancer::takes(EndpointState& e, std::int64_t now_ns) {
-  if (e.draining.load(std::memory_order_relaxed) || !e.available(now_ns)) {
+bool Balancer::takes(EndpointState& e, LazyNow& now) {
+  if (e.draining.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  if (!e.healthy() && !e.available(now.get())) {
     return false;
   }
   const std::int64_t end = e.slow_start_end_ns.load(std::memory_order_relaxed);
-  if (end == 0 || now_ns >= end) {
+  if (end == 0) {
+    return true;
+  }
+  const std::int64_t now_ns = now.get();
+  if (now_ns >= end) {
     return true;
   }
   // Slow start: the share grows linearly over the window, from a tenth (Envoy's min_weight
@@ -46,7 +53,7 @@ EndpointState* Balancer::failOpen(std::uint32_t& cursor, const runtime::TargetGr
 }
 
 EndpointState* Balancer::pick(std::uint32_t tg, const runtime::TargetGroupState& state,
-                              std::int64_t now_ns, std::uint64_t hash) {
+                              LazyNow& now, std::uint64_t hash) {
   const std::size_t n = state.endpoints.size();
   if (n == 0) {
     return nullptr;
@@ -65,7 +72,7 @@ EndpointState* Balancer::pick(std::uint32_t tg, const runtime::TargetGroupState&
     case snapshot::Algorithm::kRandom:
       for (std::size_t tried = 0; tried < 2 && chosen == nullptr; ++tried) {
         EndpointState* e = eps[rng_.below(n)].get();
-        chosen = takes(*e, now_ns) ? e : nullptr;
+        chosen = takes(*e, now) ? e : nullptr;
       }
       break;
     case snapshot::Algorithm::kLeastRequest:
@@ -78,9 +85,10 @@ EndpointState* Balancer::pick(std::uint32_t tg, const runtime::TargetGroupState&
       }
       EndpointState* a = eps[ia].get();
       EndpointState* b = eps[ib].get();
-      const bool ta = takes(*a, now_ns);
-      const bool tb = b != a && takes(*b, now_ns);
+      const bool ta = takes(*a, now);
+      const bool tb = b != a && takes(*b, now);
       if (ta && tb) {
+        const std::int64_t now_ns = algorithm == snapshot::Algorithm::kEwma ? now.get() : 0;
         const auto load = [algorithm, now_ns](const EndpointState& e) -> std::uint64_t {
           const std::uint64_t active = e.active_requests.load(std::memory_order_relaxed);
           if (algorithm == snapshot::Algorithm::kLeastRequest) {
@@ -114,7 +122,7 @@ EndpointState* Balancer::pick(std::uint32_t tg, const runtime::TargetGroupState&
             at = 0;
           }
           const std::uint32_t owner = ring.owners[at];
-          if (owner < n && takes(*eps[owner], now_ns)) {
+          if (owner < n && takes(*eps[owner], now)) {
             chosen = eps[owner].get();
             break;
           }
@@ -129,7 +137,7 @@ EndpointState* Balancer::pick(std::uint32_t tg, const runtime::TargetGroupState&
   for (std::size_t tried = 0; tried < n; ++tried) {
     EndpointState* e = eps[cursor % n].get();
     cursor = static_cast<std::uint32_t>((cursor + 1) % n);
-    if (takes(*e, now_ns)) {
+    if (takes(*e, now)) {
       if (state.runtime != nullptr && state.runtime->fail_open.load(std::memory_order_relaxed)) {
         state.runtime->fail_open.store(false, std::memory_order_relaxed);
       }

@@ -21,6 +21,24 @@
 
 namespace portico::lb {
 
+// The time a pick looks at, read from the clock only when an endpoint needs it (an ejection
+// that may be over, a slow-start ramp): most picks never read it.
+class LazyNow {
+ public:
+  explicit LazyNow(const Clock& clock) : clock_(&clock) {}
+  explicit LazyNow(std::int64_t now_ns) : value_(now_ns) {}
+  std::int64_t get() {
+    if (value_ < 0) {
+      value_ = runtime::steadyNs(clock_->now());
+    }
+    return value_;
+  }
+
+ private:
+  const Clock* clock_ = nullptr;
+  std::int64_t value_ = -1;
+};
+
 class Balancer final {
  public:
   explicit Balancer(std::uint64_t seed = 1) : rng_(seed) {}
@@ -29,7 +47,12 @@ class Balancer final {
   // not draining. `hash` is the request's key for ring_hash (hashKey() of its header, cookie
   // or source address). A retry calls it again and so moves on.
   runtime::EndpointState* pick(std::uint32_t tg, const runtime::TargetGroupState& state,
-                               std::int64_t now_ns, std::uint64_t hash = 0);
+                               LazyNow& now, std::uint64_t hash = 0);
+  runtime::EndpointState* pick(std::uint32_t tg, const runtime::TargetGroupState& state,
+                               std::int64_t now_ns, std::uint64_t hash = 0) {
+    LazyNow now(now_ns);
+    return pick(tg, state, now, hash);
+  }
 
   // Which of `forward`'s targets a request goes to (an index into forward.targets). `sticky`:
   // the key of the target group the request's stickiness cookie names (0: none); it wins when
@@ -42,7 +65,7 @@ class Balancer final {
 
  private:
   runtime::EndpointState* failOpen(std::uint32_t& cursor, const runtime::TargetGroupState& state);
-  bool takes(runtime::EndpointState& e, std::int64_t now_ns);
+  bool takes(runtime::EndpointState& e, LazyNow& now);
 
   std::vector<std::uint32_t> cursors_;
   std::vector<std::vector<std::int64_t>> splits_;  // [split] current weights, per target

@@ -175,15 +175,17 @@ template <class Stream>
 void Exchange<Stream>::selectUpstream() {
   ++attempts_;
   ++attempt_;
-  const std::int64_t now_ns = runtime::steadyNs(worker_.clock.now());
-  endpoint_ = worker_.balancer.pick(target_group_, config_->target_groups[target_group_], now_ns,
-                                    ring_key_);
+  lb::LazyNow now(worker_.clock);
+  const runtime::TargetGroupState& group = config_->target_groups[target_group_];
+  endpoint_ = worker_.balancer.pick(target_group_, group, now, ring_key_);
   if (endpoint_ == nullptr) {
     fail({Phase::kSelectUpstream, Cause::kNoEndpoint, Side::kUpstream});
     return;
   }
   holdEndpoint(endpoint_);
-  attempt_start_ns_ = now_ns;
+  if (group.settings != nullptr && group.settings->algorithm == snapshot::Algorithm::kEwma) {
+    attempt_start_ns_ = now.get();  // the EWMA's sample starts here
+  }
   upstream_ = worker_.connector->reuse(*endpoint_, config_->target_groups[target_group_].tls.get());
   if (upstream_ != nullptr) {
     worker_.metrics.upstream_reuses.inc();
@@ -714,18 +716,25 @@ void Exchange<Stream>::holdEndpoint(runtime::EndpointState* endpoint) {
   if (held_ == endpoint) {
     return;
   }
-  if (held_ != nullptr) {
+  if (held_ != nullptr && counting_active_) {
     held_->active_requests.fetch_sub(1, std::memory_order_relaxed);
   }
-  if (held_ == nullptr) {
-    worker_.holders.insert(this);
-  } else if (endpoint == nullptr) {
-    worker_.holders.erase(this);
+  if (endpoint != nullptr) {
+    worker_.linkHolder(this);
+  } else {
+    worker_.unlinkHolder(this);
   }
   held_ = endpoint;
+  // Requests in flight are counted only where a picker reads them (least_request, ewma): two
+  // atomic read-modify-writes per request saved everywhere else.
+  counting_active_ = false;
   if (held_ != nullptr) {
-    held_->active_requests.fetch_add(1, std::memory_order_relaxed);
-    held_->requests.fetch_add(1, std::memory_order_relaxed);
+    const snapshot::TargetGroupSettings* s = config_->target_groups[target_group_].settings;
+    counting_active_ = s != nullptr && (s->algorithm == snapshot::Algorithm::kLeastRequest ||
+                                        s->algorithm == snapshot::Algorithm::kEwma);
+    if (counting_active_) {
+      held_->active_requests.fetch_add(1, std::memory_order_relaxed);
+    }
   }
 }
 

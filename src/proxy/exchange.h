@@ -106,7 +106,8 @@ class Exchange final : public EndpointHolder {
   std::string location_;                    // a redirect's Location
   std::uint32_t target_group_ = 0;
   runtime::EndpointState* endpoint_ = nullptr;
-  runtime::EndpointState* held_ = nullptr;  // whose active_requests this exchange counts in
+  runtime::EndpointState* held_ = nullptr;  // the endpoint this request is on, if any
+  bool counting_active_ = false;            // ... and counted in its active_requests
   std::int64_t attempt_start_ns_ = 0;
   std::uint64_t ring_key_ = 0;  // ring_hash's key for this request
   std::string sticky_cookie_;   // Set-Cookie of a sticky forward, or empty

@@ -220,16 +220,16 @@ void drainTick(Worker& w) {
     }
     const std::int64_t now = runtime::steadyNs(w.clock.now());
     std::vector<EndpointHolder*> expired;
-    for (EndpointHolder* h : w.holders) {
+    w.forEachHolder([&](EndpointHolder* h) {
       const runtime::EndpointState* e = h->heldEndpoint();
       const std::int64_t deadline =
           e != nullptr ? e->drain_deadline_ns.load(std::memory_order_relaxed) : 0;
       if (deadline != 0 && now >= deadline && e->draining.load(std::memory_order_relaxed)) {
         expired.push_back(h);
       }
-    }
+    });
     for (EndpointHolder* h : expired) {
-      if (w.holders.count(h) != 0) {  // an earlier one's end may have ended it too
+      if (Worker::isLinked(h)) {  // an earlier one's end may have ended it too
         h->deregistrationExpired();
       }
     }

@@ -96,8 +96,8 @@ struct EndpointState {
 
   std::atomic<std::uint8_t> health{0};
   std::atomic<std::int64_t> ejected_until_ns{0};
+  // Requests in flight, counted for the pickers that read it (least_request, ewma).
   std::atomic<std::uint32_t> active_requests{0};
-  std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> failures{0};
   std::atomic<std::uint32_t> consecutive_failures{0};
   std::atomic<std::uint32_t> ejections{0};  // in a row, without a success in between

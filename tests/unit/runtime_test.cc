@@ -19,14 +19,14 @@ TEST(RuntimeState, EndpointStateSurvivesARecompileByStableKey) {
   auto first = rt.bind(snapshotOf({{"ns/a:80", {{"10.0.0.1", 80}, {"10.0.0.2", 80}}}}));
   EndpointState& kept = *first->target_groups[0].endpoints[1];
   kept.health = kFailedActiveCheck;
-  kept.requests = 41;
+  kept.failures = 41;
   // A new snapshot: another group first, 10.0.0.1 gone, 10.0.0.3 new.
   auto second = rt.bind(snapshotOf(
       {{"ns/0:80", {{"10.0.0.2", 80}}}, {"ns/a:80", {{"10.0.0.2", 80}, {"10.0.0.3", 80}}}}));
   ASSERT_EQ(second->target_groups.size(), 2u);
   EXPECT_EQ(second->target_groups[1].endpoints[0].get(), &kept);  // same object, same health
   EXPECT_EQ(kept.health.load(), kFailedActiveCheck);
-  EXPECT_EQ(kept.requests.load(), 41u);
+  EXPECT_EQ(kept.failures.load(), 41u);
   EXPECT_TRUE(second->target_groups[1].endpoints[1]->healthy());  // new: fresh state
   // The same pod in another target group has its own state but shares the pool id.
   EXPECT_NE(second->target_groups[0].endpoints[0].get(), &kept);
