@@ -111,6 +111,17 @@ std::uint32_t Builder::targetGroupFor(const BackendRef& ref) {
   const annotations::TargetGroupAnnotations* source_settings =
       ref.source_settings != nullptr && ref.source_settings->any() ? ref.source_settings : nullptr;
   const bool cluster_ip = annotations::targetsService(source_settings, service_settings);
+  // The common case (plain HTTP to the pods) is found by (Service, port) without building the id.
+  std::uint32_t* by_port = nullptr;
+  if (!tls && !cluster_ip) {
+    auto [known, inserted] = tg_by_port_.try_emplace(std::make_pair(&svc, sp.port),
+                                                     static_cast<std::uint32_t>(tgs_.size()));
+    if (!inserted) {
+      warnOtherSettings(known->second, ref, source_settings, service_settings);
+      return known->second;
+    }
+    by_port = &known->second;
+  }
   key_buf_.assign(svc.meta.namespace_).append("/").append(svc.meta.name).append(":");
   key_buf_.append(std::to_string(sp.port));
   if (cluster_ip) {
@@ -125,23 +136,13 @@ std::uint32_t Builder::targetGroupFor(const BackendRef& ref) {
       key_buf_.append(";ca=").append(tls->ca_secret);
     }
   }
-  auto [known, inserted] = tg_by_id_.try_emplace(key_buf_, static_cast<std::uint32_t>(tgs_.size()));
-  if (!inserted) {
-    // One target group, one set of settings: the first source's (in precedence order) and the
-    // Service's. A later source that asks for others is told.
-    if (source_settings != nullptr && ref.source != nullptr &&
-        tg_settings_source_[known->second] != ref.source &&
-        annotations::resolveTargetGroup(source_settings, service_settings) !=
-            tgs_[known->second].settings) {
-      diag(ref.source_kind, ref.source->key(), "metadata.annotations",
-           "target group " + key_buf_ + " already has settings from " +
-               (tg_settings_source_[known->second] != nullptr
-                    ? tg_settings_source_[known->second]->key()
-                    : std::string("its Service")) +
-               ", which take precedence; annotate the Service to set them for all",
-           Diagnostic::Severity::kWarning);
+  if (by_port == nullptr) {
+    auto [known, inserted] =
+        tg_by_id_.try_emplace(key_buf_, static_cast<std::uint32_t>(tgs_.size()));
+    if (!inserted) {
+      warnOtherSettings(known->second, ref, source_settings, service_settings);
+      return known->second;
     }
-    return known->second;
   }
   const std::string service_key = svc.meta.key();
   snapshot::TargetGroup tg;
@@ -188,7 +189,25 @@ std::uint32_t Builder::targetGroupFor(const BackendRef& ref) {
   tg_sources_.push_back(TargetGroupSource{service_key, sp, cluster_ip,
                                           svc.type == "ExternalName" ? svc.external_name : ""});
   tg_settings_source_.push_back(source_settings != nullptr ? ref.source : nullptr);
-  return known->second;
+  return static_cast<std::uint32_t>(tgs_.size() - 1);
+}
+
+// One target group, one set of settings: the first source's (in precedence order) and the
+// Service's. A later source that asks for others is told.
+void Builder::warnOtherSettings(std::uint32_t index, const BackendRef& ref,
+                                const annotations::TargetGroupAnnotations* source_settings,
+                                const annotations::TargetGroupAnnotations* service_settings) {
+  if (source_settings == nullptr || ref.source == nullptr ||
+      tg_settings_source_[index] == ref.source ||
+      annotations::resolveTargetGroup(source_settings, service_settings) == tgs_[index].settings) {
+    return;
+  }
+  diag(ref.source_kind, ref.source->key(), "metadata.annotations",
+       "target group " + tgs_[index].id + " already has settings from " +
+           (tg_settings_source_[index] != nullptr ? tg_settings_source_[index]->key()
+                                                  : std::string("its Service")) +
+           ", which take precedence; annotate the Service to set them for all",
+       Diagnostic::Severity::kWarning);
 }
 
 // How the proxy speaks to `ref`'s endpoints: nullopt for plain HTTP. The Service's annotations

@@ -100,6 +100,9 @@ class Builder final {
 
  private:
   std::optional<snapshot::BackendTls> backendTls(const BackendRef& ref);
+  void warnOtherSettings(std::uint32_t index, const BackendRef& ref,
+                         const annotations::TargetGroupAnnotations* source_settings,
+                         const annotations::TargetGroupAnnotations* service_settings);
   snapshot::VirtualHost buildHost(const std::string& host, HostBuild& build,
                                   const std::vector<std::uint32_t>& tg_index,
                                   const std::vector<snapshot::TargetGroup>& tgs);
@@ -114,7 +117,15 @@ class Builder final {
   const Options& options_;
   std::vector<Diagnostic> diagnostics_;
   std::unordered_map<std::string, std::vector<const model::EndpointSlice*>> slices_by_service_;
-  std::unordered_map<std::string, std::uint32_t> tg_by_id_;
+  std::unordered_map<std::string, std::uint32_t> tg_by_id_;  // the others, by id
+  // Plain target groups of pods, by (Service, port number): no id string built to find one.
+  struct PortHash {
+    std::size_t operator()(const std::pair<const model::Service*, std::int32_t>& k) const {
+      return std::hash<const void*>{}(k.first) * 31 + static_cast<std::size_t>(k.second);
+    }
+  };
+  std::unordered_map<std::pair<const model::Service*, std::int32_t>, std::uint32_t, PortHash>
+      tg_by_port_;
   // The settings each target group was made with, and by whom: a later source that asks for
   // others gets a warning (one target group, one set of settings).
   std::vector<const model::ObjectMeta*> tg_settings_source_;

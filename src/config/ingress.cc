@@ -129,6 +129,7 @@ struct IngressSettings {
   std::shared_ptr<const annotations::IngressSsl> ssl;  // shared by its routes, past the processor
   annotations::BackendTlsAnnotations backend_tls;
   annotations::TargetGroupAnnotations target_group;
+  bool has_conditions = false;  // some portico.dev/conditions.NAME annotation is there
 };
 
 class IngressProcessor final {
@@ -192,6 +193,9 @@ class IngressProcessor final {
     }
     std::sort(out.policies.begin(), out.policies.end(),
               [](const auto& a, const auto& b) { return a.index() < b.index(); });
+    const auto conditions = ing.meta.annotations.lower_bound(annotations::kConditionsPrefix);
+    out.has_conditions = conditions != ing.meta.annotations.end() &&
+                         startsWith(conditions->first, annotations::kConditionsPrefix);
     return true;
   }
 
@@ -338,10 +342,10 @@ class IngressProcessor final {
         return std::nullopt;
       }
       if (auto* fixed = std::get_if<snapshot::FixedResponse>(&*parsed)) {
-        return snapshot::Action(std::move(*fixed));
+        return snapshot::Action(snapshot::Boxed<snapshot::FixedResponse>(std::move(*fixed)));
       }
       if (auto* redirect = std::get_if<snapshot::Redirect>(&*parsed)) {
-        return snapshot::Action(std::move(*redirect));
+        return snapshot::Action(snapshot::Boxed<snapshot::Redirect>(std::move(*redirect)));
       }
       const auto& forward = std::get<annotations::ForwardAction>(*parsed);
       snapshot::Forward out;
@@ -400,7 +404,7 @@ class IngressProcessor final {
     // Conditions: portico.dev/conditions.NAME for the backend's service (or action) name.
     std::vector<snapshot::Condition> conditions;
     std::string conditions_key;
-    if (hp.backend.service) {
+    if (hp.backend.service && settings_[rank].has_conditions) {
       auto parsed = annotations::parseConditions(ing, hp.backend.service->name, b_.diagnostics());
       if (!parsed) {
         return;  // reported; this rule is left out, the others keep routing

@@ -809,7 +809,8 @@ bool Exchange<Stream>::answerAction() {
   if (route_ == nullptr) {
     return false;
   }
-  if (const auto* redirect = std::get_if<snapshot::Redirect>(&route_->action)) {
+  if (const auto* boxed = std::get_if<snapshot::Boxed<snapshot::Redirect>>(&route_->action)) {
+    const snapshot::Redirect* redirect = &**boxed;
     redirectLocation(*redirect, info_, Connection::kTls, location_);
     local_headers_.clear();
     local_headers_.set("Location", location_);
@@ -819,7 +820,8 @@ bool Exchange<Stream>::answerAction() {
     answer(r);
     return true;
   }
-  if (const auto* fixed = std::get_if<snapshot::FixedResponse>(&route_->action)) {
+  if (const auto* boxed = std::get_if<snapshot::Boxed<snapshot::FixedResponse>>(&route_->action)) {
+    const snapshot::FixedResponse* fixed = &**boxed;
     LocalResponse r;
     r.status = fixed->status;
     r.content_type = fixed->content_type;

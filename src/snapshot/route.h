@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,7 +62,21 @@ struct FixedResponse {
   bool operator==(const FixedResponse&) const = default;
 };
 
-using Action = std::variant<Forward, Redirect, FixedResponse>;
+// An immutable value held by pointer, compared by value: the rare, large actions stay out of
+// every route's inline size (a Route is mostly a Forward).
+template <class T>
+class Boxed {
+ public:
+  explicit Boxed(T value) : p_(std::make_shared<const T>(std::move(value))) {}
+  const T& operator*() const { return *p_; }
+  const T* operator->() const { return p_.get(); }
+  bool operator==(const Boxed& other) const { return *p_ == *other.p_; }
+
+ private:
+  std::shared_ptr<const T> p_;
+};
+
+using Action = std::variant<Forward, Boxed<Redirect>, Boxed<FixedResponse>>;
 
 // An address range of a source-ip condition: IPv4 as IPv4-mapped IPv6 (prefix + 96).
 struct IpRange {

@@ -410,7 +410,8 @@ nlohmann::json actionJson(const Snapshot& s, const Action& action) {
     }
     return j;
   }
-  if (const auto* r = std::get_if<Redirect>(&action)) {
+  if (const auto* boxed = std::get_if<Boxed<Redirect>>(&action)) {
+    const Redirect* r = &**boxed;
     return {{"redirect",
              {{"protocol", r->protocol},
               {"host", r->host},
@@ -419,7 +420,7 @@ nlohmann::json actionJson(const Snapshot& s, const Action& action) {
               {"query", r->query},
               {"status", r->status}}}};
   }
-  const auto& fixed = std::get<FixedResponse>(action);
+  const FixedResponse& fixed = *std::get<Boxed<FixedResponse>>(action);
   return {{"fixedResponse",
            {{"status", fixed.status}, {"contentType", fixed.content_type}, {"body", fixed.body}}}};
 }

@@ -43,6 +43,12 @@ std::optional<TargetGroupAnnotations> parseTargetGroup(const model::ObjectMeta& 
                                                        const char* kind,
                                                        std::vector<Diagnostic>& diagnostics) {
   TargetGroupAnnotations a;
+  // Most objects carry no portico.dev/ annotation at all: one lookup says so, instead of one
+  // per annotation name (each building a std::string key).
+  const auto first = meta.annotations.lower_bound("portico.dev/");
+  if (first == meta.annotations.end() || !startsWith(first->first, "portico.dev/")) {
+    return a;
+  }
   bool ok = true;
   const auto bad = [&](const char* name, const std::string& value, const std::string& why) {
     diagnostics.push_back(Diagnostic{Diagnostic::Severity::kError, kind, meta.key(),
