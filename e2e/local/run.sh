@@ -195,6 +195,44 @@ expect_out "a bad backend protocol gets a Warning Event on its Service" Service 
     -o jsonpath='{.items[?(@.involvedObject.name=="grpc-svc")].involvedObject.kind}'
 expect "its host still redirects plain HTTP to HTTPS (served on the default certificate)" 308 tls.test /
 
+# ALB routing through kubectl: a query condition sends to b before the plain rule, a fixed
+# response answers /down, a weighted forward with weight 0 on b sends all of /split to a, and a
+# condition that does not parse is a Warning Event naming the annotation (its rule left out,
+# the others routing).
+cat <<'YAML' | apply
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: alb
+  namespace: default
+  annotations:
+    portico.dev/conditions.svc-b: '[{"field": "query-string", "queryStringConfig": {"values": [{"key": "canary", "value": "1"}]}}]'
+    portico.dev/conditions.svc-c: '[{"field": "cookie"}]'
+    portico.dev/actions.down: '{"type": "fixed-response", "fixedResponseConfig": {"statusCode": "503", "messageBody": "down"}}'
+    portico.dev/actions.split: '{"type": "forward", "forwardConfig": {"targetGroups": [{"serviceName": "svc-a", "servicePort": 80, "weight": 1}, {"serviceName": "svc-b", "servicePort": 80, "weight": 0}]}}'
+spec:
+  ingressClassName: portico
+  rules:
+  - host: alb.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: svc-a, port: {number: 80}}}}
+      - {path: /, pathType: Prefix, backend: {service: {name: svc-b, port: {number: 80}}}}
+      - {path: /c, pathType: Prefix, backend: {service: {name: svc-c, port: {number: 80}}}}
+      - {path: /down, pathType: Exact, backend: {service: {name: down, port: {name: use-annotation}}}}
+      - {path: /split, pathType: Prefix, backend: {service: {name: split, port: {name: use-annotation}}}}
+YAML
+expect "a query condition routes before the plain rule" b alb.test "/?canary=1"
+expect "without it, the plain rule" a alb.test "/?canary=2"
+expect "a fixed-response action answers itself" 503 alb.test /down
+split_seen() { local seen=""; for _ in 1 2 3 4 5 6; do seen+=$(got alb.test /split); done; echo "$seen"; }
+expect_out "a weight of 0 gets nothing" aaaaaa split_seen
+expect_out "a condition that does not parse is a Warning Event naming its annotation" 1 \
+  bash -c "'$bin/kubectl' get events --field-selector metadata.namespace=default \
+    -o jsonpath='{.items[?(@.involvedObject.name==\"alb\")].message}' \
+    | grep -c 'portico.dev/conditions.svc-c'"
+expect "the rule with the bad condition is left out, the others route" a alb.test /c
+
 
 # A restarted API server (same port, same data): portico re-watches and misses nothing, and
 # routes on its last snapshot while the server is away.
