@@ -17,64 +17,11 @@ wait_http() {  # until something answers HTTP on 127.0.0.1:$1 (10 s at most)
 # write_bench_manifest FILE UPSTREAM_PORT: Service, EndpointSlice and Ingress routing
 # bench.local to the upstream. ROUTING=alb (environment) routes it the ALB way instead: a rule
 # with header and query conditions that every request fails, then a 70/30 forward to two
-# Services of the same upstream, so each request evaluates conditions and a weighted split.
+# Services of the same upstream, so each request evaluates conditions and a weighted split
+# (the plain Ingress then serves another host).
 write_bench_manifest() {
-  local upstream_port=$2
-  if [[ ${ROUTING:-plain} == alb ]]; then
-    cat > "$1" <<YAML
-apiVersion: v1
-kind: Service
-metadata: {name: upstream, namespace: bench}
-spec: {ports: [{name: http, port: 80, targetPort: $upstream_port}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: upstream-b, namespace: bench}
-spec: {ports: [{name: http, port: 80, targetPort: $upstream_port}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: upstream-1, namespace: bench, labels: {kubernetes.io/service-name: upstream}}
-addressType: IPv4
-ports: [{name: http, port: $upstream_port}]
-endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: upstream-b-1, namespace: bench, labels: {kubernetes.io/service-name: upstream-b}}
-addressType: IPv4
-ports: [{name: http, port: $upstream_port}]
-endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: bench
-  namespace: bench
-  annotations:
-    portico.dev/conditions.canary: >-
-      [{"field": "http-header", "httpHeaderConfig": {"httpHeaderName": "X-Canary", "values": ["yes", "beta-*"]}},
-       {"field": "query-string", "queryStringConfig": {"values": [{"key": "canary"}]}}]
-    portico.dev/actions.split: >-
-      {"type": "forward", "forwardConfig": {"targetGroups": [
-        {"serviceName": "upstream", "servicePort": 80, "weight": 70},
-        {"serviceName": "upstream-b", "servicePort": 80, "weight": 30}]}}
-spec:
-  ingressClassName: portico
-  rules:
-  - host: bench.local
-    http:
-      paths:
-      - {path: /, pathType: Prefix, backend: {service: {name: canary, port: {number: 80}}}}
-      - {path: /, pathType: Prefix, backend: {service: {name: split, port: {name: use-annotation}}}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: canary, namespace: bench}
-spec: {ports: [{name: http, port: 80, targetPort: $upstream_port}]}
-YAML
-    return
-  fi
+  local upstream_port=$2 host=bench.local
+  [[ ${ROUTING:-plain} == alb ]] && host=plain.bench.local
   cat > "$1" <<YAML
 apiVersion: v1
 kind: Service
@@ -94,7 +41,49 @@ metadata: {name: bench, namespace: bench}
 spec:
   ingressClassName: portico
   rules:
-  - host: bench.local
+  - host: $host
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: upstream, port: {number: 80}}}}]}
+YAML
+  [[ ${ROUTING:-plain} == alb ]] || return 0
+  cat >> "$1" <<YAML
+---
+apiVersion: v1
+kind: Service
+metadata: {name: upstream-b, namespace: bench}
+spec: {ports: [{name: http, port: 80, targetPort: $upstream_port}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: upstream-b-1, namespace: bench, labels: {kubernetes.io/service-name: upstream-b}}
+addressType: IPv4
+ports: [{name: http, port: $upstream_port}]
+endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: canary, namespace: bench}
+spec: {ports: [{name: http, port: 80, targetPort: $upstream_port}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: bench-alb
+  namespace: bench
+  annotations:
+    portico.dev/conditions.canary: >-
+      [{"field": "http-header", "httpHeaderConfig": {"httpHeaderName": "X-Canary", "values": ["yes", "beta-*"]}},
+       {"field": "query-string", "queryStringConfig": {"values": [{"key": "canary"}]}}]
+    portico.dev/actions.split: >-
+      {"type": "forward", "forwardConfig": {"targetGroups": [
+        {"serviceName": "upstream", "servicePort": 80, "weight": 70},
+        {"serviceName": "upstream-b", "servicePort": 80, "weight": 30}]}}
+spec:
+  ingressClassName: portico
+  rules:
+  - host: bench.local
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: canary, port: {number: 80}}}}
+      - {path: /, pathType: Prefix, backend: {service: {name: split, port: {name: use-annotation}}}}
 YAML
 }

@@ -62,6 +62,17 @@ class AlbTest : public ::testing::Test {
     return r;
   }
   std::uint64_t metric(const std::string& series) { return metricValue(proxy_.registry(), series); }
+  // Service "svc" with both backends as endpoints and the Service's `annotations`, routed from
+  // alb.test/.
+  void publishSvc(const std::string& annotations) {
+    proxy_.publish(loopbackService("svc", {a_.port(), b_.port()}, "default", annotations) +
+                   ingressWith("    portico.dev/group.order: \"0\"\n", path("/", "svc")));
+  }
+  // Endpoints of svc's target group that health checks took out.
+  std::uint64_t unhealthy() {
+    return metric(
+        "portico_target_group_endpoints{target_group=\"default/svc:80\",state=\"unhealthy\"}");
+  }
   EchoBackend a_{"a"};
   EchoBackend b_{"b"};
   EchoBackend c_{"c"};
@@ -188,10 +199,9 @@ TEST_F(AlbTest, EachAlgorithmSpreadsOverBothBackends) {
 }
 
 TEST_F(AlbTest, RingHashKeepsAKeyOnOneBackend) {
-  proxy_.publish(loopbackService("svc", {a_.port(), b_.port()}, "default",
-                                 "portico.dev/load-balancing-algorithm: ring_hash, "
-                                 "portico.dev/load-balancing-hash-key: \"header:X-User\"") +
-                 ingressWith("    portico.dev/group.order: \"0\"\n", path("/", "svc")));
+  publishSvc(
+      "portico.dev/load-balancing-algorithm: ring_hash, "
+      "portico.dev/load-balancing-hash-key: \"header:X-User\"");
   std::set<std::string> backends;
   for (int user = 0; user < 40; ++user) {
     auto r = req();
@@ -204,9 +214,7 @@ TEST_F(AlbTest, RingHashKeepsAKeyOnOneBackend) {
 }
 
 TEST_F(AlbTest, LeastRequestAvoidsTheBackendWithRequestsInFlight) {
-  proxy_.publish(loopbackService("svc", {a_.port(), b_.port()}, "default",
-                                 "portico.dev/load-balancing-algorithm: least_request") +
-                 ingressWith("    portico.dev/group.order: \"0\"\n", path("/", "svc")));
+  publishSvc("portico.dev/load-balancing-algorithm: least_request");
   // Hold requests on whichever backend gets them until one holds three.
   std::vector<std::thread> held;
   for (int i = 0; i < 6; ++i) {
@@ -227,9 +235,7 @@ TEST_F(AlbTest, LeastRequestAvoidsTheBackendWithRequestsInFlight) {
 }
 
 TEST_F(AlbTest, EwmaMovesTrafficAwayFromASlowBackend) {
-  proxy_.publish(loopbackService("svc", {a_.port(), b_.port()}, "default",
-                                 "portico.dev/load-balancing-algorithm: ewma") +
-                 ingressWith("    portico.dev/group.order: \"0\"\n", path("/", "svc")));
+  publishSvc("portico.dev/load-balancing-algorithm: ewma");
   a_.delayAll(50);
   spread(proxy_.port(), req(), 20);  // both get samples
   const auto seen = spread(proxy_.port(), req(), 100);
@@ -237,46 +243,39 @@ TEST_F(AlbTest, EwmaMovesTrafficAwayFromASlowBackend) {
 }
 
 TEST_F(AlbTest, AFailingBackendLeavesWithinItsThresholdsAndComesBack) {
-  proxy_.publish(loopbackService("svc", {a_.port(), b_.port()}, "default",
-                                 "portico.dev/healthcheck-path: /health, "
-                                 "portico.dev/healthcheck-interval-seconds: \"1\", "
-                                 "portico.dev/healthcheck-timeout-seconds: \"1\", "
-                                 "portico.dev/passive-health-failures: \"0\"") +
-                 ingressWith("    portico.dev/group.order: \"0\"\n", path("/", "svc")));
-  const std::string unhealthy =
-      "portico_target_group_endpoints{target_group=\"default/svc:80\",state=\"unhealthy\"}";
+  publishSvc(
+      "portico.dev/healthcheck-path: /health, "
+      "portico.dev/healthcheck-interval-seconds: \"1\", "
+      "portico.dev/healthcheck-timeout-seconds: \"1\", "
+      "portico.dev/passive-health-failures: \"0\"");
   ASSERT_TRUE(
       eventually([&] { return metric("portico_health_checks_total{result=\"success\"}") >= 2; }));
   a_.failWith(503);
   // Two failed checks a second apart: out within about two seconds (a deadline of ten).
-  ASSERT_TRUE(eventually([&] { return metric(unhealthy) == 1; }));
+  ASSERT_TRUE(eventually([&] { return unhealthy() == 1; }));
   EXPECT_EQ(spread(proxy_.port(), req(), 20), (std::map<std::string, int>{{"b", 20}}));
   a_.failWith(0);
-  ASSERT_TRUE(eventually([&] { return metric(unhealthy) == 0; }));
+  ASSERT_TRUE(eventually([&] { return unhealthy() == 0; }));
   EXPECT_EQ(spread(proxy_.port(), req(), 20).size(), 2u);
 }
 
 TEST_F(AlbTest, TcpChecksSeeABackendThatStopsListening) {
-  proxy_.publish(loopbackService("svc", {a_.port(), b_.port()}, "default",
-                                 "portico.dev/healthcheck-protocol: TCP, "
-                                 "portico.dev/healthcheck-interval-seconds: \"1\", "
-                                 "portico.dev/unhealthy-threshold-count: \"1\"") +
-                 ingressWith("    portico.dev/group.order: \"0\"\n", path("/", "svc")));
+  publishSvc(
+      "portico.dev/healthcheck-protocol: TCP, "
+      "portico.dev/healthcheck-interval-seconds: \"1\", "
+      "portico.dev/unhealthy-threshold-count: \"1\"");
   const std::uint16_t port = a_.port();
   a_.stop();
-  const std::string unhealthy =
-      "portico_target_group_endpoints{target_group=\"default/svc:80\",state=\"unhealthy\"}";
-  ASSERT_TRUE(eventually([&] { return metric(unhealthy) == 1; }));
+  ASSERT_TRUE(eventually([&] { return unhealthy() == 1; }));
   EXPECT_EQ(spread(proxy_.port(), req(), 10), (std::map<std::string, int>{{"b", 10}}));
   ASSERT_EQ(a_.start(port), port);
-  ASSERT_TRUE(eventually([&] { return metric(unhealthy) == 0; })) << proxy_.registry().expose();
+  ASSERT_TRUE(eventually([&] { return unhealthy() == 0; })) << proxy_.registry().expose();
 }
 
 TEST_F(AlbTest, PassiveEjectionTakesOutABackendThatAnswers5xx) {
-  proxy_.publish(loopbackService("svc", {a_.port(), b_.port()}, "default",
-                                 "portico.dev/passive-health-failures: \"3\", "
-                                 "portico.dev/passive-health-ejection-seconds: \"60\"") +
-                 ingressWith("    portico.dev/group.order: \"0\"\n", path("/", "svc")));
+  publishSvc(
+      "portico.dev/passive-health-failures: \"3\", "
+      "portico.dev/passive-health-ejection-seconds: \"60\"");
   a_.failWith(500);
   spread(proxy_.port(), req(), 10);  // a answers 500 three times (round robin): ejected
   EXPECT_GE(metric("portico_upstream_ejections_total"), 1u);
@@ -284,16 +283,13 @@ TEST_F(AlbTest, PassiveEjectionTakesOutABackendThatAnswers5xx) {
 }
 
 TEST_F(AlbTest, WhenEveryEndpointIsUnhealthyTrafficFailsOpenAndAMetricSaysSo) {
-  proxy_.publish(loopbackService("svc", {a_.port(), b_.port()}, "default",
-                                 "portico.dev/healthcheck-interval-seconds: \"1\", "
-                                 "portico.dev/success-codes: \"200\", "
-                                 "portico.dev/passive-health-failures: \"0\"") +
-                 ingressWith("    portico.dev/group.order: \"0\"\n", path("/", "svc")));
+  publishSvc(
+      "portico.dev/healthcheck-interval-seconds: \"1\", "
+      "portico.dev/success-codes: \"200\", "
+      "portico.dev/passive-health-failures: \"0\"");
   a_.failWith(503);
   b_.failWith(503);
-  const std::string unhealthy =
-      "portico_target_group_endpoints{target_group=\"default/svc:80\",state=\"unhealthy\"}";
-  ASSERT_TRUE(eventually([&] { return metric(unhealthy) == 2; }));
+  ASSERT_TRUE(eventually([&] { return unhealthy() == 2; }));
   // Both still get requests (their own 503s reach the client, not portico's "no endpoint").
   const auto seen = spread(proxy_.port(), req(), 10);
   EXPECT_EQ(seen.size(), 2u);
