@@ -321,21 +321,28 @@ bool Builder::hasTls(const std::string& host) const {
 snapshot::VirtualHost Builder::buildHost(const std::string& host, HostBuild& build,
                                          const std::vector<std::uint32_t>& tg_index,
                                          const std::vector<snapshot::TargetGroup>& tgs) {
-  std::sort(
-      build.routes.begin(), build.routes.end(), [](const PendingRoute& a, const PendingRoute& b) {
-        // Longest path first; on equal length Exact before Prefix; on the same path,
-        // rules with conditions before the rule without; then the source's rank
-        // (group.order, then age), then declaration order.
-        const bool a_plain = a.conditions.empty();
-        const bool b_plain = b.conditions.empty();
-        return std::make_tuple(b.path.size(), a.match, a_plain, a.rank, a.rule, a.path_index) <
-               std::make_tuple(a.path.size(), b.match, b_plain, b.rank, b.rule, b.path_index);
-      });
+  // Sorted by index, then taken in that order: a PendingRoute is large to move around.
+  std::vector<std::uint32_t> order(build.routes.size());
+  for (std::uint32_t n = 0; n < order.size(); ++n) {
+    order[n] = n;
+  }
+  std::sort(order.begin(), order.end(), [&build](std::uint32_t ia, std::uint32_t ib) {
+    const PendingRoute& a = build.routes[ia];
+    const PendingRoute& b = build.routes[ib];
+    // Longest path first; on equal length Exact before Prefix; on the same path, rules with
+    // conditions before the rule without; then the source's rank (group.order, then age), then
+    // declaration order.
+    const bool a_plain = a.conditions.empty();
+    const bool b_plain = b.conditions.empty();
+    return std::make_tuple(b.path.size(), a.match, a_plain, a.rank, a.rule, a.path_index) <
+           std::make_tuple(a.path.size(), b.match, b_plain, b.rank, b.rule, b.path_index);
+  });
   snapshot::VirtualHost vh;
   vh.host = host;
   vh.routes.reserve(build.routes.size());
   const bool tls_host = hasTls(host);
-  for (auto& r : build.routes) {
+  for (std::uint32_t index : order) {
+    PendingRoute& r = build.routes[index];
     // HTTPS policies depend on the host: a route of a host with TLS redirects plain HTTP and
     // carries HSTS, as its source's annotations allow.
     if (r.ssl != nullptr) {

@@ -81,6 +81,12 @@ std::optional<std::string> checkPath(const std::string& path) {
 
 // portico.dev/group.order: from -1000 to 1000, lower first (the ALB IngressGroup's range).
 std::optional<std::int64_t> groupOrder(const Ingress& ing, std::string* error) {
+  // One lookup for the common case of no portico annotation at all (a find() would build a
+  // std::string of the name each time).
+  const auto first = ing.meta.annotations.lower_bound("portico.dev/");
+  if (first == ing.meta.annotations.end() || !startsWith(first->first, "portico.dev/")) {
+    return 0;
+  }
   auto it = ing.meta.annotations.find(annotations::kGroupOrder);
   if (it == ing.meta.annotations.end()) {
     return 0;
@@ -331,13 +337,13 @@ class IngressProcessor final {
 
   // The action of a backend: forward to its Service port, or what portico.dev/actions.NAME
   // says when the port is "use-annotation". nullopt: reported, the rule is left out.
+  // `field` builds the backend's field path, only when there is something to report.
+  template <class Field>
   std::optional<snapshot::Action> actionFor(const Ingress& ing, std::size_t rank,
-                                            const IngressBackend& backend,
-                                            const std::string& field) {
-    const auto f = [&] { return field; };
+                                            const IngressBackend& backend, const Field& field) {
     if (backend.service && backend.service->port.name == annotations::kUseAnnotation) {
       auto parsed = annotations::parseAction(ing, backend.service->name,
-                                             field + ".service.port.name", b_.diagnostics());
+                                             field() + ".service.port.name", b_.diagnostics());
       if (!parsed) {
         return std::nullopt;
       }
@@ -365,7 +371,7 @@ class IngressProcessor final {
       }
       return snapshot::Action(std::move(out));
     }
-    auto ref = findServiceBackend(ing, rank, backend, f);
+    auto ref = findServiceBackend(ing, rank, backend, field);
     if (!ref) {
       return std::nullopt;
     }
@@ -423,7 +429,7 @@ class IngressProcessor final {
            Diagnostic::Severity::kWarning);
       return;
     }
-    auto action = actionFor(ing, rank, hp.backend, field() + ".backend");
+    auto action = actionFor(ing, rank, hp.backend, [&] { return field() + ".backend"; });
     if (!action) {
       return;
     }
