@@ -68,7 +68,10 @@ struct Probe : std::enable_shared_from_this<Probe> {
 
 }  // namespace
 
-struct Checker::Impl : std::enable_shared_from_this<Checker::Impl> {
+// Handlers hold a plain pointer to it: none runs after stop() joined the thread, and the ones
+// never run die with the io_context, inside the Impl (shared pointers in them would keep the
+// Impl alive forever).
+struct Checker::Impl {
   Impl(metrics::Registry& r, std::uint64_t seed)
       : registry(r),
         rng(seed),
@@ -135,7 +138,7 @@ struct Checker::Impl : std::enable_shared_from_this<Checker::Impl> {
     const std::uint64_t id = ++t.schedule;
     const EndpointState* key = t.endpoint.get();
     t.timer->expires_after(delay);
-    t.timer->async_wait([self = shared_from_this(), key, id](error_code ec) {
+    t.timer->async_wait([self = this, key, id](error_code ec) {
       if (ec) {
         return;
       }
@@ -159,9 +162,7 @@ struct Checker::Impl : std::enable_shared_from_this<Checker::Impl> {
     const EndpointState* key = t.endpoint.get();
     const snapshot::HealthCheck check = t.check;
     auto p = std::make_shared<Probe>(
-        ioc, [self = shared_from_this(), key, id](bool ok, std::string why) {
-          self->verdict(key, id, ok, why);
-        });
+        ioc, [self = this, key, id](bool ok, std::string why) { self->verdict(key, id, ok, why); });
     error_code ec;
     const auto address = net::ip::make_address(t.endpoint->endpoint.address, ec);
     if (ec) {
@@ -191,26 +192,25 @@ struct Checker::Impl : std::enable_shared_from_this<Checker::Impl> {
         server_name = t.tls->server_name;
       }
     }
-    p->socket.async_connect(
-        tcp::endpoint(address, port),
-        [this, p, check, ctx, server_name, self = shared_from_this()](error_code cec) {
-          if (p->finished) {
-            return;
-          }
-          if (cec) {
-            p->finish(false, "connect: " + cec.message());
-            return;
-          }
-          if (check.protocol == snapshot::HealthCheck::Protocol::kTcp) {
-            p->finish(true, "");
-            return;
-          }
-          if (check.protocol == snapshot::HealthCheck::Protocol::kHttps) {
-            handshake(p, ctx, server_name, check);
-            return;
-          }
-          exchange(p, p->socket, check);
-        });
+    p->socket.async_connect(tcp::endpoint(address, port),
+                            [this, p, check, ctx, server_name](error_code cec) {
+                              if (p->finished) {
+                                return;
+                              }
+                              if (cec) {
+                                p->finish(false, "connect: " + cec.message());
+                                return;
+                              }
+                              if (check.protocol == snapshot::HealthCheck::Protocol::kTcp) {
+                                p->finish(true, "");
+                                return;
+                              }
+                              if (check.protocol == snapshot::HealthCheck::Protocol::kHttps) {
+                                handshake(p, ctx, server_name, check);
+                                return;
+                              }
+                              exchange(p, p->socket, check);
+                            });
   }
 
   void handshake(const std::shared_ptr<Probe>& p, std::shared_ptr<ssl_ctx_st> ctx,
@@ -232,34 +232,32 @@ struct Checker::Impl : std::enable_shared_from_this<Checker::Impl> {
     if (!server_name.empty()) {
       SSL_set_tlsext_host_name(p->ssl->native_handle(), server_name.c_str());
     }
-    p->ssl->async_handshake(net::ssl::stream_base::client,
-                            [this, p, check, self = shared_from_this()](error_code hec) {
-                              if (p->finished) {
-                                return;
-                              }
-                              if (hec) {
-                                p->finish(false, "tls: " + hec.message());
-                                return;
-                              }
-                              exchange(p, *p->ssl, check);
-                            });
+    p->ssl->async_handshake(net::ssl::stream_base::client, [this, p, check](error_code hec) {
+      if (p->finished) {
+        return;
+      }
+      if (hec) {
+        p->finish(false, "tls: " + hec.message());
+        return;
+      }
+      exchange(p, *p->ssl, check);
+    });
   }
 
   template <class Stream>
   void exchange(const std::shared_ptr<Probe>& p, Stream& stream,
                 const snapshot::HealthCheck& check) {
-    net::async_write(
-        stream, net::buffer(p->request),
-        [this, p, &stream, check, self = shared_from_this()](error_code wec, std::size_t) {
-          if (p->finished) {
-            return;
-          }
-          if (wec) {
-            p->finish(false, "write: " + wec.message());
-            return;
-          }
-          readStatus(p, stream, check);
-        });
+    net::async_write(stream, net::buffer(p->request),
+                     [this, p, &stream, check](error_code wec, std::size_t) {
+                       if (p->finished) {
+                         return;
+                       }
+                       if (wec) {
+                         p->finish(false, "write: " + wec.message());
+                         return;
+                       }
+                       readStatus(p, stream, check);
+                     });
   }
 
   // Reads until the status line is whole, then judges it by the success codes.
@@ -267,8 +265,7 @@ struct Checker::Impl : std::enable_shared_from_this<Checker::Impl> {
   void readStatus(const std::shared_ptr<Probe>& p, Stream& stream,
                   const snapshot::HealthCheck& check) {
     stream.async_read_some(
-        net::buffer(p->buf),
-        [this, p, &stream, check, self = shared_from_this()](error_code rec, std::size_t n) {
+        net::buffer(p->buf), [this, p, &stream, check](error_code rec, std::size_t n) {
           if (p->finished) {
             return;
           }
@@ -369,7 +366,7 @@ struct Checker::Impl : std::enable_shared_from_this<Checker::Impl> {
         "of them (fail open).",
         open);
     report_timer.expires_after(std::chrono::seconds(1));
-    report_timer.async_wait([self = shared_from_this()](error_code ec) {
+    report_timer.async_wait([self = this](error_code ec) {
       if (!ec) {
         self->report();
       }
@@ -387,12 +384,12 @@ void Checker::start() {
     return;
   }
   impl_->work.emplace(impl_->ioc.get_executor());
-  net::post(impl_->ioc, [impl = impl_] { impl->report(); });
-  impl_->thread = std::thread([impl = impl_] { impl->ioc.run(); });
+  net::post(impl_->ioc, [impl = impl_.get()] { impl->report(); });
+  impl_->thread = std::thread([impl = impl_.get()] { impl->ioc.run(); });
 }
 
 void Checker::update(std::shared_ptr<const runtime::PublishedConfig> config) {
-  net::post(impl_->ioc, [impl = impl_, config = std::move(config)]() mutable {
+  net::post(impl_->ioc, [impl = impl_.get(), config = std::move(config)]() mutable {
     impl->apply(std::move(config));
   });
 }
