@@ -3,6 +3,7 @@
 // and passive health, fail open, slow start and draining during a rolling update.
 
 #include "proxy_fixture.h"
+#include "tls/certificate.h"
 
 #include <nlohmann/json.hpp>
 
@@ -449,6 +450,56 @@ TEST_F(AlbTest, TheDeregistrationDelayBoundsRequestsLeftOnADrainingEndpoint) {
   EXPECT_GE(std::chrono::steady_clock::now() - started, 900ms);  // not before the delay
   EXPECT_EQ(a_.heldCount(), 1u);
   a_.release();
+}
+
+}  // namespace
+}  // namespace portico::testing
+
+namespace portico::testing {
+namespace {
+
+// A health verdict lives with the endpoint: a reconfiguration that keeps the endpoint in its
+// target group keeps it out of rotation, without a new round of checks.
+TEST_F(AlbTest, AnUnhealthyEndpointStaysOutAcrossAReconfiguration) {
+  const std::string checks =
+      "portico.dev/healthcheck-interval-seconds: \"60\", "
+      "portico.dev/unhealthy-threshold-count: \"1\"";
+  a_.failWith(503);
+  publishSvc(checks);
+  ASSERT_TRUE(eventually([&] { return unhealthy() == 1; }));  // the first check, within 1 s
+  // Another Ingress appears: a new snapshot, new target group indexes, the same endpoint states.
+  proxy_.publish(loopbackService("svc", {a_.port(), b_.port()}, "default", checks) +
+                 loopbackService("other", {b_.port()}) +
+                 simpleIngress("other", "other.test", "/", "other") +
+                 ingressWith("    portico.dev/group.order: \"0\"\n", path("/", "svc")));
+  const auto probes = metric("portico_health_checks_total{result=\"failure\"}");
+  EXPECT_EQ(spread(proxy_.port(), req(), 20), (std::map<std::string, int>{{"b", 20}}));
+  EXPECT_EQ(metric("portico_health_checks_total{result=\"failure\"}"), probes);  // no new check
+}
+
+// HTTPS checks speak TLS to the endpoint (the target group's own client context).
+TEST_F(AlbTest, HttpsChecksJudgeATlsBackendByItsStatus) {
+  EchoBackend secure("secure");
+  const auto cert = tls::makeCertificate(tls::KeyType::kEcdsaP256, {"secure.test"},
+                                         unixNow() - 3600, unixNow() + 86400, nullptr, false);
+  ASSERT_TRUE(secure.useTls(cert.cert, cert.key));
+  ASSERT_NE(secure.start(), 0);
+  proxy_.publish(loopbackService("svc", {secure.port()}, "default",
+                                 "portico.dev/backend-protocol: HTTPS, "
+                                 "portico.dev/healthcheck-protocol: HTTPS, "
+                                 "portico.dev/healthcheck-interval-seconds: \"1\", "
+                                 "portico.dev/unhealthy-threshold-count: \"1\"") +
+                 ingressWith("    portico.dev/group.order: \"0\"\n", path("/", "svc")));
+  ASSERT_TRUE(
+      eventually([&] { return metric("portico_health_checks_total{result=\"success\"}") >= 1; }));
+  const std::string unhealthy_tls =
+      "portico_target_group_endpoints{target_group=\"default/"
+      "svc:80/https;sni=svc.default.svc\",state=\"unhealthy\"}";
+  EXPECT_EQ(metric(unhealthy_tls), 0u);
+  secure.failWith(500);
+  ASSERT_TRUE(eventually([&] { return metric(unhealthy_tls) == 1; }));
+  secure.failWith(0);
+  ASSERT_TRUE(eventually([&] { return metric(unhealthy_tls) == 0; }));
 }
 
 }  // namespace
