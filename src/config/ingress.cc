@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <limits>
 #include <map>
 #include <tuple>
@@ -291,6 +292,16 @@ class IngressProcessor final {
         const IngressSettings& s = settings_[rank];
         return BackendRef{&svc, &sp, &ing.meta, "Ingress", &s.backend_tls, &s.target_group};
       }
+    }
+    if (svc.type == "ExternalName" && port.number && svc.ports.empty()) {
+      // An ExternalName Service often lists no ports: the backend's number is the port on the
+      // external name, as ingress-nginx takes it.
+      model::ServicePort& sp = external_ports_.emplace_back();
+      sp.name = "";
+      sp.port = *port.number;
+      sp.target_port.number = *port.number;
+      const IngressSettings& s = settings_[rank];
+      return BackendRef{&svc, &sp, &ing.meta, "Ingress", &s.backend_tls, &s.target_group};
     }
     diag(who, field() + ".port",
          "Service " + svc.meta.key() + " has no port " +
@@ -589,6 +600,7 @@ class IngressProcessor final {
   std::optional<BackendRef> controller_default_;
   bool controller_default_resolved_ = false;
   std::string key_buf_;
+  std::deque<model::ServicePort> external_ports_;  // ports of port-less ExternalName Services
 };
 
 }  // namespace

@@ -901,6 +901,11 @@ spec: {type: ExternalName, externalName: later.example.test, ports: [{name: http
 ---
 apiVersion: v1
 kind: Service
+metadata: {name: noports, namespace: default}
+spec: {type: ExternalName, externalName: db.example.test}
+---
+apiVersion: v1
+kind: Service
 metadata: {name: mesh, namespace: default, annotations: {portico.dev/target-type: service}}
 spec: {clusterIP: 10.96.0.7, ports: [{name: http, port: 80, targetPort: 8080}]}
 ---
@@ -918,19 +923,22 @@ spec: {clusterIP: None, ports: [{name: http, port: 80}]}
       - {path: /n, pathType: Prefix, backend: {service: {name: later, port: {number: 80}}}}
       - {path: /m, pathType: Prefix, backend: {service: {name: mesh, port: {number: 80}}}}
       - {path: /h, pathType: Prefix, backend: {service: {name: headless, port: {number: 80}}}}
+      - {path: /p, pathType: Prefix, backend: {service: {name: noports, port: {number: 443}}}}
 )"),
        R"({"targetGroups":[
              {"id":"default/ext:80","endpoints":["192.0.2.1:5432","2001:db8::1:5432"]},
              {"id":"default/headless:80/service","endpoints":[]},
              {"id":"default/later:80","endpoints":[]},
              {"id":"default/lit:80","endpoints":["192.0.2.9:80"]},
-             {"id":"default/mesh:80/service","endpoints":["10.96.0.7:80"]}],
+             {"id":"default/mesh:80/service","endpoints":["10.96.0.7:80"]},
+             {"id":"default/noports:443","endpoints":["192.0.2.1:443","2001:db8::1:443"]}],
            "hosts":[{"host":"a.test","routes":[
              {"match":"Prefix","path":"/e","targetGroup":"default/ext:80","ingress":"default/a"},
              {"match":"Prefix","path":"/l","targetGroup":"default/lit:80","ingress":"default/a"},
              {"match":"Prefix","path":"/n","targetGroup":"default/later:80","ingress":"default/a"},
              {"match":"Prefix","path":"/m","targetGroup":"default/mesh:80/service","ingress":"default/a"},
-             {"match":"Prefix","path":"/h","targetGroup":"default/headless:80/service","ingress":"default/a"}]}],
+             {"match":"Prefix","path":"/h","targetGroup":"default/headless:80/service","ingress":"default/a"},
+             {"match":"Prefix","path":"/p","targetGroup":"default/noports:443","ingress":"default/a"}]}],
            "anyHost":{"host":"","routes":[]}})",
        {"error: Ingress default/a: metadata.annotations[\"portico.dev/target-type\"]: Service "
         "default/headless has no ClusterIP (headless); target-type service cannot reach it"},
