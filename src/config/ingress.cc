@@ -344,6 +344,40 @@ class IngressProcessor final {
         addPath(ing, rank, host, build, r, p);
       }
     }
+    warnUnusedNames(ing, who);
+  }
+
+  // A conditions.NAME or actions.NAME that no backend of the Ingress names has no effect: most
+  // likely a typo in NAME or in the backend, so it is said.
+  void warnUnusedNames(const Ingress& ing, const std::string& who) {
+    const auto first = ing.meta.annotations.lower_bound("portico.dev/");
+    if (first == ing.meta.annotations.end() || !startsWith(first->first, "portico.dev/")) {
+      return;
+    }
+    const auto named = [&](std::string_view name) {
+      for (const auto& rule : ing.rules) {
+        for (const auto& hp : rule.paths) {
+          if (hp.backend.service && hp.backend.service->name == name) {
+            return true;
+          }
+        }
+      }
+      return ing.default_backend && ing.default_backend->service &&
+             ing.default_backend->service->name == name;
+    };
+    for (auto it = first; it != ing.meta.annotations.end() && startsWith(it->first, "portico.dev/");
+         ++it) {
+      for (std::string_view prefix : {std::string_view(annotations::kConditionsPrefix),
+                                      std::string_view(annotations::kActionsPrefix)}) {
+        if (startsWith(it->first, prefix) && it->first.size() > prefix.size() &&
+            !named(std::string_view(it->first).substr(prefix.size()))) {
+          diag(who, "metadata.annotations[\"" + it->first + "\"]",
+               "no backend of the Ingress is named \"" + it->first.substr(prefix.size()) +
+                   "\": the annotation has no effect",
+               Diagnostic::Severity::kWarning);
+        }
+      }
+    }
   }
 
   // The action of a backend: forward to its Service port, or what portico.dev/actions.NAME

@@ -743,6 +743,7 @@ spec:
       {"type": "forward", "forwardConfig": {"targetGroups": [{"serviceName": "missing", "servicePort": 80}]}}
     portico.dev/actions.loop: '{"type": "redirect", "redirectConfig": {"statusCode": "HTTP_301"}}'
     portico.dev/helthcheck-path: /typo
+    portico.dev/conditions.splitt: '[{"field": "http-request-method", "httpRequestMethodConfig": {"values": ["GET"]}}]'
 )"),
        R"({"targetGroups":[{"id":"default/api:80","endpoints":["10.0.1.1:8080"]},
                            {"id":"default/named:80","endpoints":["10.0.5.1:8080"]},
@@ -759,7 +760,9 @@ spec:
               "action":{"redirect":{"protocol":"https","host":"new.test","port":"#{port}",
                                     "path":"/new/#{path}","query":"#{query}","status":302}}}]}],
            "anyHost":{"host":"","routes":[]}})",
-       {"warning: Ingress default/a: metadata.annotations[\"portico.dev/helthcheck-path\"]: "
+       {"warning: Ingress default/a: metadata.annotations[\"portico.dev/conditions.splitt\"]: no "
+        "backend of the Ingress is named \"splitt\": the annotation has no effect",
+        "warning: Ingress default/a: metadata.annotations[\"portico.dev/helthcheck-path\"]: "
         "portico does not know this annotation; it has no effect (docs/annotations.md lists those "
         "it knows)",
         "error: Ingress default/a: metadata.annotations[\"portico.dev/actions.gone\"]."
