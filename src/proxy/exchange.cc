@@ -838,12 +838,20 @@ template <class Stream>
 void Exchange<Stream>::startTunnel() {
   worker_.countRequest(101);
   holdEndpoint(nullptr);
+  // The tunnel keeps the endpoint's state (not the whole config) for its drain deadline.
+  std::shared_ptr<runtime::EndpointState> endpoint;
+  for (const auto& e : config_->target_groups[target_group_].endpoints) {
+    if (e.get() == endpoint_) {
+      endpoint = e;
+      break;
+    }
+  }
   auto upstream = std::move(upstream_);
   ++attempt_;
   config_.reset();
   std::make_shared<Tunnel<Stream>>(conn_.shared_from_this(), conn_.stream(), conn_.buffer(),
                                    std::move(upstream), worker_.ioc,
-                                   worker_.config.tunnel_idle_timeout)
+                                   worker_.config.tunnel_idle_timeout, std::move(endpoint))
       ->start();
 }
 

@@ -17,20 +17,33 @@
 
 namespace portico::proxy {
 
+// An EndpointHolder while open: a tunnel to an endpoint that is draining closes when the
+// endpoint's deregistration delay is over, as the requests on it end.
 template <class Stream>
-class Tunnel final : public std::enable_shared_from_this<Tunnel<Stream>> {
+class Tunnel final : public std::enable_shared_from_this<Tunnel<Stream>>, public EndpointHolder {
  public:
   Tunnel(std::shared_ptr<Http1Connection<Stream>> owner, Stream& client,
          beast::flat_buffer& client_buffer, UpstreamConnPtr upstream, net::io_context& ioc,
-         std::chrono::milliseconds idle_timeout)
+         std::chrono::milliseconds idle_timeout,
+         std::shared_ptr<runtime::EndpointState> endpoint = nullptr)
       : owner_(std::move(owner)),
         client_(client),
         client_buffer_(client_buffer),
         upstream_(std::move(upstream)),
         timer_(ioc),
-        idle_timeout_(idle_timeout) {}
+        idle_timeout_(idle_timeout),
+        endpoint_(std::move(endpoint)) {}
+  ~Tunnel() { owner_->worker().unlinkHolder(this); }
+  Tunnel(const Tunnel&) = delete;
+  Tunnel& operator=(const Tunnel&) = delete;
+
+  runtime::EndpointState* heldEndpoint() const override { return endpoint_.get(); }
+  void deregistrationExpired() override { close(); }
 
   void start() {
+    if (endpoint_ != nullptr) {
+      owner_->worker().linkHolder(this);
+    }
     beast::get_lowest_layer(client_).expires_never();
     upstream_->stream.expires_never();
     open_ = 2;
@@ -115,6 +128,7 @@ class Tunnel final : public std::enable_shared_from_this<Tunnel<Stream>> {
       return;
     }
     closed_ = true;
+    owner_->worker().unlinkHolder(this);
     timer_.cancel();
     error_code ignored;
     beast::get_lowest_layer(upstream_->stream).socket().close(ignored);
@@ -127,6 +141,7 @@ class Tunnel final : public std::enable_shared_from_this<Tunnel<Stream>> {
   UpstreamConnPtr upstream_;
   net::steady_timer timer_;
   std::chrono::milliseconds idle_timeout_;
+  std::shared_ptr<runtime::EndpointState> endpoint_;  // the upstream's, for its drain deadline
   int open_ = 0;
   bool active_ = false;
   bool closed_ = false;

@@ -5,6 +5,9 @@
 #include "proxy_fixture.h"
 #include "tls/certificate.h"
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -36,7 +39,7 @@ std::string ingressWith(const std::string& annotations, const std::string& paths
   return "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: alb\n  namespace: "
          "default\n  annotations:\n" +
          annotations + "spec:\n  ingressClassName: portico\n  rules:\n  - host: " + host +
-         "\n    http:\n      paths:\n" + paths;
+         "\n    http:\n      paths:\n" + paths + "---\n";
 }
 
 std::string path(const std::string& p, const std::string& service,
@@ -450,6 +453,25 @@ TEST_F(AlbTest, TheDeregistrationDelayBoundsRequestsLeftOnADrainingEndpoint) {
   EXPECT_GE(std::chrono::steady_clock::now() - started, 900ms);  // not before the delay
   EXPECT_EQ(a_.heldCount(), 1u);
   a_.release();
+
+  // A websocket on a draining endpoint is closed when the delay is over too.
+  proxy_.publish(manifest("{ready: true}"));
+  namespace websocket = boost::beast::websocket;
+  boost::asio::io_context ioc;
+  websocket::stream<boost::asio::ip::tcp::socket> ws(ioc);
+  ws.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), proxy_.port()});
+  ws.handshake("alb.test", "/ws");
+  ws.write(boost::asio::buffer(std::string("before")));
+  boost::beast::flat_buffer buf;
+  ws.read(buf);
+  EXPECT_EQ(boost::beast::buffers_to_string(buf.data()), "before");
+  const auto drained = std::chrono::steady_clock::now();
+  proxy_.publish(manifest("{ready: false, serving: true, terminating: true}"));
+  boost::system::error_code ec;
+  buf.clear();
+  ws.read(buf, ec);  // blocks until portico closes the tunnel
+  EXPECT_TRUE(ec) << "the tunnel should have been closed";
+  EXPECT_GE(std::chrono::steady_clock::now() - drained, 900ms);
 }
 
 }  // namespace
