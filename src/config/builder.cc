@@ -91,14 +91,19 @@ const Builder::ServiceAnnotations& Builder::serviceAnnotations(const model::Serv
   if (inserted) {
     annotations::warnUnknown(svc.meta, "Service", diagnostics_);
     it->second.tls = annotations::parseBackendTls(svc.meta, "Service", diagnostics_);
-    it->second.settings = annotations::parseTargetGroup(svc.meta, "Service", diagnostics_);
+    auto settings = annotations::parseTargetGroup(svc.meta, "Service", diagnostics_);
+    it->second.settings_ok = settings.has_value();
+    if (settings && settings->any()) {
+      it->second.settings =
+          std::make_unique<const annotations::TargetGroupAnnotations>(std::move(*settings));
+    }
   }
   return it->second;
 }
 
 bool Builder::serviceAnnotationsOk(const model::Service& svc) {
   const ServiceAnnotations& a = serviceAnnotations(svc);
-  return a.tls.has_value() && a.settings.has_value();
+  return a.tls.has_value() && a.settings_ok;
 }
 
 std::uint32_t Builder::targetGroupFor(const BackendRef& ref) {
@@ -106,8 +111,7 @@ std::uint32_t Builder::targetGroupFor(const BackendRef& ref) {
   const model::ServicePort& sp = *ref.port;
   std::optional<snapshot::BackendTls> tls = backendTls(ref);
   const ServiceAnnotations& on_service = serviceAnnotations(svc);
-  const annotations::TargetGroupAnnotations* service_settings =
-      on_service.settings && on_service.settings->any() ? &*on_service.settings : nullptr;
+  const annotations::TargetGroupAnnotations* service_settings = on_service.settings.get();
   const annotations::TargetGroupAnnotations* source_settings =
       ref.source_settings != nullptr && ref.source_settings->any() ? ref.source_settings : nullptr;
   const bool cluster_ip = annotations::targetsService(source_settings, service_settings);
