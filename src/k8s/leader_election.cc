@@ -129,10 +129,12 @@ void LeaderElector::run() {
         break;
       }
     }
+    // Stop acting as the leader before the lease is given up: a successor may take it the
+    // moment it is released, and two leaders must never act at once.
+    setLeading(false);
     if (stop_) {
       release();  // a successor need not wait the lease out
     }
-    setLeading(false);
   }
 }
 
