@@ -98,7 +98,7 @@ def measure(binary, work, upstream_port, n, annotate=0, routing="plain"):
                               str(admin), "--workers", "1", "--log-level", "error"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_port(port, 60)
+            wait_port(port, 60, p)
             end = time.monotonic() + 60
             while True:  # until the snapshot routes bench.local
                 try:
@@ -156,7 +156,7 @@ http {{ access_log off; keepalive_requests 1000000;
 """)
     up = subprocess.Popen(["nginx", "-c", conf, "-p", work], stderr=subprocess.DEVNULL)
     try:
-        wait_port(up_port)
+        wait_port(up_port, proc=up)
         rows = []
         for spec in args.binaries:
             name, path = spec.split("=", 1)

@@ -16,6 +16,9 @@ std::string_view trim(std::string_view s);
 std::vector<std::string_view> split(std::string_view s, char sep);
 bool startsWith(std::string_view s, std::string_view prefix);
 bool endsWith(std::string_view s, std::string_view suffix);
+// FNV-1a, 64 bits: the same on every build and platform (stable keys: stickiness cookies, the
+// ring hash).
+std::uint64_t fnv1a64(std::string_view s);
 
 // Whether certificate name `name` covers `host` (both lower-case, no port): equal, or a wildcard
 // "*.a.test" that stands for exactly one label ("b.a.test"; not "a.test", not "c.b.a.test").

@@ -14,13 +14,7 @@ namespace {
 constexpr char kServiceNameLabel[] = "kubernetes.io/service-name";
 }  // namespace
 
-std::uint64_t stickyKey(const std::string& target_group_id) {
-  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a: the same on every build and platform
-  for (unsigned char c : target_group_id) {
-    h = (h ^ c) * 1099511628211ULL;
-  }
-  return h;
-}
+std::uint64_t stickyKey(const std::string& target_group_id) { return fnv1a64(target_group_id); }
 
 std::vector<snapshot::Endpoint> endpointsOf(
     const model::ServicePort& sp, const std::vector<const model::EndpointSlice*>& slices) {

@@ -82,10 +82,7 @@ std::optional<std::string> checkPath(const std::string& path) {
 
 // portico.dev/group.order: from -1000 to 1000, lower first (the ALB IngressGroup's range).
 std::optional<std::int64_t> groupOrder(const Ingress& ing, std::string* error) {
-  // One lookup for the common case of no portico annotation at all (a find() would build a
-  // std::string of the name each time).
-  const auto first = ing.meta.annotations.lower_bound("portico.dev/");
-  if (first == ing.meta.annotations.end() || !startsWith(first->first, "portico.dev/")) {
+  if (const auto [first, last] = annotations::porticoAnnotations(ing.meta); first == last) {
     return 0;
   }
   auto it = ing.meta.annotations.find(annotations::kGroupOrder);
@@ -353,10 +350,7 @@ class IngressProcessor final {
   // A conditions.NAME or actions.NAME that no backend of the Ingress names has no effect: most
   // likely a typo in NAME or in the backend, so it is said.
   void warnUnusedNames(const Ingress& ing, const std::string& who) {
-    const auto first = ing.meta.annotations.lower_bound("portico.dev/");
-    if (first == ing.meta.annotations.end() || !startsWith(first->first, "portico.dev/")) {
-      return;
-    }
+    const auto [first, last] = annotations::porticoAnnotations(ing.meta);
     const auto named = [&](std::string_view name) {
       for (const auto& rule : ing.rules) {
         for (const auto& hp : rule.paths) {
@@ -368,8 +362,7 @@ class IngressProcessor final {
       return ing.default_backend && ing.default_backend->service &&
              ing.default_backend->service->name == name;
     };
-    for (auto it = first; it != ing.meta.annotations.end() && startsWith(it->first, "portico.dev/");
-         ++it) {
+    for (auto it = first; it != last; ++it) {
       for (std::string_view prefix : {std::string_view(annotations::kConditionsPrefix),
                                       std::string_view(annotations::kActionsPrefix)}) {
         if (startsWith(it->first, prefix) && it->first.size() > prefix.size() &&

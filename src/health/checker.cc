@@ -331,16 +331,18 @@ struct Checker::Impl {
   }
 
   // Endpoint counts by state and fail-open flags, once a second.
+  // Endpoint counts by state and fail-open flags, once a second. The series (a label set and a
+  // string each) are rebuilt only when a count changed or a new config came: at 10,000 target
+  // groups most seconds change nothing.
   void report() {
-    std::vector<std::pair<metrics::Labels, std::int64_t>> rows;
-    std::vector<std::pair<metrics::Labels, std::int64_t>> open;
+    std::vector<std::int64_t> counts;  // healthy, unhealthy, draining, fail open: per group
     if (config != nullptr) {
-      const auto& tgs = config->snapshot->targetGroups();
-      for (std::size_t i = 0; i < tgs.size() && i < config->target_groups.size(); ++i) {
+      counts.reserve(config->target_groups.size() * 4);
+      for (const auto& group : config->target_groups) {
         std::int64_t healthy = 0;
         std::int64_t unhealthy = 0;
         std::int64_t draining = 0;
-        for (const auto& e : config->target_groups[i].endpoints) {
+        for (const auto& e : group.endpoints) {
           if (e->draining.load()) {
             ++draining;
           } else if (e->healthy()) {
@@ -349,13 +351,35 @@ struct Checker::Impl {
             ++unhealthy;
           }
         }
+        const bool open =
+            group.runtime != nullptr && group.runtime->fail_open.load() && healthy == 0;
+        counts.insert(counts.end(), {healthy, unhealthy, draining, open ? 1 : 0});
+      }
+    }
+    if (config != reported_config || counts != reported_counts) {
+      publish(counts);
+      reported_config = config;
+      reported_counts = std::move(counts);
+    }
+    report_timer.expires_after(std::chrono::seconds(1));
+    report_timer.async_wait([self = this](error_code ec) {
+      if (!ec) {
+        self->report();
+      }
+    });
+  }
+
+  void publish(const std::vector<std::int64_t>& counts) {
+    std::vector<std::pair<metrics::Labels, std::int64_t>> rows;
+    std::vector<std::pair<metrics::Labels, std::int64_t>> open;
+    if (config != nullptr) {
+      const auto& tgs = config->snapshot->targetGroups();
+      for (std::size_t i = 0; i < tgs.size() && 4 * i + 3 < counts.size(); ++i) {
         const std::string& id = tgs[i].id;
-        rows.push_back({{{"target_group", id}, {"state", "healthy"}}, healthy});
-        rows.push_back({{{"target_group", id}, {"state", "unhealthy"}}, unhealthy});
-        rows.push_back({{{"target_group", id}, {"state", "draining"}}, draining});
-        const auto& rt = config->target_groups[i].runtime;
-        open.push_back({{{"target_group", id}},
-                        rt != nullptr && rt->fail_open.load() && healthy == 0 ? 1 : 0});
+        rows.push_back({{{"target_group", id}, {"state", "healthy"}}, counts[4 * i]});
+        rows.push_back({{{"target_group", id}, {"state", "unhealthy"}}, counts[4 * i + 1]});
+        rows.push_back({{{"target_group", id}, {"state", "draining"}}, counts[4 * i + 2]});
+        open.push_back({{{"target_group", id}}, counts[4 * i + 3]});
       }
     }
     registry.replaceGauges("portico_target_group_endpoints",
@@ -365,13 +389,10 @@ struct Checker::Impl {
         "1 while every endpoint of the target group is unhealthy and traffic spreads over all "
         "of them (fail open).",
         open);
-    report_timer.expires_after(std::chrono::seconds(1));
-    report_timer.async_wait([self = this](error_code ec) {
-      if (!ec) {
-        self->report();
-      }
-    });
   }
+
+  std::shared_ptr<const runtime::PublishedConfig> reported_config;  // what the series show
+  std::vector<std::int64_t> reported_counts;
 };
 
 Checker::Checker(metrics::Registry& registry, std::uint64_t seed)
@@ -403,6 +424,7 @@ void Checker::stop() {
   impl_->thread.join();
   impl_->targets.clear();
   impl_->config.reset();
+  impl_->reported_config.reset();
 }
 
 std::uint64_t Checker::probes() const { return impl_->probes.load(); }

@@ -1,6 +1,7 @@
 #include "proxy/actions.h"
 
 #include "common/strings.h"
+#include "proxy/http_util.h"
 #include "runtime/published_config.h"
 
 #include <charconv>
@@ -52,12 +53,9 @@ void redirectLocation(const snapshot::Redirect& r, const RequestInfo& info, bool
                       std::string& out) {
   const std::string_view request_protocol = tls ? "https" : "http";
   // The Host's own port, else the protocol's default: the port the client used.
-  std::string_view host = info.host;
-  std::string_view port = tls ? "443" : "80";
-  const std::size_t colon = host.rfind(':');
-  if (colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
-    port = host.substr(colon + 1);
-    host = host.substr(0, colon);
+  auto [host, port] = splitHostPort(info.host);
+  if (host.size() == info.host.size()) {
+    port = tls ? "443" : "80";  // no port in the Host: the protocol's default
   }
   std::string_view target = info.origin_target;
   const std::size_t q = target.find('?');

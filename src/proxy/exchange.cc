@@ -186,7 +186,7 @@ void Exchange<Stream>::selectUpstream() {
   if (group.settings != nullptr && group.settings->algorithm == snapshot::Algorithm::kEwma) {
     attempt_start_ns_ = now.get();  // the EWMA's sample starts here
   }
-  upstream_ = worker_.connector->reuse(*endpoint_, config_->target_groups[target_group_].tls.get());
+  upstream_ = worker_.connector->reuse(*endpoint_, group.tls.get());
   if (upstream_ != nullptr) {
     worker_.metrics.upstream_reuses.inc();
     forwardRequest();
@@ -194,8 +194,7 @@ void Exchange<Stream>::selectUpstream() {
   }
   const std::uint32_t attempt = attempt_;
   upstream_ = worker_.connector->connect(
-      *endpoint_, config_->target_groups[target_group_].tls.get(),
-      worker_.config.upstream_connect_timeout,
+      *endpoint_, group.tls.get(), worker_.config.upstream_connect_timeout,
       [self = conn_.shared_from_this(), this, attempt](error_code ec) { onConnect(ec, attempt); });
 }
 
@@ -760,10 +759,10 @@ void Exchange<Stream>::endpointFailed() {
   if (endpoint_ == nullptr) {
     return;
   }
+  static const snapshot::TargetGroupSettings kDefaults;
   const snapshot::TargetGroupSettings* s = config_->target_groups[target_group_].settings;
-  const snapshot::TargetGroupSettings defaults;
   if (s == nullptr) {
-    s = &defaults;
+    s = &kDefaults;
   }
   if (endpoint_->recordFailure(runtime::steadyNs(worker_.clock.now()), s->ejection_failures,
                                s->ejection_seconds)) {

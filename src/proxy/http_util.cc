@@ -119,6 +119,14 @@ bool HeaderEdits::remove(std::string_view name) {
   return true;
 }
 
+std::pair<std::string_view, std::string_view> splitHostPort(std::string_view host) {
+  const std::size_t colon = host.rfind(':');
+  if (colon == std::string_view::npos || host.find(']', colon) != std::string_view::npos) {
+    return {host, {}};
+  }
+  return {host.substr(0, colon), host.substr(colon + 1)};
+}
+
 bool HeaderEdits::set(std::string_view name, std::string_view value) {
   if (sets_ == kMax) {
     return false;

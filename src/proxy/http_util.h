@@ -91,6 +91,10 @@ struct ClientResponseHead {
 void appendResponseHead(const MessageHead& res, const ClientResponseHead& head, std::string& out);
 
 // A response the proxy makes itself: errors now, redirects and fixed responses later.
+// A checked Host value split into host and port: "a.test:8080" -> ("a.test", "8080"),
+// "[::1]:80" -> ("[::1]", "80"), "a.test" -> ("a.test", ""). IPv6 literals keep their brackets.
+std::pair<std::string_view, std::string_view> splitHostPort(std::string_view host);
+
 struct LocalResponse {
   unsigned status = 500;
   std::string_view content_type = "text/plain; charset=utf-8";

@@ -1,5 +1,7 @@
 #include "runtime/runtime_state.h"
 
+#include "common/strings.h"
+
 #include <algorithm>
 #include <functional>
 #include <iterator>
@@ -143,13 +145,7 @@ std::shared_ptr<const HashRing> buildRing(const std::vector<snapshot::Endpoint>&
 
 }  // namespace
 
-std::uint64_t hashKey(std::string_view key) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : key) {
-    h = (h ^ c) * 1099511628211ULL;
-  }
-  return mix(h);
-}
+std::uint64_t hashKey(std::string_view key) { return mix(fnv1a64(key)); }
 
 std::shared_ptr<const PublishedConfig> RuntimeState::bind(
     std::shared_ptr<const snapshot::Snapshot> snapshot, std::shared_ptr<const tls::SniTable> sni,

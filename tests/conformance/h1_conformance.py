@@ -161,16 +161,25 @@ def free_port():
     return port
 
 
-def eventually(pred, deadline):
+def eventually(pred, deadline, proc=None):
     """True once pred() holds, False when `deadline` seconds pass first: the same wait as
-    tests/support's eventually(), checking with a back-off from 1 to 50 ms."""
+    tests/support's eventually(), checking with a back-off from 1 to 50 ms. With `proc` (the
+    server being waited for), the wait between checks is a wait on that process: one that exits
+    ends the wait at once, with its status, instead of after the deadline."""
     end = time.monotonic() + deadline
     pause = 0.001
     while not pred():
         left = end - time.monotonic()
         if left <= 0:
             return False
-        time.sleep(min(pause, left))
+        if proc is None:
+            time.sleep(min(pause, left))
+        else:
+            try:
+                code = proc.wait(timeout=min(pause, left))
+                raise RuntimeError(f"{proc.args[0]} exited with status {code} before it was ready")
+            except subprocess.TimeoutExpired:
+                pass
         pause = min(pause * 2, 0.05)
     return True
 
@@ -183,8 +192,8 @@ def answers(port):
         return False
 
 
-def wait_port(port, deadline=10.0):
-    if not eventually(lambda: answers(port), deadline):
+def wait_port(port, deadline=10.0, proc=None):
+    if not eventually(lambda: answers(port), deadline, proc):
         raise RuntimeError(f"nothing listens on {port}")
 
 
@@ -223,7 +232,7 @@ spec:
     p = subprocess.Popen([binary, "--manifests", man, "--bind", "127.0.0.1", "--http-port",
                           str(port), "--https-port", "0", "--admin-port", str(admin), "--workers", "1",
                           "--log-level", "error"], stderr=subprocess.DEVNULL)
-    wait_port(port)
+    wait_port(port, proc=p)
 
     def ready():  # once the snapshot is in
         try:
@@ -233,7 +242,8 @@ spec:
         except OSError:
             return False
 
-    eventually(ready, 10)
+    if not eventually(ready, 10, p):
+        raise RuntimeError(f"portico on {port} did not become ready")
     return p, port
 
 
@@ -263,7 +273,7 @@ http {{
         f.write(conf)
     p = subprocess.Popen(["nginx", "-c", os.path.join(d, "nginx.conf"), "-p", d],
                          stderr=subprocess.DEVNULL)
-    wait_port(port)
+    wait_port(port, proc=p)
     return p, port
 
 
@@ -290,7 +300,7 @@ backend api
 """)
     p = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
-    wait_port(port)
+    wait_port(port, proc=p)
     return p, port
 
 

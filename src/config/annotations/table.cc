@@ -94,12 +94,21 @@ std::string annotationTableMarkdown() {
   return out;
 }
 
+std::pair<AnnotationIterator, AnnotationIterator> porticoAnnotations(
+    const model::ObjectMeta& meta) {
+  const auto first = meta.annotations.lower_bound(kPorticoPrefix);
+  auto last = first;
+  while (last != meta.annotations.end() && startsWith(last->first, kPorticoPrefix)) {
+    ++last;
+  }
+  return {first, last};
+}
+
 void warnUnknown(const model::ObjectMeta& meta, const char* kind,
                  std::vector<Diagnostic>& diagnostics) {
-  for (const auto& [name, value] : meta.annotations) {
-    if (!startsWith(name, "portico.dev/")) {
-      continue;
-    }
+  const auto [first, last] = porticoAnnotations(meta);
+  for (auto it = first; it != last; ++it) {
+    const std::string& name = it->first;
     bool known = false;
     for (const auto& a : annotationTable()) {
       known =

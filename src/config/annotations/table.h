@@ -7,13 +7,20 @@
 #include "config/compiler.h"
 #include "model/types.h"
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace portico::config::annotations {
 
+inline constexpr char kPorticoPrefix[] = "portico.dev/";
 inline constexpr char kGroupOrder[] = "portico.dev/group.order";
+
+// The portico.dev/ annotations of `meta`: they sort together, so one lookup finds them, and
+// tells the many objects that have none (a find() per name would build a std::string each).
+using AnnotationIterator = std::map<std::string, std::string>::const_iterator;
+std::pair<AnnotationIterator, AnnotationIterator> porticoAnnotations(const model::ObjectMeta& meta);
 
 struct AnnotationInfo {
   std::string_view name;     // full name; a family prefix ends with '.' ("portico.dev/actions.")

@@ -1,6 +1,7 @@
 #include "config/annotations/target_group.h"
 
 #include "common/strings.h"
+#include "config/annotations/table.h"
 
 #include <algorithm>
 
@@ -43,11 +44,8 @@ std::optional<TargetGroupAnnotations> parseTargetGroup(const model::ObjectMeta& 
                                                        const char* kind,
                                                        std::vector<Diagnostic>& diagnostics) {
   TargetGroupAnnotations a;
-  // Most objects carry no portico.dev/ annotation at all: one lookup says so, instead of one
-  // per annotation name (each building a std::string key).
-  const auto first = meta.annotations.lower_bound("portico.dev/");
-  if (first == meta.annotations.end() || !startsWith(first->first, "portico.dev/")) {
-    return a;
+  if (const auto [first, last] = porticoAnnotations(meta); first == last) {
+    return a;  // most objects: nothing to look up
   }
   bool ok = true;
   const auto bad = [&](const char* name, const std::string& value, const std::string& why) {

@@ -8,24 +8,13 @@
 
 namespace portico::proxy::policy {
 
-namespace {
-// The host without its port: "a.test:8080" -> "a.test", "[::1]:80" -> "[::1]".
-std::string_view withoutPort(std::string_view host) {
-  const std::size_t colon = host.rfind(':');
-  if (colon == std::string_view::npos || host.find(']', colon) != std::string_view::npos) {
-    return host;
-  }
-  return host.substr(0, colon);
-}
-}  // namespace
-
 Verdict onRequest(const snapshot::SslRedirect& policy, RequestContext& ctx) {
   if (ctx.tls || ctx.response_headers == nullptr || ctx.scratch == nullptr) {
     return Verdict::kContinue;
   }
   std::string& location = *ctx.scratch;
   location.assign("https://");
-  location.append(withoutPort(ctx.info.host));
+  location.append(splitHostPort(ctx.info.host).first);
   if (policy.port != 443) {
     char port[8];
     const auto [end, ec] = std::to_chars(port, port + sizeof(port), policy.port);
