@@ -7,6 +7,7 @@
 #include "k8s/leader_election.h"
 #include "k8s/manifest_source.h"
 #include "k8s/status_writer.h"
+#include "metrics/process.h"
 #include "metrics/registry.h"
 #include "proxy/admin_server.h"
 #include "proxy/server.h"
@@ -120,6 +121,9 @@ int run(const Flags& flags) {
   }
 
   metrics::Registry registry;
+  metrics::registerProcessMetrics(registry, PORTICO_VERSION, PORTICO_REVISION);
+  metrics::Gauge& leader = registry.gauge(
+      "portico_leader", "1 while this replica holds the leader Lease (writes Ingress status).");
   proxy::AdminServer admin(registry);
   proxy::Server server(flags.proxy, registry);
   // TLS Secrets, parsed once per version; the compiler gets their checks, the HTTPS listener
@@ -228,13 +232,17 @@ int run(const Flags& flags) {
       options.ns = ns;
       options.name = flags.election_id;
       options.identity = me;
-      elector.emplace(*election_client, options,
-                      [&status](bool leading) { status->setLeading(leading); });
+      elector.emplace(*election_client, options, [&status, &leader](bool leading) {
+        status->setLeading(leading);
+        leader.set(leading ? 1 : 0);
+      });
       election_thread = std::thread([&elector] { elector->run(); });
     } else {
       status->setLeading(true);
+      leader.set(1);
     }
   } else {
+    leader.set(1);  // manifests: this replica is the only one
     source_thread = std::thread([&] { watchManifests(*manifests, controller, stopping); });
   }
 

@@ -237,6 +237,24 @@ const std::vector<FlagSpec>& specs() {
          }
          return std::nullopt;
        }},
+      {"access-log-format", "FORMAT", "json",
+       "one line per request on stdout: json, nginx (ingress-nginx's default format) or off",
+       [](Flags& f, const std::string& v) -> std::optional<std::string> {
+         if (v == "json") {
+           f.proxy.access_log = proxy::AccessLogFormat::kJson;
+         } else if (v == "nginx") {
+           f.proxy.access_log = proxy::AccessLogFormat::kNginx;
+         } else if (v == "off") {
+           f.proxy.access_log = proxy::AccessLogFormat::kOff;
+         } else {
+           return "expected json, nginx or off";
+         }
+         return std::nullopt;
+       }},
+      {"enable-metrics", nullptr, "true",
+       "per-route request series and histograms (portico_requests_total and the *_seconds and "
+       "*_bytes histograms); false keeps the other metrics",
+       [](Flags& f, const std::string& v) { return setBool(&f.proxy.request_metrics, v); }},
   };
   return kSpecs;
 }
@@ -245,6 +263,7 @@ const std::vector<FlagSpec>& specs() {
 
 Result<Flags> parseFlags(const std::vector<std::string>& args) {
   Flags flags;
+  flags.proxy.access_log = proxy::AccessLogFormat::kJson;  // the flag's default
   flags.proxy.workers = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   flags.proxy.https_port = 8443;
   for (std::size_t i = 0; i < args.size(); ++i) {

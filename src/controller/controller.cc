@@ -3,6 +3,9 @@
 
 #include "common/log.h"
 
+#include <cctype>
+#include <map>
+
 #ifdef __GLIBC__
 #endif
 
@@ -13,21 +16,80 @@ Controller::Controller(config::Options options, Publish publish, metrics::Regist
     : options_(std::move(options)),
       publish_(std::move(publish)),
       debounce_(debounce),
-      diagnostics_gauge_(registry.gauge("portico_config_diagnostics",
-                                        "Problems found by the last compile (rules left out).")),
+      registry_(registry),
       source_errors_gauge_(registry.gauge("portico_source_errors",
                                           "Manifest files or objects that could not be read.")),
-      generation_gauge_(
-          registry.gauge("portico_snapshot_generation", "Snapshots published since start.")),
-      compile_micros_(registry.gauge("portico_config_last_compile_microseconds",
-                                     "Duration of the last compile.")),
+      generation_gauge_(registry.gauge("portico_config_generation",
+                                       "Snapshots published since start (the proxy's config).")),
+      last_success_(registry.gauge("portico_config_last_success_timestamp_seconds",
+                                   "When the last snapshot was published (unix seconds).")),
+      compile_duration_(registry.histogram("portico_config_compile_duration_seconds",
+                                           "Full compiles of the cluster state into a snapshot.",
+                                           metrics::timeBuckets())),
       compiles_(registry.counter("portico_config_compiles_total", "Compiles run.")),
-      endpoint_update_micros_(
-          registry.gauge("portico_config_last_endpoint_update_microseconds",
-                         "Duration of the last endpoints-only update (EndpointSlice changes).")),
+      endpoint_update_duration_(registry.histogram(
+          "portico_config_endpoint_update_duration_seconds",
+          "Snapshots built for EndpointSlice changes alone (routes kept, endpoints rebuilt).",
+          metrics::timeBuckets())),
       endpoint_updates_(registry.counter(
           "portico_config_endpoint_updates_total",
-          "Snapshots that changed endpoints only, on the routes of the one before.")) {}
+          "Snapshots that changed endpoints only, on the routes of the one before.")) {
+  registry_.replaceGauges("portico_config_diagnostics",
+                          "Problems found by the last compile (rules left out), by reason.", {});
+}
+
+namespace {
+// A diagnostic's reason label: its kind and field with indexes dropped, and an annotation by
+// its name, NAME of conditions.NAME and actions.NAME folded: bounded by the schema, not by the
+// objects ("ingress:spec.rules.http.paths.path", "ingress:portico.dev/actions.*").
+std::string diagnosticReason(const config::Diagnostic& d) {
+  std::string out;
+  for (char c : d.kind) {
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  out += ':';
+  const std::string& f = d.field;
+  if (f.empty()) {
+    return out + "object";
+  }
+  static constexpr std::string_view kAnnotations = "metadata.annotations[\"";
+  if (f.rfind(kAnnotations, 0) == 0) {
+    std::string name = f.substr(kAnnotations.size(), f.find('"', kAnnotations.size()) -
+                                                         kAnnotations.size());
+    for (const char* family : {"conditions.", "actions."}) {
+      const std::size_t at = name.find(family);
+      if (at != std::string::npos) {
+        name = name.substr(0, at + std::string_view(family).size()) + "*";
+      }
+    }
+    return out + name;
+  }
+  bool in_index = false;
+  for (char c : f) {
+    if (c == '[') {
+      in_index = true;
+    } else if (c == ']') {
+      in_index = false;
+    } else if (!in_index) {
+      out += c;
+    }
+  }
+  return out;
+}
+}  // namespace
+
+void Controller::observe(std::chrono::steady_clock::time_point started,
+                         metrics::Histogram& duration) {
+  duration.observe(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                  std::chrono::steady_clock::now() - started)
+                                                  .count()));
+}
+
+void Controller::published() {
+  last_success_.set(std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count());
+}
 
 Controller::~Controller() { stop(); }
 
@@ -170,15 +232,14 @@ void Controller::compileAndPublish(const model::ClusterState& state,
   if (compiled_once_ && !force && config::onlyEndpointsDiffer(state, compiled_state_)) {
     auto snapshot = std::make_shared<const snapshot::Snapshot>(
         config::recompileEndpoints(*compiled_snapshot_, compiled_sources_, state));
-    endpoint_update_micros_.set(std::chrono::duration_cast<std::chrono::microseconds>(
-                                    std::chrono::steady_clock::now() - started)
-                                    .count());
     endpoint_updates_.inc();
+    observe(started, endpoint_update_duration_);
     for (const auto& d : diagnostics()) {
       now_logged.insert(d.toString());
     }
     logged_ = std::move(now_logged);
     publish_(snapshot);
+    published();
     // Ingress status and Events do not depend on endpoints: the observer has nothing new.
     compiled_state_ = state;
     compiled_snapshot_ = std::move(snapshot);
@@ -202,7 +263,7 @@ void Controller::compileAndPublish(const model::ClusterState& state,
                           std::chrono::steady_clock::now() - started)
                           .count();
   compiles_.inc();
-  compile_micros_.set(micros);
+  observe(started, compile_duration_);
   for (const auto& d : result.diagnostics) {
     const std::string line = d.toString();
     if (logged_.count(line) == 0) {
@@ -212,7 +273,16 @@ void Controller::compileAndPublish(const model::ClusterState& state,
     now_logged.insert(line);
   }
   logged_ = std::move(now_logged);
-  diagnostics_gauge_.set(static_cast<std::int64_t>(result.diagnostics.size()));
+  std::map<std::string, std::int64_t> reasons;
+  for (const auto& d : result.diagnostics) {
+    ++reasons[diagnosticReason(d)];
+  }
+  std::vector<std::pair<metrics::Labels, std::int64_t>> rows;
+  for (const auto& [reason, n] : reasons) {
+    rows.push_back({{{"reason", reason}}, n});
+  }
+  registry_.replaceGauges("portico_config_diagnostics",
+                          "Problems found by the last compile (rules left out), by reason.", rows);
   auto snapshot = std::make_shared<const snapshot::Snapshot>(std::move(result.snapshot));
   log::info("snapshot compiled", {{"ingresses", result.ingresses.size()},
                                   {"routes", snapshot->routeCount()},
@@ -220,6 +290,7 @@ void Controller::compileAndPublish(const model::ClusterState& state,
                                   {"diagnostics", result.diagnostics.size()},
                                   {"compileMicroseconds", micros}});
   publish_(snapshot);
+  published();
   if (observer_) {
     observer_(state, result.ingresses, result.diagnostics);
   }

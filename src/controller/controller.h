@@ -92,12 +92,15 @@ class Controller final {
   dns::ResolverOptions resolver_options_;
   std::unique_ptr<dns::Resolver> resolver_;  // made by start()
   const Debounce debounce_;
-  metrics::Gauge& diagnostics_gauge_;
+  static void observe(std::chrono::steady_clock::time_point started, metrics::Histogram& duration);
+  void published();  // the last success's timestamp
+  metrics::Registry& registry_;
   metrics::Gauge& source_errors_gauge_;
   metrics::Gauge& generation_gauge_;
-  metrics::Gauge& compile_micros_;
+  metrics::Gauge& last_success_;
+  metrics::Histogram& compile_duration_;
   metrics::Counter& compiles_;
-  metrics::Gauge& endpoint_update_micros_;
+  metrics::Histogram& endpoint_update_duration_;
   metrics::Counter& endpoint_updates_;
 
   mutable std::mutex mutex_;

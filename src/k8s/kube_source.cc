@@ -49,9 +49,23 @@ KubeSource::KubeSource(ApiConfig config, std::string watch_namespace, Publish pu
     : client_(std::move(config)),
       watch_namespace_(std::move(watch_namespace)),
       publish_(std::move(publish)),
-      on_synced_(std::move(synced)),
-      problems_(registry.counter("portico_api_problems_total",
-                                 "Failed API calls, dropped watches, undecodable objects.")) {}
+      on_synced_(std::move(synced)) {
+  for (const auto& kind : watchedKinds()) {
+    KindCounters& c = counters_[kind.plural];
+    const metrics::Labels resource = {{"resource", kind.plural}};
+    c.errors = &registry.counter(
+        "portico_api_errors_total",
+        "Failed API calls, dropped watches and undecodable objects, by resource.", resource);
+    c.lists = &registry.counter("portico_watch_relists_total",
+                                "Full lists of a resource (the first, and after a 410 Gone).",
+                                resource);
+    for (const char* type : {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"}) {
+      c.events[type] = &registry.counter("portico_watch_events_total",
+                                         "Watch events received, by resource and type.",
+                                         {{"resource", kind.plural}, {"type", type}});
+    }
+  }
+}
 
 KubeSource::~KubeSource() { stop(); }
 
@@ -106,10 +120,17 @@ void KubeSource::start() {
   handler.remove = [this](const model::Object& o) {
     apply([&](model::ClusterState& s) { return s.erase(o); });
   };
-  handler.problem = [this](const std::string& what) {
-    problems_.inc();
+  handler.problem = [this](const ResourceKind& kind, const std::string& what) {
+    counters_.at(kind.plural).errors->inc();
     log::warn("kubernetes API problem", {{"error", what}});
   };
+  handler.event = [this](const ResourceKind& kind, const std::string& type) {
+    const auto& events = counters_.at(kind.plural).events;
+    if (auto it = events.find(type); it != events.end()) {
+      it->second->inc();
+    }
+  };
+  handler.listed = [this](const ResourceKind& kind) { counters_.at(kind.plural).lists->inc(); };
   std::random_device rd;
   for (const auto& kind : watchedKinds()) {
     reflectors_.push_back(std::make_unique<Reflector>(

@@ -14,6 +14,7 @@
 #include "model/cluster_state.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -45,7 +46,13 @@ class KubeSource final {
   std::string watch_namespace_;
   Publish publish_;
   std::function<void()> on_synced_;
-  metrics::Counter& problems_;
+  // Per resource (its plural): API errors, lists, and watch events by type.
+  struct KindCounters {
+    metrics::Counter* errors = nullptr;
+    metrics::Counter* lists = nullptr;
+    std::map<std::string, metrics::Counter*> events;  // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
+  };
+  std::map<std::string, KindCounters> counters_;
   std::mutex mutex_;
   model::ClusterState state_;
   bool announced_synced_ = false;

@@ -59,7 +59,7 @@ std::optional<model::Object> Reflector::decode(json object) {
   object["apiVersion"] = kind_.api_version;
   auto decoded = model::decodeObject(object);
   if (!decoded.ok()) {
-    handler_.problem("invalid " + kind_.kind + " from the API server: " + decoded.error());
+    handler_.problem(kind_, "invalid " + kind_.kind + " from the API server: " + decoded.error());
     return std::nullopt;
   }
   if (!decoded->has_value()) {
@@ -84,7 +84,7 @@ Reflector::ListResult Reflector::list(const std::string& from_rv) {
       if (failure->status == 410) {
         return ListResult::kExpired;
       }
-      handler_.problem("list " + kind_.kind + ": " + failure->toString());
+      handler_.problem(kind_, "list " + kind_.kind + ": " + failure->toString());
       return ListResult::kFailed;
     }
     try {
@@ -106,13 +106,13 @@ Reflector::ListResult Reflector::list(const std::string& from_rv) {
           });
       const json& items = body.at("items");
       if (!items.is_array()) {
-        handler_.problem("list " + kind_.kind + ": unreadable answer: items is not an array");
+        handler_.problem(kind_, "list " + kind_.kind + ": unreadable answer: items is not an array");
         return ListResult::kFailed;
       }
       // Objects were taken out as they were parsed: what is left is not an object. Applying
       // the rest would delete the objects those items stood for, so the list is tried again.
       if (!items.empty()) {
-        handler_.problem("list " + kind_.kind + ": unreadable answer: " +
+        handler_.problem(kind_, "list " + kind_.kind + ": unreadable answer: " +
                          std::to_string(items.size()) + " items are not objects");
         return ListResult::kFailed;
       }
@@ -120,12 +120,15 @@ Reflector::ListResult Reflector::list(const std::string& from_rv) {
       list_rv = meta.value("resourceVersion", "");
       cont = meta.value("continue", "");
     } catch (const json::exception& e) {
-      handler_.problem("list " + kind_.kind + ": unreadable answer: " + e.what());
+      handler_.problem(kind_, "list " + kind_.kind + ": unreadable answer: " + e.what());
       return ListResult::kFailed;
     }
   } while (!cont.empty() && !stop_);
   rv_ = list_rv;
   lists_.fetch_add(1);
+  if (handler_.listed) {
+    handler_.listed(kind_);
+  }
   synced_ = true;  // before replace(): the handler decides there whether every kind has synced
   handler_.replace(kind_, std::move(objects));
   return ListResult::kOk;
@@ -136,14 +139,17 @@ void Reflector::handleLine(std::string_view line, bool* saw_event) {
   try {
     event = json::parse(line);
   } catch (const json::exception& e) {
-    handler_.problem("watch " + kind_.kind + ": unreadable event: " + e.what());
+    handler_.problem(kind_, "watch " + kind_.kind + ": unreadable event: " + e.what());
     return;
   }
   const std::string type = event.value("type", "");
+  if (handler_.event) {
+    handler_.event(kind_, type);
+  }
   json& object = event["object"];
   if (type == "ERROR") {
     const int code = object.value("code", 0);
-    handler_.problem("watch " + kind_.kind + ": " + std::to_string(code) + " " +
+    handler_.problem(kind_, "watch " + kind_.kind + ": " + std::to_string(code) + " " +
                      object.value("reason", "") + ": " + object.value("message", ""));
     relist_ = true;
     relist_from_ = code == 410 ? rv_ : "";
@@ -160,7 +166,7 @@ void Reflector::handleLine(std::string_view line, bool* saw_event) {
     return;
   }
   if (type != "ADDED" && type != "MODIFIED" && type != "DELETED") {
-    handler_.problem("watch " + kind_.kind + ": unknown event type \"" + type + "\"");
+    handler_.problem(kind_, "watch " + kind_.kind + ": unknown event type \"" + type + "\"");
     return;
   }
   if (auto obj = decode(std::move(object))) {
@@ -196,7 +202,7 @@ bool Reflector::watch() {
       relist_from_ = rv_;
       return true;
     }
-    handler_.problem("watch " + kind_.kind + ": " + failure->toString());
+    handler_.problem(kind_, "watch " + kind_.kind + ": " + failure->toString());
     return false;
   }
   const auto lasted = std::chrono::steady_clock::now() - started;
@@ -207,7 +213,7 @@ bool Reflector::watch() {
     backoff_ = kInitialBackoff;
   }
   if (lasted < std::chrono::seconds(1) && !saw_event) {
-    handler_.problem("watch " + kind_.kind + ": ended at once without events");
+    handler_.problem(kind_, "watch " + kind_.kind + ": ended at once without events");
     return false;
   }
   return true;
@@ -225,7 +231,7 @@ void Reflector::run() {
             relist_from_.clear();  // that version is gone too: a consistent read from scratch
             continue;
           }
-          handler_.problem("list " + kind_.kind + ": 410 Expired without a resourceVersion");
+          handler_.problem(kind_, "list " + kind_.kind + ": 410 Expired without a resourceVersion");
           waitBackoff();
           continue;
         case ListResult::kFailed:

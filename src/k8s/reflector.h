@@ -46,7 +46,11 @@ struct ReflectorHandler {
   std::function<void(const ResourceKind&, std::vector<model::Object>)> replace;
   std::function<void(const model::Object&)> upsert;
   std::function<void(const model::Object&)> remove;
-  std::function<void(const std::string&)> problem;  // a degraded moment, already described
+  // A degraded moment, already described.
+  std::function<void(const ResourceKind&, const std::string&)> problem;
+  // Optional, for metrics: each watch event by type, and each completed list.
+  std::function<void(const ResourceKind&, const std::string& type)> event;
+  std::function<void(const ResourceKind&)> listed;
 };
 
 class Reflector final {

@@ -48,9 +48,15 @@ class AdminSession final : public std::enable_shared_from_this<AdminSession> {
       response_.result(ready ? http::status::ok : http::status::service_unavailable);
       response_.body() = ready ? "ready\n" : "not ready\n";
     } else if (path == "/metrics") {
+      // OpenMetrics when the scraper asks for it (Prometheus does, first), else text 0.0.4.
+      const auto accept = request_[http::field::accept];
+      const metrics::Format format =
+          metrics::negotiate(std::string_view(accept.data(), accept.size()));
       response_.result(http::status::ok);
-      response_.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-      response_.body() = admin_.registry().expose();
+      response_.set(http::field::content_type, format == metrics::Format::kOpenMetrics
+                                                   ? metrics::kOpenMetricsContentType
+                                                   : metrics::kTextContentType);
+      response_.body() = admin_.registry().expose(format);
     } else {
       response_.result(http::status::not_found);
       response_.body() = "not found\n";

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "proxy/access_log.h"
 #include "tls/certificate.h"
 
 namespace portico::proxy {
@@ -30,6 +31,13 @@ struct ProxyConfig {
   milliseconds tunnel_idle_timeout{3'600'000};     // websocket/Upgrade tunnel without traffic
   std::size_t max_idle_per_endpoint = 320;         // idle pooled connections per endpoint/worker
   int max_attempts = 3;                            // tries of one request across endpoints
+  // Observability. Per-route request series and histograms (--enable-metrics); the access log
+  // (--access-log-format: the flag's default is JSON; a library user gets none unless asked),
+  // with a ring of this many bytes per worker.
+  bool request_metrics = true;
+  AccessLogFormat access_log = AccessLogFormat::kOff;
+  std::size_t access_log_buffer = 1 << 20;
+  int access_log_fd = 1;
 };
 
 }  // namespace portico::proxy

@@ -50,6 +50,13 @@ Exchange<Stream>::Exchange(Connection& conn) : conn_(conn), worker_(conn.worker(
 template <class Stream>
 void Exchange<Stream>::start() {
   ++id_;
+  start_ns_ = runtime::steadyNs(worker_.clock.now());
+  upstream_start_ns_ = 0;
+  connect_ns_ = 0;
+  body_out_ = 0;
+  stats_ = nullptr;
+  target_group_ = snapshot::kNoTargetGroup;
+  request_id_generated_ = false;
   attempts_ = 0;
   status_ = 0;
   endpoint_ = nullptr;
@@ -106,6 +113,7 @@ void Exchange<Stream>::route() {
   }
   // requestPolicies: the route's compiled policies, in order (docs/architecture.md).
   route_ = match.route;
+  stats_ = routeStatsFor(*config_, match, match.target_group_index);
   policy::RequestContext ctx{info_, worker_.config.max_body_size, {}, {}};
   ctx.tls = Connection::kTls;
   ctx.response_headers = &local_headers_;
@@ -136,6 +144,9 @@ void Exchange<Stream>::route() {
                                        ? stickyKeyFrom(cookieValue(req_head, forward.sticky_cookie))
                                        : 0;
       const auto& target = forward.targets[worker_.balancer.split(forward, forward.split, sticky)];
+      if (forward.targets.size() > 1) {
+        stats_ = routeStatsFor(*config_, match, target.target_group);  // its service's series
+      }
       target_group_ = target.target_group;
       if (forward.sticky_seconds > 0) {
         stickyCookie(forward.sticky_cookie, target.key, forward.sticky_seconds, sticky_cookie_);
@@ -162,6 +173,7 @@ void Exchange<Stream>::route() {
   head.proto = conn_.proto();
   if (!req.has(FieldId::kXRequestId)) {
     worker_.newRequestId(request_id_.data());
+    request_id_generated_ = true;
     head.request_id = std::string_view(request_id_.data(), request_id_.size());
   }
   request_head_.clear();
@@ -183,12 +195,12 @@ void Exchange<Stream>::selectUpstream() {
     return;
   }
   holdEndpoint(endpoint_);
-  if (group.settings != nullptr && group.settings->algorithm == snapshot::Algorithm::kEwma) {
-    attempt_start_ns_ = now.get();  // the EWMA's sample starts here
-  }
+  upstream_start_ns_ = now.get();
+  attempt_start_ns_ = upstream_start_ns_;  // the EWMA's sample starts here
+  connect_ns_ = 0;
   upstream_ = worker_.connector->reuse(*endpoint_, group.tls.get());
   if (upstream_ != nullptr) {
-    worker_.metrics.upstream_reuses.inc();
+    worker_.stats.upstream_reuses.inc();
     forwardRequest();
     return;
   }
@@ -205,9 +217,9 @@ void Exchange<Stream>::onConnect(error_code ec, std::uint32_t attempt) {
   }
   const bool tls = config_->target_groups[target_group_].tls != nullptr;
   if (ec) {
-    worker_.metrics.upstream_connect_errors.inc();
+    worker_.stats.upstream_connect_errors.inc();
     if (tls && ec.category() != net::error::get_system_category() && !isTimeout(ec)) {
-      worker_.metrics.upstream_tls_errors.inc();
+      worker_.stats.upstream_tls_errors.inc();
     }
     log::warn(
         "upstream connect failed",
@@ -217,8 +229,9 @@ void Exchange<Stream>::onConnect(error_code ec, std::uint32_t attempt) {
     return;
   }
   if (tls) {
-    worker_.metrics.upstream_tls_handshakes.inc();
+    worker_.stats.upstream_tls_handshakes.inc();
   }
+  connect_ns_ = runtime::steadyNs(worker_.clock.now()) - upstream_start_ns_;
   forwardRequest();
 }
 
@@ -241,7 +254,7 @@ void Exchange<Stream>::forwardRequest() {
                  return;
                }
                if (ec) {
-                 worker_.metrics.client_aborts.inc();
+                 worker_.stats.client_aborts.inc();
                  dropUpstream();
                  conn_.close();
                  return;
@@ -319,7 +332,7 @@ void Exchange<Stream>::onReadRequestBody(error_code ec, std::uint32_t id) {
       fail({Phase::kForwardRequest, Cause::kClientTimeout});
     } else if (ec == http::error::partial_message || ec == net::error::eof ||
                ec == net::error::connection_reset || ec == net::error::operation_aborted) {
-      worker_.metrics.client_aborts.inc();
+      worker_.stats.client_aborts.inc();
       log::debug("client went away mid-body", {{"error", ec.message()}});
       conn_.close();
     } else {
@@ -533,8 +546,9 @@ void Exchange<Stream>::onReadResponseBody(error_code ec, std::uint32_t attempt) 
     log::warn("upstream failed mid-response", {{"phase", phaseName(Phase::kForwardBody)},
                                                {"endpoint", endpointName(endpoint_)},
                                                {"error", ec.message()}});
-    worker_.metrics.upstream_truncated.inc();
-    worker_.countRequest(status_);
+    worker_.stats.upstream_truncated.inc();
+    worker_.stats.upstream_errors[5].inc();  // truncated
+    complete(status_);
     dropUpstream();
     conn_.close();
     return;
@@ -550,6 +564,7 @@ void Exchange<Stream>::onReadResponseBody(error_code ec, std::uint32_t attempt) 
 template <class Stream>
 void Exchange<Stream>::writeResponsePiece(std::size_t n) {
   const bool last = header_only_ || upstream_->parser.done();
+  body_out_ += n;
   const Gather out = down_.frame(response_buf_.data(), n, last && !header_only_);
   beast::get_lowest_layer(conn_.stream()).expires_after(worker_.config.client_send_timeout);
   writeAll(conn_.stream(), out,
@@ -564,8 +579,8 @@ void Exchange<Stream>::onWriteResponse(error_code ec, bool last, std::uint32_t i
     return;
   }
   if (ec) {
-    worker_.metrics.client_aborts.inc();
-    worker_.countRequest(499);
+    worker_.stats.client_aborts.inc();
+    complete(499);
     dropUpstream();
     conn_.close();  // the client went away
     return;
@@ -591,7 +606,7 @@ void Exchange<Stream>::finish() {
     finish_after_read_ = true;
     return;
   }
-  worker_.countRequest(status_);
+  complete(status_);
   holdEndpoint(nullptr);
   if (!request_done_) {
     keep_alive_ = false;  // answered early: the rest of the request is not forwarded
@@ -604,6 +619,104 @@ void Exchange<Stream>::finish() {
   upstream_.reset();
   config_.reset();
   conn_.exchangeDone(keep_alive_);
+}
+
+namespace {
+// The index of a failure in WorkerStats::kUpstreamErrorReasons.
+std::size_t upstreamErrorReason(const ProxyError& e) {
+  if (e.cause == Cause::kNoEndpoint) {
+    return 6;
+  }
+  if (e.phase == Phase::kConnect) {
+    return e.cause == Cause::kTimeout ? 1 : 0;
+  }
+  if (e.cause == Cause::kTimeout) {
+    return 2;
+  }
+  return e.cause == Cause::kInvalidResponse ? 4 : 3;
+}
+}  // namespace
+
+template <class Stream>
+void Exchange<Stream>::complete(unsigned status, std::size_t local_bytes, std::size_t local_body) {
+  const std::int64_t now = runtime::steadyNs(worker_.clock.now());
+  const auto& parser = conn_.parser();
+  const MessageHead& req = parser.head();
+  metrics::RequestSample sample;
+  sample.method = metrics::methodOf(req.method());
+  sample.status = status;
+  sample.duration_ns = static_cast<std::uint64_t>(std::max<std::int64_t>(now - start_ns_, 0));
+  sample.request_bytes = req.size() + parser.bodySeen();
+  const bool local = local_bytes != 0;
+  sample.response_bytes =
+      local ? local_bytes : (response_started_ ? response_head_.size() : 0) + body_out_;
+  sample.upstream = !local && upstream_start_ns_ != 0 && status_ != 0;
+  if (sample.upstream) {
+    sample.upstream_response_ns =
+        static_cast<std::uint64_t>(std::max<std::int64_t>(now - upstream_start_ns_, 0));
+    sample.upstream_connect_ns = static_cast<std::uint64_t>(connect_ns_);
+  }
+  if (worker_.access_log == nullptr) {
+    worker_.countRequest(stats_, sample, nullptr);
+    return;
+  }
+  AccessRecord rec;
+  rec.wall_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    worker_.clock.wallNow().time_since_epoch())
+                    .count();
+  std::string_view id = req.value(FieldId::kXRequestId);
+  if (id.empty()) {
+    if (!request_id_generated_) {
+      worker_.newRequestId(request_id_.data());
+    }
+    id = std::string_view(request_id_.data(), request_id_.size());
+  }
+  rec.request_id = id;
+  rec.client = conn_.clientAddress();
+  rec.method = req.method();
+  rec.host = req.value(FieldId::kHost);
+  rec.target = req.target();
+  rec.version = static_cast<int>(req.version());
+  rec.status = status;
+  rec.bytes_in = sample.request_bytes;
+  rec.bytes_out = sample.response_bytes;
+  rec.body_bytes_out = local ? local_body : body_out_;
+  rec.duration_ns = sample.duration_ns;
+  std::string upstream;
+  if (endpoint_ != nullptr && upstream_start_ns_ != 0) {
+    upstream = endpointName(endpoint_);
+    rec.upstream = upstream;
+    rec.upstream_status = status_;
+    rec.upstream_duration_ns = sample.upstream_response_ns;
+    rec.upstream_bytes = body_out_;
+  }
+  if (route_ != nullptr) {
+    const std::string_view ingress = route_->ingress;
+    const std::size_t slash = ingress.find('/');
+    rec.ns = ingress.substr(0, slash);
+    rec.ingress = slash == std::string_view::npos ? std::string_view() : ingress.substr(slash + 1);
+  }
+  if (config_ != nullptr && target_group_ < config_->snapshot->targetGroups().size()) {
+    const std::string_view tg = config_->snapshot->targetGroups()[target_group_].id;
+    rec.target_group = tg;
+    const std::size_t slash = tg.find('/');
+    if (rec.ns.empty()) {
+      rec.ns = tg.substr(0, slash);
+    }
+    rec.service = slash == std::string_view::npos
+                      ? std::string_view()
+                      : tg.substr(slash + 1, tg.find(':', slash) - slash - 1);
+  }
+  if (worker_.access_log_format == AccessLogFormat::kNginx) {
+    for (const auto& f : req.fields()) {
+      if (iequals(f.name, "referer")) {
+        rec.referer = f.value;
+      } else if (iequals(f.name, "user-agent")) {
+        rec.user_agent = f.value;
+      }
+    }
+  }
+  worker_.countRequest(stats_, sample, &rec);
 }
 
 // ---- failures -----------------------------------------------------------------------------
@@ -630,7 +743,7 @@ void Exchange<Stream>::upstreamFailed(Phase phase, error_code ec) {
     endpointFailed();  // no answer (a pooled connection the upstream had closed is no failure)
   }
   if (retryable(phase)) {
-    worker_.metrics.upstream_retries.inc();
+    worker_.stats.upstream_retries.inc();
     dropUpstream();
     selectUpstream();
     return;
@@ -660,6 +773,9 @@ void Exchange<Stream>::fail(const ProxyError& error) {
     fail_after_read_ = error;
     return;
   }
+  if (error.side == Side::kUpstream) {
+    worker_.stats.upstream_errors[upstreamErrorReason(error)].inc();
+  }
   LocalResponse r;
   r.status = proxyErrorStatus(error);
   answer(r);
@@ -673,17 +789,18 @@ void Exchange<Stream>::answer(const LocalResponse& r) {
   }
   dropUpstream();
   holdEndpoint(nullptr);
-  // r may view the snapshot (a fixed response's body): it stays alive until r is written out.
-  const auto config = std::move(config_);
-  worker_.countRequest(r.status);
   // Keep the connection only when the request was read whole and the framing is trustworthy.
   const bool rejected = r.status == 400 || r.status == 405 || r.status == 408 || r.status == 413 ||
                         r.status == 414 || r.status == 431 || r.status == 501 || r.status == 505;
   if (rejected) {
-    worker_.metrics.rejected_requests.inc();
+    worker_.stats.rejected_requests.inc();
   }
   const bool keep_alive = keep_alive_ && conn_.parser().done() && !rejected;
-  conn_.respond(r, keep_alive, head_request_);
+  // r may view the snapshot (a fixed response's body): respond() copies it out; the config is
+  // let go after, once the request is counted.
+  const std::size_t sent = conn_.respond(r, keep_alive, head_request_);
+  complete(r.status, sent, head_request_ ? 0 : r.body.size());
+  config_.reset();
 }
 
 template <class Stream>
@@ -766,7 +883,7 @@ void Exchange<Stream>::endpointFailed() {
   }
   if (endpoint_->recordFailure(runtime::steadyNs(worker_.clock.now()), s->ejection_failures,
                                s->ejection_seconds)) {
-    worker_.metrics.upstream_ejections.inc();
+    worker_.stats.upstream_ejections.inc();
     log::warn("endpoint ejected",
               {{"endpoint", endpointName(endpoint_)}, {"target_group", endpoint_->target_group}});
   }
@@ -835,7 +952,7 @@ bool Exchange<Stream>::answerAction() {
 
 template <class Stream>
 void Exchange<Stream>::startTunnel() {
-  worker_.countRequest(101);
+  complete(101);
   holdEndpoint(nullptr);
   // The tunnel keeps the endpoint's state (not the whole config) for its drain deadline.
   std::shared_ptr<runtime::EndpointState> endpoint;

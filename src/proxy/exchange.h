@@ -73,6 +73,9 @@ class Exchange final : public EndpointHolder {
   void onWriteResponse(error_code ec, bool last, std::uint32_t id);
   // log, and hand the connection back
   void finish();
+  // Counts the request in its route's series and logs it: `status` as the client saw it;
+  // `local_bytes` and `local_body`: the size of a response of our own (0: forwarded).
+  void complete(unsigned status, std::size_t local_bytes = 0, std::size_t local_body = 0);
 
   void upstreamFailed(Phase phase, error_code ec);
   bool retryable(Phase phase) const;
@@ -109,6 +112,15 @@ class Exchange final : public EndpointHolder {
   runtime::EndpointState* held_ = nullptr;  // the endpoint this request is on, if any
   bool counting_active_ = false;            // ... and counted in its active_requests
   std::int64_t attempt_start_ns_ = 0;
+  // For metrics and the access log: when the head was parsed, when the last upstream was
+  // picked, how long its connect took (0: pooled), the body bytes sent to the client, and the
+  // route's series.
+  std::int64_t start_ns_ = 0;
+  std::int64_t upstream_start_ns_ = 0;
+  std::int64_t connect_ns_ = 0;
+  std::uint64_t body_out_ = 0;
+  metrics::RequestStats* stats_ = nullptr;
+  bool request_id_generated_ = false;  // request_id_ holds this request's id
   std::uint64_t ring_key_ = 0;  // ring_hash's key for this request
   std::string sticky_cookie_;   // Set-Cookie of a sticky forward, or empty
   UpstreamConnPtr upstream_;

@@ -88,6 +88,8 @@ class MessageHead final {
   // The first value of the field, or empty.
   std::string_view value(FieldId id) const;
   bool has(FieldId id) const { return count(id) > 0; }
+  // The head's size as received, in bytes.
+  std::size_t size() const { return bytes_.size(); }
 
  private:
   friend class H1Parser;
@@ -123,6 +125,8 @@ class H1Parser final {
     std::size_t size = 0;
   };
   BodyBuffer& body() { return body_; }
+  // Body bytes parsed so far (decoded).
+  std::uint64_t bodySeen() const { return body_seen_; }
 
   // Parses from `in` and returns how many bytes it consumed (the caller drops them). One step:
   // the head when it is whole (ec clear, headDone()), or as much body as `in` and the body

@@ -22,7 +22,7 @@ Http1Connection<Stream>::Http1Connection(Worker& worker, Stream stream)
   buffer_.reserve(kReadBufferReserve);
   worker_.connections.insert(this);
   worker_.connection_count.fetch_add(1, std::memory_order_relaxed);
-  worker_.metrics.connections_active.add(1);
+  setState(State::kReading);
   auto& socket = beast::get_lowest_layer(stream_).socket();
   error_code ec;
   const auto remote = socket.remote_endpoint(ec);
@@ -40,7 +40,7 @@ Http1Connection<Stream>::Http1Connection(Worker& worker, Stream stream)
 template <class Stream>
 Http1Connection<Stream>::~Http1Connection() {
   worker_.connections.erase(this);
-  worker_.metrics.connections_active.add(-1);
+  setState(State::kNone);
   worker_.connection_count.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -65,17 +65,17 @@ void Http1Connection<Stream>::onHandshake(error_code ec) {
   }
   if (ec) {
     const std::size_t why = handshakeErrorReason(ec);
-    worker_.metrics.tls_handshake_errors[why]->inc();
-    const char* reason = ProxyMetrics::kTlsHandshakeErrorReasons[why];
+    worker_.stats.tls_handshake_errors[why].inc();
+    const char* reason = WorkerStats::kTlsHandshakeErrorReasons[why];
     log::debug("TLS handshake failed",
                {{"reason", reason}, {"error", ec.message()}, {"client", client_address_}});
     close();
     return;
   }
-  worker_.metrics.tls_handshakes.inc();
+  worker_.stats.tls_handshakes.inc();
   if constexpr (kTls) {
     if (SSL_session_reused(stream_.native_handle()) == 1) {
-      worker_.metrics.tls_resumed.inc();
+      worker_.stats.tls_resumed.inc();
     }
   }
   doReadRequest();
@@ -112,6 +112,7 @@ void Http1Connection<Stream>::readFirstBytes() {
     armHeaderDeadline();
   }
   idle_ = !header_armed_;
+  setState(idle_ ? State::kIdle : State::kReading);
   if (!header_armed_) {
     beast::get_lowest_layer(stream_).expires_after(worker_.config.keepalive_timeout);
   }
@@ -123,6 +124,7 @@ void Http1Connection<Stream>::readFirstBytes() {
 template <class Stream>
 void Http1Connection<Stream>::onFirstBytes(error_code ec, std::size_t n) {
   idle_ = false;
+  setState(State::kReading);
   if (ec) {
     close();  // idle timeout, client closed, drained, or a new connection that never spoke
     return;
@@ -176,6 +178,7 @@ void Http1Connection<Stream>::disarmHeaderDeadline() {
 
 template <class Stream>
 void Http1Connection<Stream>::doReadHeader() {
+  setState(State::kReading);
   parser_.reset();
   parser_.headerLimit(worker_.config.max_header_bytes);
   // The body limit is set by the exchange once the route (and its policies) are known.
@@ -222,7 +225,7 @@ void Http1Connection<Stream>::onReadHeader(error_code ec) {
   if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
       ec == net::error::connection_reset || ec == net::error::broken_pipe ||
       ec == net::error::eof || ec == http::error::partial_message) {
-    worker_.metrics.client_aborts.inc();
+    worker_.stats.client_aborts.inc();
     close();  // the client went away mid-head
     return;
   }
@@ -240,23 +243,70 @@ void Http1Connection<Stream>::onReadHeader(error_code ec) {
     failHeader(Cause::kMalformed);
     return;
   }
+  setState(State::kWriting);
   exchange_.start();
 }
 
 template <class Stream>
 void Http1Connection<Stream>::failHeader(Cause cause) {
-  worker_.metrics.rejected_requests.inc();
+  worker_.stats.rejected_requests.inc();
+  setState(State::kWriting);
   LocalResponse r;
   r.status = proxyErrorStatus({Phase::kReadHeader, cause});
-  worker_.countRequest(r.status);
-  respond(r, /*keep_alive=*/false, /*head_only=*/false);
+  const std::size_t sent = respond(r, /*keep_alive=*/false, /*head_only=*/false);
+  // No route took it: the unmatched series, and a log line with what was read of the head.
+  metrics::RequestSample sample;
+  sample.status = r.status;
+  sample.request_bytes = buffer_.size();
+  sample.response_bytes = sent;
+  if (worker_.access_log == nullptr) {
+    worker_.countRequest(nullptr, sample, nullptr);
+    return;
+  }
+  AccessRecord rec;
+  rec.wall_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    worker_.clock.wallNow().time_since_epoch())
+                    .count();
+  rec.client = client_address_;
+  rec.status = r.status;
+  rec.bytes_in = sample.request_bytes;
+  rec.bytes_out = sent;
+  rec.body_bytes_out = 0;
+  worker_.countRequest(nullptr, sample, &rec);
+}
+
+template <class Stream>
+void Http1Connection<Stream>::setState(State s) {
+  if (s == state_) {
+    return;
+  }
+  const auto gauge = [this](State st) -> metrics::LocalGauge* {
+    switch (st) {
+      case State::kReading:
+        return &worker_.stats.connections_reading;
+      case State::kWriting:
+        return &worker_.stats.connections_writing;
+      case State::kIdle:
+        return &worker_.stats.connections_idle;
+      case State::kNone:
+        break;
+    }
+    return nullptr;
+  };
+  if (auto* g = gauge(state_)) {
+    g->add(-1);
+  }
+  if (auto* g = gauge(s)) {
+    g->add(1);
+  }
+  state_ = s;
 }
 
 // ---- local responses ----------------------------------------------------------------------
 
 template <class Stream>
-void Http1Connection<Stream>::respond(const LocalResponse& response, bool keep_alive,
-                                      bool head_only) {
+std::size_t Http1Connection<Stream>::respond(const LocalResponse& response, bool keep_alive,
+                                             bool head_only) {
   keep_alive = keep_alive && !worker_.draining;
   local_head_.clear();
   appendLocalResponse(response, worker_.date(), keep_alive, head_only, local_head_);
@@ -266,6 +316,7 @@ void Http1Connection<Stream>::respond(const LocalResponse& response, bool keep_a
   writeAll(stream_, g, [self = this->shared_from_this(), keep_alive](error_code ec, std::size_t) {
     self->onWriteLocal(ec, keep_alive);
   });
+  return local_head_.size();
 }
 
 template <class Stream>

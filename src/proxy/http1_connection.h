@@ -53,7 +53,11 @@ class Http1Connection final : public ClientConnection,
   }
   bool closed() const { return closed_; }
   // Answers with a response of the proxy's own, then reads the next request or closes.
-  void respond(const LocalResponse& response, bool keep_alive, bool head_only);
+  // Returns the bytes it writes.
+  std::size_t respond(const LocalResponse& response, bool keep_alive, bool head_only);
+  // Client connection states, for portico_connections{state}.
+  enum class State : std::uint8_t { kReading, kWriting, kIdle, kNone };
+  void setState(State s);
   // The exchange is over and nothing is pending on the client stream.
   void exchangeDone(bool keep_alive);
   void close();
@@ -85,6 +89,7 @@ class Http1Connection final : public ClientConnection,
   bool idle_ = false;
   bool closed_ = false;
   bool tls_shutdown_started_ = false;  // close_notify sent (TLS only)
+  State state_ = State::kNone;
   std::size_t skipped_bytes_ = 0;
   std::size_t linger_bytes_ = 0;
   H1Parser parser_{H1Parser::Kind::kRequest};

@@ -19,54 +19,154 @@
 
 namespace portico::proxy {
 
-ProxyMetrics::ProxyMetrics(metrics::Registry& r)
-    : registry(r),
-      connections_accepted(
-          r.counter("portico_connections_accepted_total", "Client connections accepted.")),
-      accept_errors(r.counter("portico_accept_errors_total",
-                              "Failed accepts (EMFILE and others); the listener backs off.")),
-      upstream_connect_errors(r.counter("portico_upstream_connect_errors_total",
-                                        "Upstream connection attempts that failed.")),
-      upstream_retries(r.counter("portico_upstream_retries_total",
-                                 "Requests sent again to another endpoint after a safe failure.")),
-      upstream_reuses(r.counter("portico_upstream_connection_reuses_total",
-                                "Requests sent on a pooled keep-alive upstream connection.")),
-      upstream_truncated(r.counter("portico_upstream_truncated_responses_total",
-                                   "Responses cut short because the upstream failed mid-body.")),
-      client_aborts(r.counter("portico_client_aborts_total",
-                              "Requests the client abandoned before their response ended.")),
-      rejected_requests(r.counter("portico_rejected_requests_total",
-                                  "Requests refused as malformed, ambiguous or over a limit.")),
-      snapshot_swaps(r.counter("portico_snapshot_swaps_total",
-                               "Snapshots installed, counted once per worker.")),
-      connections_active(r.gauge("portico_connections_active", "Open client connections.")),
-      tls_handshakes(r.counter("portico_tls_handshakes_total", "TLS handshakes completed.")),
-      tls_resumed(r.counter("portico_tls_resumed_handshakes_total",
-                            "TLS handshakes completed that resumed a session (a ticket).")),
-      upstream_tls_handshakes(r.counter("portico_upstream_tls_handshakes_total",
-                                        "TLS handshakes with backends completed.")),
-      upstream_tls_errors(r.counter(
-          "portico_upstream_tls_handshake_errors_total",
-          "TLS handshakes with backends that failed (verification, protocol, server name).")),
-      upstream_ejections(r.counter(
-          "portico_upstream_ejections_total",
-          "Endpoints ejected by passive health checks (consecutive 5xx or connect failures).")) {
-  for (std::size_t i = 0; i < kTlsHandshakeErrorReasons.size(); ++i) {
-    tls_handshake_errors[i] =
-        &r.counter("portico_tls_handshake_errors_total", "TLS handshakes that failed, by reason.",
-                   {{"reason", kTlsHandshakeErrorReasons[i]}});
+namespace {
+// The workers' counters, summed at scrape time: one family per row.
+struct WorkerCounterFamily {
+  const char* name;
+  const char* help;
+  metrics::LocalCounter WorkerStats::*member;
+};
+constexpr WorkerCounterFamily kWorkerCounters[] = {
+    {"portico_connections_accepted_total", "Client connections accepted.",
+     &WorkerStats::connections_accepted},
+    {"portico_accept_errors_total", "Failed accepts (EMFILE and others); the listener backs off.",
+     &WorkerStats::accept_errors},
+    {"portico_upstream_connect_errors_total", "Upstream connection attempts that failed.",
+     &WorkerStats::upstream_connect_errors},
+    {"portico_upstream_retries_total",
+     "Requests sent again to another endpoint after a safe failure.",
+     &WorkerStats::upstream_retries},
+    {"portico_upstream_connection_reuses_total",
+     "Requests sent on a pooled keep-alive upstream connection.", &WorkerStats::upstream_reuses},
+    {"portico_upstream_truncated_responses_total",
+     "Responses cut short because the upstream failed mid-body.",
+     &WorkerStats::upstream_truncated},
+    {"portico_client_aborts_total", "Requests the client abandoned before their response ended.",
+     &WorkerStats::client_aborts},
+    {"portico_rejected_requests_total",
+     "Requests refused as malformed, ambiguous or over a limit.", &WorkerStats::rejected_requests},
+    {"portico_snapshot_swaps_total", "Snapshots installed, counted once per worker.",
+     &WorkerStats::snapshot_swaps},
+    {"portico_tls_handshakes_total", "TLS handshakes completed.", &WorkerStats::tls_handshakes},
+    {"portico_tls_resumed_handshakes_total",
+     "TLS handshakes completed that resumed a session (a ticket).", &WorkerStats::tls_resumed},
+    {"portico_upstream_tls_handshakes_total", "TLS handshakes with backends completed.",
+     &WorkerStats::upstream_tls_handshakes},
+    {"portico_upstream_tls_handshake_errors_total",
+     "TLS handshakes with backends that failed (verification, protocol, server name).",
+     &WorkerStats::upstream_tls_errors},
+    {"portico_upstream_ejections_total",
+     "Endpoints ejected by passive health checks (consecutive 5xx or connect failures).",
+     &WorkerStats::upstream_ejections},
+    {"portico_access_log_dropped_lines_total",
+     "Access log lines dropped because the writer was behind (the worker never waits).",
+     &WorkerStats::access_log_dropped},
+};
+}  // namespace
+
+void ProxyMetrics::attach(const std::vector<std::unique_ptr<Worker>>& workers) {
+  detach();
+  for (const auto& w : workers) {
+    workers_.push_back(w.get());
   }
-  static constexpr const char* kClasses[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
-  for (std::size_t i = 0; i < requests_by_class.size(); ++i) {
-    requests_by_class[i] =
-        &r.counter("portico_requests_total", "Requests answered, by status class.",
-                   {{"status_class", kClasses[i]}});
+  collector_ = registry_.addCollector([this](metrics::Exposition& out) { collect(out); });
+}
+
+void ProxyMetrics::detach() {
+  if (collector_ != 0) {
+    registry_.removeCollector(collector_);
+    collector_ = 0;
+  }
+  workers_.clear();
+}
+
+void ProxyMetrics::collect(metrics::Exposition& out) const {
+  const auto sum = [this](auto member) {
+    std::uint64_t n = 0;
+    for (const Worker* w : workers_) {
+      n += (w->stats.*member).value();
+    }
+    return n;
+  };
+  for (const auto& f : kWorkerCounters) {
+    out.family(f.name, f.help, metrics::Type::kCounter);
+    out.sample("", sum(f.member));
+  }
+  const auto byReason = [&](const char* name, const char* help, auto member, const auto& reasons) {
+    out.family(name, help, metrics::Type::kCounter);
+    for (std::size_t i = 0; i < reasons.size(); ++i) {
+      std::uint64_t n = 0;
+      for (const Worker* w : workers_) {
+        n += (w->stats.*member)[i].value();
+      }
+      out.sample(std::string("reason=\"") + reasons[i] + "\"", n);
+    }
+  };
+  byReason("portico_tls_handshake_errors_total", "TLS handshakes that failed, by reason.",
+           &WorkerStats::tls_handshake_errors, WorkerStats::kTlsHandshakeErrorReasons);
+  byReason("portico_upstream_errors_total",
+           "Requests that failed because of their upstream, by reason.",
+           &WorkerStats::upstream_errors, WorkerStats::kUpstreamErrorReasons);
+  // Connections by state; "active" is all of them, as nginx's stub_status counts.
+  std::int64_t reading = 0;
+  std::int64_t writing = 0;
+  std::int64_t idle = 0;
+  for (const Worker* w : workers_) {
+    reading += w->stats.connections_reading.value();
+    writing += w->stats.connections_writing.value();
+    idle += w->stats.connections_idle.value();
+  }
+  out.family("portico_connections", "Open client connections, by state.", metrics::Type::kGauge);
+  out.sample("state=\"active\"", reading + writing + idle);
+  out.sample("state=\"idle\"", idle);
+  out.sample("state=\"reading\"", reading);
+  out.sample("state=\"writing\"", writing);
+  out.family("portico_upstream_idle_connections",
+             "Upstream keep-alive connections pooled, waiting for a request.",
+             metrics::Type::kGauge);
+  std::int64_t pooled = 0;
+  for (const Worker* w : workers_) {
+    pooled += static_cast<std::int64_t>(w->pool_idle.load(std::memory_order_relaxed));
+  }
+  out.sample("", pooled);
+  // By worker: how evenly SO_REUSEPORT spreads the load.
+  out.family("portico_worker_connections_accepted_total", "Client connections accepted, by worker.",
+             metrics::Type::kCounter);
+  for (const Worker* w : workers_) {
+    out.sample("worker=\"" + std::to_string(w->index) + "\"",
+               w->stats.connections_accepted.value());
+  }
+  out.family("portico_worker_requests_total", "Requests answered, by worker.",
+             metrics::Type::kCounter);
+  for (const Worker* w : workers_) {
+    out.sample("worker=\"" + std::to_string(w->index) + "\"", w->stats.requests.value());
   }
 }
 
-metrics::Counter& ProxyMetrics::requestsFor(unsigned status) {
-  const unsigned cls = status / 100;
-  return *requests_by_class[cls >= 1 && cls <= 5 ? cls : 0];
+void Worker::countRequest(metrics::RequestStats* route, const metrics::RequestSample& sample,
+                          const AccessRecord* record) {
+  stats.requests.inc();
+  if (route == nullptr) {
+    route = unmatched_stats;
+  }
+  if (route != nullptr) {
+    route->record(static_cast<std::size_t>(index), sample);
+  }
+  if (access_log == nullptr || record == nullptr) {
+    return;
+  }
+  AccessLogRing& ring = access_log->ring(static_cast<std::size_t>(index));
+  ring.scratch.clear();
+  if (access_log_format == AccessLogFormat::kNginx) {
+    formatAccessNginx(*record, ring.scratch);
+  } else {
+    formatAccessJson(*record, ring.scratch);
+  }
+  if (!ring.push(ring.scratch)) {
+    stats.access_log_dropped.inc();
+    return;
+  }
+  access_log->poke();
 }
 
 namespace {
@@ -80,17 +180,10 @@ std::chrono::milliseconds deadlineResolution(const ProxyConfig& c) {
 }
 }  // namespace
 
-Worker::Worker(const ProxyConfig& cfg, ProxyMetrics& m, int idx, const Clock& clk,
-               std::uint64_t seed)
+Worker::Worker(const ProxyConfig& cfg, int idx, const Clock& clk, std::uint64_t seed)
     : config(cfg),
-      metrics(m),
       clock(clk),
       index(idx),
-      accepted(m.registry.counter("portico_worker_connections_accepted_total",
-                                  "Client connections accepted, by worker.",
-                                  {{"worker", std::to_string(idx)}})),
-      requests(m.registry.counter("portico_worker_requests_total", "Requests answered, by worker.",
-                                  {{"worker", std::to_string(idx)}})),
       deadlines(ioc, deadlineResolution(cfg)),
       balancer(seed ^ 0x5bd1e9955bd1e995ULL),
       pool(ioc, clk, cfg.max_idle_per_endpoint, cfg.upstream_idle_timeout),
@@ -144,7 +237,7 @@ void onAccept(Worker& w, error_code ec, Socket socket) {
     return;  // the listener was closed (drain)
   }
   if (ec) {
-    w.metrics.accept_errors.inc();
+    w.stats.accept_errors.inc();
     log::warn("accept failed", {{"worker", w.index}, {"error", ec.message()}});
     if (ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
         ec == net::error::no_memory || ec.value() == ENFILE) {
@@ -159,8 +252,7 @@ void onAccept(Worker& w, error_code ec, Socket socket) {
     doAccept<kTls>(w);
     return;
   }
-  w.metrics.connections_accepted.inc();
-  w.accepted.inc();
+  w.stats.connections_accepted.inc();
   if constexpr (kTls) {
     auto conn = std::make_shared<Http1Connection<TlsStream>>(
         w, TlsStream(DeadlineStream(w.deadlines, std::move(socket)), *w.tls_context));
@@ -197,7 +289,13 @@ struct Server::Impl {
   tls::SslCtxPtr upstream_unverified = tls::makeClientContext();  // backends without a CA
   tls::TicketKeys ticket_keys;                                    // session tickets, rotating
   std::unique_ptr<net::ssl::context> tls_context;  // the front context (tls_stream.h)
-  std::vector<std::unique_ptr<Worker>> workers;    // after the contexts: destroyed first
+  // Per-route request series (null when request_metrics is off) and the access log's writer
+  // (null when off): before the workers, which point into them.
+  std::unique_ptr<metrics::RequestStatsTable> request_stats;
+  std::unique_ptr<AccessLogWriter> access_log;
+  std::shared_ptr<const metrics::RouteStatsIndex> route_stats;  // of the last publish
+  std::shared_ptr<const snapshot::Snapshot> route_stats_of;      // ... and its snapshot
+  std::vector<std::unique_ptr<Worker>> workers;  // after the contexts: destroyed first
   std::uint16_t port = 0;
   std::uint16_t https_port = 0;
   bool started = false;
@@ -233,10 +331,92 @@ void drainTick(Worker& w) {
         h->deregistrationExpired();
       }
     }
+    w.pool_idle.store(w.pool.idleCount(), std::memory_order_relaxed);
     drainTick(w);
   });
 }
 }  // namespace
+
+namespace {
+// "namespace/name:port..." (a target group's id) to its Service's name.
+std::string_view serviceOf(std::string_view id) {
+  const std::size_t slash = id.find('/');
+  std::string_view rest = slash == std::string_view::npos ? id : id.substr(slash + 1);
+  return rest.substr(0, rest.find(':'));
+}
+
+// The request series of every route of `s` (RouteStatsIndex): one lookup per route and target
+// group in the table, at publish, so a request finds its series by two subtractions.
+std::shared_ptr<const metrics::RouteStatsIndex> indexRouteStats(metrics::RequestStatsTable& table,
+                                                                const snapshot::Snapshot& s) {
+  auto index = std::make_shared<metrics::RouteStatsIndex>();
+  const auto& groups = s.targetGroups();
+  const auto keep = [&index](std::shared_ptr<metrics::RequestStats> stats) {
+    metrics::RequestStats* p = stats.get();
+    index->held.push_back(std::move(stats));
+    return p;
+  };
+  const auto addHost = [&](const snapshot::VirtualHost& vh) {
+    index->host_offsets.push_back(static_cast<std::uint32_t>(index->slots.size()));
+    const std::string_view host = vh.host.empty() ? std::string_view("_") : vh.host;
+    for (const snapshot::Route& r : vh.routes) {
+      const std::size_t slash = r.ingress.find('/');
+      const std::string_view ns = std::string_view(r.ingress).substr(0, slash);
+      const std::string_view name =
+          slash == std::string::npos ? std::string_view() : std::string_view(r.ingress).substr(slash + 1);
+      const std::string_view path = r.path.empty() ? std::string_view("/") : r.path;
+      metrics::RouteStatsIndex::Slot slot;
+      const auto* forward = std::get_if<snapshot::Forward>(&r.action);
+      if (forward != nullptr && forward->targets.size() > 1) {
+        for (const auto& t : forward->targets) {
+          slot.by_group.emplace_back(
+              t.target_group,
+              keep(table.get(ns, name, serviceOf(groups[t.target_group].id), host, path)));
+        }
+      } else if (forward != nullptr && forward->targets.size() == 1) {
+        slot.only = keep(table.get(ns, name, serviceOf(groups[forward->targets[0].target_group].id),
+                                   host, path));
+      } else {
+        slot.only = keep(table.get(ns, name, "", host, path));
+      }
+      index->slots.push_back(std::move(slot));
+    }
+    metrics::RouteStatsIndex::Slot fallback;
+    if (vh.default_target_group != snapshot::kNoTargetGroup) {
+      const std::string_view id = groups[vh.default_target_group].id;
+      fallback.only = keep(table.get(id.substr(0, id.find('/')), "", serviceOf(id), host, ""));
+    }
+    index->slots.push_back(std::move(fallback));
+  };
+  for (const auto& vh : s.hosts()) {
+    addHost(vh);
+  }
+  addHost(s.anyHost());
+  table.retain(index->held);
+  return index;
+}
+}  // namespace
+
+metrics::RequestStats* routeStatsFor(const runtime::PublishedConfig& config,
+                                     const snapshot::RouteMatch& match,
+                                     std::uint32_t target_group) {
+  const metrics::RouteStatsIndex* index = config.request_stats.get();
+  if (index == nullptr || match.vhost == nullptr) {
+    return nullptr;
+  }
+  const auto& hosts = config.snapshot->hosts();
+  const std::size_t h = match.vhost == &config.snapshot->anyHost()
+                            ? hosts.size()
+                            : static_cast<std::size_t>(match.vhost - hosts.data());
+  if (h >= index->host_offsets.size()) {
+    return nullptr;
+  }
+  const std::size_t r = match.route != nullptr
+                            ? static_cast<std::size_t>(match.route - match.vhost->routes.data())
+                            : match.vhost->routes.size();
+  const std::size_t slot = index->host_offsets[h] + r;
+  return slot < index->slots.size() ? index->slots[slot].find(target_group) : nullptr;
+}
 
 Result<std::uint16_t> Server::start() {
   auto& cfg = impl_->config;
@@ -264,9 +444,22 @@ Result<std::uint16_t> Server::start() {
       tls::TicketKeys::install(impl_->tls_context->native_handle());
     }
   }
+  if (cfg.request_metrics) {
+    impl_->request_stats =
+        std::make_unique<metrics::RequestStatsTable>(impl_->metrics.registry(), n);
+  }
+  if (cfg.access_log != AccessLogFormat::kOff) {
+    impl_->access_log = std::make_unique<AccessLogWriter>(static_cast<std::size_t>(n),
+                                                          cfg.access_log_buffer, cfg.access_log_fd);
+  }
   for (int i = 0; i < n; ++i) {
-    auto w = std::make_unique<Worker>(cfg, impl_->metrics, i, clock,
+    auto w = std::make_unique<Worker>(cfg, i, clock,
                                       seed + static_cast<std::uint64_t>(i) * 0x9e3779b97f4a7c15ULL);
+    if (impl_->request_stats) {
+      w->unmatched_stats = &impl_->request_stats->unmatched();
+    }
+    w->access_log = impl_->access_log.get();
+    w->access_log_format = cfg.access_log;
     if (impl_->options.connector) {
       w->connector = impl_->options.connector(w->deadlines, w->pool);
     } else {
@@ -299,6 +492,7 @@ Result<std::uint16_t> Server::start() {
   }
   impl_->port = port;
   impl_->https_port = https_port;
+  impl_->metrics.attach(impl_->workers);
   for (auto& w : impl_->workers) {
     Worker* wp = w.get();
     drainTick(*wp);
@@ -326,8 +520,16 @@ void Server::publish(std::shared_ptr<const snapshot::Snapshot> snapshot,
                      std::unordered_map<std::string, tls::SslCtxPtr> ca_contexts) {
   // Joined to the runtime state once, on the control thread; the workers only swap pointers.
   runtime::UpstreamContexts upstream{impl_->upstream_unverified, std::move(ca_contexts)};
+  // The request series: kept when only endpoints changed (the same routes), else re-indexed.
+  if (impl_->request_stats) {
+    if (impl_->route_stats == nullptr || impl_->route_stats_of == nullptr ||
+        !snapshot->sharesRoutesWith(*impl_->route_stats_of)) {
+      impl_->route_stats = indexRouteStats(*impl_->request_stats, *snapshot);
+    }
+    impl_->route_stats_of = snapshot;
+  }
   std::shared_ptr<const runtime::PublishedConfig> published = impl_->runtime.bind(
-      std::move(snapshot), std::move(sni), upstream,
+      std::move(snapshot), std::move(sni), impl_->route_stats, upstream,
       runtime::steadyNs(
           (impl_->options.clock != nullptr ? *impl_->options.clock : Clock::system()).now()));
   impl_->checker.update(published);
@@ -338,7 +540,7 @@ void Server::publish(std::shared_ptr<const snapshot::Snapshot> snapshot,
                           *published->snapshot);
       wp->published = published;
       wp->pool.retain(published->pool_ids);
-      wp->metrics.snapshot_swaps.inc();
+      wp->stats.snapshot_swaps.inc();
       wp->installed_generation.fetch_add(1, std::memory_order_release);
     });
   }
@@ -407,7 +609,9 @@ void Server::stop() {
     w->acceptor.reset();
     w->tls_acceptor.reset();
   }
+  impl_->metrics.detach();
   impl_->workers.clear();
+  impl_->access_log.reset();  // writes what the workers logged
 }
 
 std::size_t Server::activeConnections() const {

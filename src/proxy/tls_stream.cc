@@ -11,7 +11,7 @@ namespace portico::proxy {
 
 namespace {
 
-// Indexes into ProxyMetrics::kTlsHandshakeErrorReasons.
+// Indexes into WorkerStats::kTlsHandshakeErrorReasons.
 constexpr std::size_t kTimeout = 0;
 constexpr std::size_t kNotTls = 1;
 constexpr std::size_t kProtocol = 2;

@@ -35,7 +35,7 @@ void attachWorker(TlsStream& stream, Worker& worker);
 // it is malformed.
 std::string_view parseServerName(const unsigned char* ext, std::size_t len);
 
-// Why a handshake failed, as an index into ProxyMetrics::kTlsHandshakeErrorReasons (the label of
+// Why a handshake failed, as an index into WorkerStats::kTlsHandshakeErrorReasons (the label of
 // portico_tls_handshake_errors_total): "timeout", "not_tls" (the first bytes were not a TLS
 // record: plain HTTP or garbage), "protocol" (no version or cipher both sides accept),
 // "client_closed", or "other".

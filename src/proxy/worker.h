@@ -5,6 +5,8 @@
 #include "common/clock.h"
 #include "lb/balancer.h"
 #include "metrics/registry.h"
+#include "metrics/request_stats.h"
+#include "proxy/access_log.h"
 #include "proxy/config.h"
 #include "proxy/deadline_stream.h"
 #include "proxy/net.h"
@@ -31,34 +33,59 @@ class TicketKeys;
 
 namespace portico::proxy {
 
-// Proxy counters, registered once; updated lock-free from every worker.
-struct ProxyMetrics {
-  explicit ProxyMetrics(metrics::Registry& r);
-  metrics::Counter& requestsFor(unsigned status);
-
-  metrics::Registry& registry;  // for the per-worker series, registered by each Worker
-
-  std::array<metrics::Counter*, 6> requests_by_class{};  // index status/100; 0 for "other"
-  metrics::Counter& connections_accepted;
-  metrics::Counter& accept_errors;
-  metrics::Counter& upstream_connect_errors;
-  metrics::Counter& upstream_retries;
-  metrics::Counter& upstream_reuses;
-  metrics::Counter& upstream_truncated;
-  metrics::Counter& client_aborts;
-  metrics::Counter& rejected_requests;
-  metrics::Counter& snapshot_swaps;
-  metrics::Gauge& connections_active;
-  metrics::Counter& tls_handshakes;
-  metrics::Counter& tls_resumed;
-  // TLS handshakes that failed, by reason (tls_stream.h: handshakeErrorReason gives the index):
-  // registered once, so a flood of bad handshakes never takes the registry's lock.
+// A worker's own counters: only its thread writes them (no locked instruction, no cache line
+// shared with another worker); ProxyMetrics' collector sums the workers' at each scrape.
+struct WorkerStats {
+  metrics::LocalCounter connections_accepted;
+  metrics::LocalCounter accept_errors;
+  metrics::LocalCounter requests;
+  metrics::LocalCounter upstream_connect_errors;
+  metrics::LocalCounter upstream_retries;
+  metrics::LocalCounter upstream_reuses;
+  metrics::LocalCounter upstream_truncated;
+  metrics::LocalCounter client_aborts;
+  metrics::LocalCounter rejected_requests;
+  metrics::LocalCounter snapshot_swaps;
+  metrics::LocalCounter tls_handshakes;
+  metrics::LocalCounter tls_resumed;
+  metrics::LocalCounter upstream_tls_handshakes;
+  metrics::LocalCounter upstream_tls_errors;
+  metrics::LocalCounter upstream_ejections;
+  metrics::LocalCounter access_log_dropped;
+  // TLS handshakes that failed, by reason (tls_stream.h: handshakeErrorReason gives the index).
   static constexpr std::array<const char*, 5> kTlsHandshakeErrorReasons = {
       "timeout", "not_tls", "protocol", "client_closed", "other"};
-  std::array<metrics::Counter*, 5> tls_handshake_errors{};
-  metrics::Counter& upstream_tls_handshakes;
-  metrics::Counter& upstream_tls_errors;
-  metrics::Counter& upstream_ejections;
+  std::array<metrics::LocalCounter, 5> tls_handshake_errors;
+  // Requests that failed because of their upstream, by reason (upstreamErrorReason).
+  static constexpr std::array<const char*, 7> kUpstreamErrorReasons = {
+      "connect_refused", "connect_timeout", "response_timeout", "reset", "invalid_response",
+      "truncated",       "no_endpoint"};
+  std::array<metrics::LocalCounter, 7> upstream_errors;
+  // Client connections by state: reading a request head (or the TLS handshake), writing (a
+  // request is being answered), idle (keep-alive, between requests).
+  metrics::LocalGauge connections_reading;
+  metrics::LocalGauge connections_writing;
+  metrics::LocalGauge connections_idle;
+};
+
+struct Worker;
+
+// The proxy's metric families: the workers' counters summed at scrape time, and the per-route
+// request series (metrics::RequestStatsTable).
+class ProxyMetrics final {
+ public:
+  explicit ProxyMetrics(metrics::Registry& r) : registry_(r) {}
+  ~ProxyMetrics() { detach(); }
+  // From start(), once the workers exist; detach() before they are destroyed.
+  void attach(const std::vector<std::unique_ptr<Worker>>& workers);
+  void detach();
+  metrics::Registry& registry() { return registry_; }
+
+ private:
+  void collect(metrics::Exposition& out) const;
+  metrics::Registry& registry_;
+  std::vector<const Worker*> workers_;
+  std::uint64_t collector_ = 0;
 };
 
 // What the worker knows of a client connection: enough to drain it.
@@ -90,26 +117,30 @@ class EndpointHolder {
   bool linked_ = false;
 };
 
+// The series a matched request records into (RouteStatsIndex), or null.
+metrics::RequestStats* routeStatsFor(const runtime::PublishedConfig& config,
+                                     const snapshot::RouteMatch& match, std::uint32_t target_group);
+
 struct Worker {
-  Worker(const ProxyConfig& config, ProxyMetrics& metrics, int index, const Clock& clock,
-         std::uint64_t seed);
+  Worker(const ProxyConfig& config, int index, const Clock& clock, std::uint64_t seed);
 
   const std::string& date();  // the Date header value, refreshed once a second
-  // Counts an answered request, by status class and for this worker.
-  void countRequest(unsigned status) {
-    metrics.requestsFor(status).inc();
-    requests.inc();
-  }
+  // Counts an answered request: in its route's series (null: the unmatched one, if metrics are
+  // on) and in this worker's total; and logs it.
+  void countRequest(metrics::RequestStats* route, const metrics::RequestSample& sample,
+                    const AccessRecord* record);
   // 32 lower-case hex digits into `out`.
   void newRequestId(char* out);
 
   const ProxyConfig& config;
-  ProxyMetrics& metrics;
   const Clock& clock;
   const int index;
-  // This worker's series (worker="index"): how evenly SO_REUSEPORT spreads the load.
-  metrics::Counter& accepted;
-  metrics::Counter& requests;
+  WorkerStats stats;
+  // Requests no route took (null when per-route metrics are off), and the access log's ring for
+  // this worker (null when access logs are off): the server's, set before the worker runs.
+  metrics::RequestStats* unmatched_stats = nullptr;
+  AccessLogWriter* access_log = nullptr;
+  AccessLogFormat access_log_format = AccessLogFormat::kOff;
   // Declared before the io_context: connections that die while it is destroyed unregister here.
   std::unordered_set<ClientConnection*> connections;
   // The requests holding an endpoint now; checked once a second against draining endpoints'
@@ -152,6 +183,7 @@ struct Worker {
   bool draining = false;
   std::atomic<std::size_t> connection_count{0};
   std::atomic<std::uint64_t> installed_generation{0};
+  std::atomic<std::size_t> pool_idle{0};  // the pool's idle connections, refreshed each second
 
   // One thread runs it; other threads only post to it (publish, drain). UNSAFE_IO drops the
   // per-descriptor locks of the reactor, which guard against I/O on one socket from several

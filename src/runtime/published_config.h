@@ -23,6 +23,9 @@ struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 namespace portico::tls {
 class SniTable;
 }
+namespace portico::metrics {
+struct RouteStatsIndex;
+}
 
 namespace portico::runtime {
 
@@ -92,6 +95,8 @@ struct PublishedConfig {
   std::uint64_t generation = 0;
   // The certificates this config serves by SNI name (src/tls); null without an HTTPS listener.
   std::shared_ptr<const tls::SniTable> sni;
+  // Which request series each route records into (src/metrics); null when metrics are off.
+  std::shared_ptr<const metrics::RouteStatsIndex> request_stats;
 };
 
 }  // namespace portico::runtime

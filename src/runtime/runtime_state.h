@@ -34,6 +34,8 @@ class RuntimeState final {
   // already had some.
   std::shared_ptr<const PublishedConfig> bind(std::shared_ptr<const snapshot::Snapshot> snapshot,
                                               std::shared_ptr<const tls::SniTable> sni = nullptr,
+                                              std::shared_ptr<const metrics::RouteStatsIndex>
+                                                  request_stats = nullptr,
                                               const UpstreamContexts& upstream = {},
                                               std::int64_t now_ns = 0);
 

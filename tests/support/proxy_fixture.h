@@ -7,6 +7,7 @@
 #include "http_client.h"
 #include "manifests.h"
 #include "metrics/registry.h"
+#include "metrics_text.h"
 #include "model/decode.h"
 #include "model/yaml_json.h"
 #include "proxy/server.h"

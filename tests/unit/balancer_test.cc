@@ -226,9 +226,9 @@ TEST(Balancer, SlowStartRampsANewEndpointUp) {
   runtime::RuntimeState rt;
   TargetGroup tg = group("t", {{"a", 1}, {"b", 1}}, Algorithm::kRoundRobin);
   tg.settings.slow_start_seconds = 100;
-  auto first = rt.bind(snapshotOf({tg}), nullptr, {}, kNow);
+  auto first = rt.bind(snapshotOf({tg}), nullptr, nullptr, {}, kNow);
   tg.endpoints.push_back({"c", 1});
-  auto c = rt.bind(snapshotOf({tg}), nullptr, {}, kNow);  // "c" joins at kNow
+  auto c = rt.bind(snapshotOf({tg}), nullptr, nullptr, {}, kNow);  // "c" joins at kNow
   EXPECT_EQ(first->target_groups[0].endpoints[0]->slow_start_end_ns.load(), 0);  // first ones
   Balancer b(17);
   b.rebind(nullptr, *c->snapshot);

@@ -82,9 +82,9 @@ TEST_F(ControllerTest, DiagnosticsAreKeptAndCounted) {
   ASSERT_EQ(diags.size(), 1u);
   EXPECT_EQ(diags[0].message, "Service default/web not found");
   const std::string text = registry_.expose();
-  EXPECT_NE(text.find("portico_config_diagnostics 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("portico_config_diagnostics{reason="), std::string::npos) << text;
   EXPECT_NE(text.find("portico_source_errors 1\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("portico_snapshot_generation 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("portico_config_generation 1\n"), std::string::npos) << text;
 }
 
 TEST_F(ControllerTest, BurstsAreCoalesced) {

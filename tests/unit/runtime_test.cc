@@ -122,7 +122,7 @@ TEST(RuntimeState, TlsTargetGroupsHaveTheirOwnPoolsAndContexts) {
   TargetGroup again{"ns/t:443/https;sni=s.ns.svc", {e}, snapshot::BackendTls{"s.ns.svc", ""}};
   RuntimeState rt;
   auto config =
-      rt.bind(snapshotOf({plain, unverified, verified, broken, again}), nullptr, contexts);
+      rt.bind(snapshotOf({plain, unverified, verified, broken, again}), nullptr, nullptr, contexts);
   const auto& tgs = config->target_groups;
   ASSERT_EQ(tgs.size(), 5u);
   EXPECT_EQ(tgs[0].tls, nullptr);
