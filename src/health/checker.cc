@@ -375,11 +375,29 @@ struct Checker::Impl {
     if (config != nullptr) {
       const auto& tgs = config->snapshot->targetGroups();
       for (std::size_t i = 0; i < tgs.size() && 4 * i + 3 < counts.size(); ++i) {
+        // "namespace/service:port[/https...]": the Service port, and the whole id (the same
+        // port spoken to over TLS is a target group of its own).
         const std::string& id = tgs[i].id;
-        rows.push_back({{{"target_group", id}, {"state", "healthy"}}, counts[4 * i]});
-        rows.push_back({{{"target_group", id}, {"state", "unhealthy"}}, counts[4 * i + 1]});
-        rows.push_back({{{"target_group", id}, {"state", "draining"}}, counts[4 * i + 2]});
-        open.push_back({{{"target_group", id}}, counts[4 * i + 3]});
+        const std::size_t slash = id.find('/');
+        const std::size_t colon = id.find(':', slash == std::string::npos ? 0 : slash);
+        const std::string ns = id.substr(0, slash);
+        const std::string service =
+            slash == std::string::npos ? std::string() : id.substr(slash + 1, colon - slash - 1);
+        const std::string port =
+            colon == std::string::npos ? std::string()
+                                       : id.substr(colon + 1, id.find('/', colon) - colon - 1);
+        const auto labels = [&](const char* state) {
+          metrics::Labels l = {
+              {"namespace", ns}, {"service", service}, {"port", port}, {"target_group", id}};
+          if (state != nullptr) {
+            l.emplace_back("state", state);
+          }
+          return l;
+        };
+        rows.push_back({labels("healthy"), counts[4 * i]});
+        rows.push_back({labels("unhealthy"), counts[4 * i + 1]});
+        rows.push_back({labels("draining"), counts[4 * i + 2]});
+        open.push_back({labels(nullptr), counts[4 * i + 3]});
       }
     }
     registry.replaceGauges("portico_target_group_endpoints",

@@ -176,7 +176,9 @@ void Exposition::histogram(std::string_view labels, const HistogramValue& value)
     *out_ += '\n';
   }
   begin("_sum", labels);
-  appendNumber(*out_, static_cast<double>(value.sum) * b.unit());
+  // Divided by the ticks per unit (1e9, exact) rather than times 1e-9 (inexact): 20.031, not
+  // 20.031000000000002.
+  appendNumber(*out_, static_cast<double>(value.sum) / std::round(1.0 / b.unit()));
   *out_ += '\n';
   begin("_count", labels);
   char buf[24];

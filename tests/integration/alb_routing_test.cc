@@ -75,7 +75,8 @@ class AlbTest : public ::testing::Test {
   // Endpoints of svc's target group that health checks took out.
   std::uint64_t unhealthy() {
     return metric(
-        "portico_target_group_endpoints{target_group=\"default/svc:80\",state=\"unhealthy\"}");
+        "portico_target_group_endpoints{namespace=\"default\",service=\"svc\",port=\"80\","
+        "target_group=\"default/svc:80\",state=\"unhealthy\"}");
   }
   EchoBackend a_{"a"};
   EchoBackend b_{"b"};
@@ -298,7 +299,8 @@ TEST_F(AlbTest, WhenEveryEndpointIsUnhealthyTrafficFailsOpenAndAMetricSaysSo) {
   const auto seen = spread(proxy_.port(), req(), 10);
   EXPECT_EQ(seen.size(), 2u);
   EXPECT_TRUE(eventually([&] {
-    return metric("portico_target_group_fail_open{target_group=\"default/svc:80\"}") == 1;
+    return metric("portico_target_group_fail_open{namespace=\"default\",service=\"svc\",port=\"80\","
+                  "target_group=\"default/svc:80\"}") == 1;
   }));
 }
 
@@ -515,8 +517,8 @@ TEST_F(AlbTest, HttpsChecksJudgeATlsBackendByItsStatus) {
   ASSERT_TRUE(
       eventually([&] { return metric("portico_health_checks_total{result=\"success\"}") >= 1; }));
   const std::string unhealthy_tls =
-      "portico_target_group_endpoints{target_group=\"default/"
-      "svc:80/https;sni=svc.default.svc\",state=\"unhealthy\"}";
+      "portico_target_group_endpoints{namespace=\"default\",service=\"svc\",port=\"80\","
+      "target_group=\"default/svc:80/https;sni=svc.default.svc\",state=\"unhealthy\"}";
   EXPECT_EQ(metric(unhealthy_tls), 0u);
   secure.failWith(500);
   ASSERT_TRUE(eventually([&] { return metric(unhealthy_tls) == 1; }));
