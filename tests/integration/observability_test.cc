@@ -106,7 +106,7 @@ TEST_F(ObservabilityTest, RequestsAreCountedByTheRuleTheyMatched) {
   EXPECT_EQ(sum(p, "portico_upstream_response_duration_seconds_count", {site + "path=\"/\""}), 2);
   EXPECT_EQ(sum(p, "portico_upstream_response_duration_seconds_count", {"ingress=\"gone\""}), 0);
   EXPECT_GT(sum(p, "portico_response_size_bytes_sum", {site + "path=\"/\""}), 200);
-  EXPECT_GT(sum(p, "portico_request_size_bytes_sum", {site + "path=\"/\""}), 100);
+  EXPECT_GT(sum(p, "portico_request_size_bytes_sum", {site + "path=\"/\""}), 60);
 }
 
 TEST_F(ObservabilityTest, HostileHostsAndPathsShareOneSeries) {
