@@ -9,7 +9,7 @@ build_pkgs=(
   g++ cmake ninja-build ccache pkg-config make git
   libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcpprest-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl procps python3
+  curl procps python3 prometheus
 )
 bench_pkgs=(nginx-light haproxy wrk bc valgrind linux-perf openssl)
 fuzz_pkgs=(clang libclang-rt-14-dev clang-format clang-tidy)
@@ -38,8 +38,9 @@ SUDO=""
 if [[ $(id -u) -ne 0 ]]; then
   SUDO="sudo"
 fi
-# Services from these packages (nginx, haproxy) must not start on install: the benchmark runs
-# its own instances on loopback ports. policy-rc.d exit 101 tells invoke-rc.d "not now".
+# Services from these packages (nginx, haproxy, prometheus) must not start on install: the
+# benchmark and the tests run their own instances on loopback ports (prometheus would take
+# 9090, portico's admin port). policy-rc.d exit 101 tells invoke-rc.d "not now".
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [[ ! -e $policy ]]; then
