@@ -6,11 +6,13 @@ instruction counts do not (valgrind counts the same instructions for the same bi
 whatever else the machine does). This measures what a change costs in portico's own code,
 Beast, Asio and libc included, the kernel excluded.
 
-  bench/instructions.py NAME=PORTICO_BINARY[@alb] [NAME=PORTICO_BINARY[@alb] ...]
+  bench/instructions.py NAME=PORTICO_BINARY[@alb][,FLAG...] [NAME=... ...]
                         [--requests N] [--annotate N]
 
 "@alb" routes the requests through failing conditions and a 70/30 weighted split (ROUTING=alb
-in bench/common.sh) instead of one plain rule.
+in bench/common.sh) instead of one plain rule. FLAGs after commas go to that portico, e.g.
+on=build/src/portico,--access-log-format=json off=build/src/portico,--enable-metrics=false
+(its stdout, the access log, goes to /dev/null).
 
 For each binary: an upstream (nginx, a 24-byte body), portico under callgrind with one worker,
 a warm-up, then N keep-alive requests on one connection, and N/4 requests each on a new
@@ -78,7 +80,7 @@ def total_instructions(dump):
     return total
 
 
-def measure(binary, work, upstream_port, n, annotate=0, routing="plain"):
+def measure(binary, work, upstream_port, n, annotate=0, routing="plain", flags=()):
     port, admin = free_port(), free_port()
     man = os.path.join(work, f"m{port}")
     os.makedirs(man)
@@ -95,7 +97,7 @@ def measure(binary, work, upstream_port, n, annotate=0, routing="plain"):
         p = subprocess.Popen(["valgrind", "--tool=callgrind",
                               f"--callgrind-out-file={out}", binary, "--manifests", man,
                               "--bind", "127.0.0.1", "--http-port", str(port), "--https-port", "0", "--admin-port",
-                              str(admin), "--workers", "1", "--log-level", "error"],
+                              str(admin), "--workers", "1", "--log-level", "error", *flags],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(port, 60, p)
@@ -160,9 +162,10 @@ http {{ access_log off; keepalive_requests 1000000;
         rows = []
         for spec in args.binaries:
             name, path = spec.split("=", 1)
+            path, *flags = path.split(",")
             path, _, routing = path.partition("@")
             rows.append((name, measure(os.path.abspath(path), work, up_port, args.requests,
-                                        args.annotate, routing or "plain")))
+                                        args.annotate, routing or "plain", flags)))
         base = rows[0][1]
         print(f"{'build':<12} {'scenario':<16} {'instructions/request':>22} {'ratio':>8}")
         for name, res in rows:

@@ -16,7 +16,11 @@
 # another build, such as the commit before a change, in the same sitting), TLS (default 1; 0
 # leaves the HTTPS profiles out, for builds older than portico's HTTPS listener), FULL (default
 # 1; 0 leaves https-full-handshake out, for builds without --tls-session-tickets), ROUTING
-# (default plain; alb: conditions and a weighted split on every request, see bench/common.sh).
+# (default plain; alb: conditions and a weighted split on every request, see bench/common.sh),
+# PORTICO_FLAGS (default --access-log-format=off, as nginx's access_log off and HAProxy without
+# a log target here; "--access-log-format=json" measures portico as it ships, its log written to
+# a file; "--enable-metrics=false --access-log-format=off" without per-route metrics; empty for
+# builds older than these flags).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -27,6 +31,7 @@ conns=${CONNS:-"64 256"}
 pin=${PIN:-1}
 tls=${TLS:-1}
 full=${FULL:-1}
+portico_flags=${PORTICO_FLAGS---access-log-format=off}
 [[ $tls == 1 ]] || full=0
 work=$(mktemp -d /tmp/portico-bench.XXXXXX)
 # shellcheck source=bench/common.sh
@@ -170,10 +175,12 @@ sed -e 's|^  nbthread 1$|  nbthread 1\n  tune.ssl.cachesize 0|' -e 's|alpn http/
 # start_proxy NAME [full]: "full" turns TLS session resumption off.
 start_proxy() {
   local variant=${2:-}
+  # shellcheck disable=SC2086 # $portico_flags: several flags, split on purpose
   case $1 in
     portico) $(cpu 1) "$portico_bin" --manifests "$work/manifests" --bind 127.0.0.1 \
                --http-port "$portico_port" "${portico_tls_flags[@]}" --admin-port "$portico_admin" --workers 1 \
-               ${variant:+--tls-session-tickets=false} --log-level warn 2>"$work/portico.log" & ;;
+               ${variant:+--tls-session-tickets=false} --log-level warn $portico_flags \
+               >"$work/access.log" 2>"$work/portico.log" & ;;
     nginx)   $(cpu 1) nginx -c "$work/nginx/nginx${variant:+-full}.conf" -p "$work/nginx" & ;;
     haproxy) $(cpu 1) haproxy -f "$work/haproxy${variant:+-full}.cfg" -db & ;;
   esac

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -12,69 +13,100 @@ namespace portico::proxy {
 
 namespace {
 
-void appendUint(std::string& out, std::uint64_t v) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  out.append(buf, r.ptr);
-}
-
-// Seconds with millisecond precision, as nginx's $request_time: "0.004".
-void appendSeconds(std::string& out, std::uint64_t ns) {
-  const std::uint64_t ms = (ns + 500'000) / 1'000'000;
-  appendUint(out, ms / 1000);
-  out += '.';
-  const unsigned frac = static_cast<unsigned>(ms % 1000);
-  out += static_cast<char>('0' + frac / 100);
-  out += static_cast<char>('0' + frac / 10 % 10);
-  out += static_cast<char>('0' + frac % 10);
-}
-
 constexpr char kHex[] = "0123456789abcdef";
 
-void appendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c == 0x7f) {
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    } else if (c >= 0x80) {
-      // Not UTF-8 we vouch for: bytes over 0x7f are written as \u00XX (Latin-1), so the line
-      // stays valid JSON whatever the client sent.
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    } else {
-      out += ch;
+// Bytes a JSON string cannot carry as they are: control bytes, '"', '\\', DEL, and bytes over
+// 0x7f (not UTF-8 we vouch for: written as \u00XX, Latin-1, so the line stays valid JSON
+// whatever the client sent). nginx's default escaping takes the same bytes, as \xHH.
+constexpr std::array<bool, 256> kEscape = [] {
+  std::array<bool, 256> t{};
+  for (std::size_t c = 0; c < 256; ++c) {
+    t[c] = c < 0x20 || c == '"' || c == '\\' || c >= 0x7f;
+  }
+  return t;
+}();
+
+// Writes a line through a raw pointer into room reserved once (reserve()): no capacity check
+// per byte. A line's size is bounded by its fields' (6 bytes per escaped byte at most).
+class Out {
+ public:
+  Out(std::string& s, std::size_t bound) : s_(s), base_(s.size()) {
+    s_.resize(base_ + bound);
+    p_ = s_.data() + base_;
+  }
+  ~Out() { s_.resize(static_cast<std::size_t>(p_ - s_.data())); }
+  Out(const Out&) = delete;
+  Out& operator=(const Out&) = delete;
+
+  void lit(std::string_view v) {
+    std::memcpy(p_, v.data(), v.size());
+    p_ += v.size();
+  }
+  void ch(char c) { *p_++ = c; }
+  void uint(std::uint64_t v) { p_ = std::to_chars(p_, p_ + 20, v).ptr; }
+  void digits3(unsigned v) {
+    p_[0] = static_cast<char>('0' + v / 100);
+    p_[1] = static_cast<char>('0' + v / 10 % 10);
+    p_[2] = static_cast<char>('0' + v % 10);
+    p_ += 3;
+  }
+  // Seconds with millisecond precision, as nginx's $request_time: "0.004".
+  void seconds(std::uint64_t ns) {
+    const std::uint64_t ms = (ns + 500'000) / 1'000'000;
+    uint(ms / 1000);
+    ch('.');
+    digits3(static_cast<unsigned>(ms % 1000));
+  }
+  void json(std::string_view v) {
+    ch('"');
+    for (const char c : v) {
+      const auto u = static_cast<unsigned char>(c);
+      if (!kEscape[u]) {
+        *p_++ = c;
+      } else if (u == '"' || u == '\\') {
+        p_[0] = '\\';
+        p_[1] = c;
+        p_ += 2;
+      } else {
+        const char esc[6] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xF]};
+        std::memcpy(p_, esc, 6);
+        p_ += 6;
+      }
+    }
+    ch('"');
+  }
+  void nginx(std::string_view v) {
+    for (const char c : v) {
+      const auto u = static_cast<unsigned char>(c);
+      if (!kEscape[u]) {
+        *p_++ = c;
+      } else {
+        const char esc[4] = {'\\', 'x', kHex[u >> 4], kHex[u & 0xF]};
+        std::memcpy(p_, esc, 4);
+        p_ += 4;
+      }
     }
   }
-  out += '"';
-}
-
-// nginx's default escaping: '"', '\' and bytes outside printable ASCII as \xHH.
-void appendNginxText(std::string& out, std::string_view s) {
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
+  void nginxOrDash(std::string_view v) {
+    if (v.empty()) {
+      ch('-');
     } else {
-      out += ch;
+      nginx(v);
     }
   }
-}
 
-void appendDash(std::string& out, std::string_view s) {
-  if (s.empty()) {
-    out += '-';
-  } else {
-    appendNginxText(out, s);
-  }
+ private:
+  std::string& s_;
+  std::size_t base_;
+  char* p_;
+};
+
+// Room for a record: its client-sent and cluster-named text escaped at worst, and the rest.
+std::size_t bound(const AccessRecord& r) {
+  return 6 * (r.request_id.size() + r.client.size() + r.method.size() + r.host.size() +
+              r.target.size() + r.ns.size() + r.ingress.size() + r.service.size() +
+              r.target_group.size() + r.referer.size() + r.user_agent.size()) +
+         r.upstream.size() + 512;
 }
 
 // The time text of a second, computed once per second per thread.
@@ -82,6 +114,8 @@ struct TimeText {
   std::int64_t second = -1;
   char iso[24] = {};    // 2026-12-04T04:12:33
   char local[32] = {};  // 04/Dec/2026:04:12:33 +0000
+  std::size_t iso_len = 0;
+  std::size_t local_len = 0;
 };
 
 const TimeText& timeText(std::int64_t wall_ns) {
@@ -92,110 +126,114 @@ const TimeText& timeText(std::int64_t wall_ns) {
     const std::time_t tt = static_cast<std::time_t>(second);
     std::tm tm{};
     ::gmtime_r(&tt, &tm);
-    std::strftime(t.iso, sizeof(t.iso), "%Y-%m-%dT%H:%M:%S", &tm);
-    std::strftime(t.local, sizeof(t.local), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    t.iso_len = std::strftime(t.iso, sizeof(t.iso), "%Y-%m-%dT%H:%M:%S", &tm);
+    t.local_len = std::strftime(t.local, sizeof(t.local), "%d/%b/%Y:%H:%M:%S +0000", &tm);
   }
   return t;
 }
 
 }  // namespace
 
-void formatAccessJson(const AccessRecord& r, std::string& out) {
+void formatAccessJson(const AccessRecord& r, std::string& line) {
   const TimeText& t = timeText(r.wall_ns);
-  out += "{\"time\":\"";
-  out += t.iso;
-  out += '.';
-  const unsigned ms = static_cast<unsigned>(r.wall_ns / 1'000'000 % 1000);
-  out += static_cast<char>('0' + ms / 100);
-  out += static_cast<char>('0' + ms / 10 % 10);
-  out += static_cast<char>('0' + ms % 10);
-  out += "Z\",\"request_id\":";
-  appendJsonString(out, r.request_id);
-  out += ",\"client\":";
-  appendJsonString(out, r.client);
-  out += ",\"method\":";
-  appendJsonString(out, r.method);
-  out += ",\"host\":";
-  appendJsonString(out, r.host);
-  out += ",\"path\":";
-  appendJsonString(out, r.target);
-  out += r.version >= 11 ? ",\"protocol\":\"HTTP/1.1\"" : ",\"protocol\":\"HTTP/1.0\"";
-  out += ",\"status\":";
-  appendUint(out, r.status);
-  out += ",\"bytes_in\":";
-  appendUint(out, r.bytes_in);
-  out += ",\"bytes_out\":";
-  appendUint(out, r.bytes_out);
-  out += ",\"duration\":";
-  appendSeconds(out, r.duration_ns);
-  out += ",\"upstream\":";
-  appendJsonString(out, r.upstream);
-  out += ",\"upstream_status\":";
-  if (r.upstream_status != 0) {
-    appendUint(out, r.upstream_status);
+  Out out(line, bound(r));
+  out.lit("{\"time\":\"");
+  out.lit({t.iso, t.iso_len});
+  out.ch('.');
+  out.digits3(static_cast<unsigned>(r.wall_ns / 1'000'000 % 1000));
+  out.lit("Z\",\"request_id\":");
+  out.json(r.request_id);
+  out.lit(",\"client\":");
+  out.json(r.client);
+  out.lit(",\"method\":");
+  out.json(r.method);
+  out.lit(",\"host\":");
+  out.json(r.host);
+  out.lit(",\"path\":");
+  out.json(r.target);
+  out.lit(r.version >= 11 ? ",\"protocol\":\"HTTP/1.1\",\"status\":"
+                          : ",\"protocol\":\"HTTP/1.0\",\"status\":");
+  out.uint(r.status);
+  out.lit(",\"bytes_in\":");
+  out.uint(r.bytes_in);
+  out.lit(",\"bytes_out\":");
+  out.uint(r.bytes_out);
+  out.lit(",\"duration\":");
+  out.seconds(r.duration_ns);
+  if (r.upstream.empty()) {
+    out.lit(",\"upstream\":\"\",\"upstream_status\":null,\"upstream_duration\":null");
   } else {
-    out += "null";
+    out.lit(",\"upstream\":\"");
+    out.lit(r.upstream);  // an address portico dialled: nothing to escape
+    out.ch(':');
+    out.uint(r.upstream_port);
+    out.lit("\",\"upstream_status\":");
+    if (r.upstream_status != 0) {
+      out.uint(r.upstream_status);
+    } else {
+      out.lit("null");
+    }
+    out.lit(",\"upstream_duration\":");
+    out.seconds(r.upstream_duration_ns);
   }
-  out += ",\"upstream_duration\":";
-  if (!r.upstream.empty()) {
-    appendSeconds(out, r.upstream_duration_ns);
-  } else {
-    out += "null";
-  }
-  out += ",\"namespace\":";
-  appendJsonString(out, r.ns);
-  out += ",\"ingress\":";
-  appendJsonString(out, r.ingress);
-  out += ",\"service\":";
-  appendJsonString(out, r.service);
-  out += "}\n";
+  out.lit(",\"namespace\":");
+  out.json(r.ns);
+  out.lit(",\"ingress\":");
+  out.json(r.ingress);
+  out.lit(",\"service\":");
+  out.json(r.service);
+  out.lit("}\n");
 }
 
-void formatAccessNginx(const AccessRecord& r, std::string& out) {
+void formatAccessNginx(const AccessRecord& r, std::string& line) {
   // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
   // "$http_referer" "$http_user_agent" $request_length $request_time [$proxy_upstream_name]
   // [$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length
   // $upstream_response_time $upstream_status $req_id
-  appendDash(out, r.client);
-  out += " - - [";
-  out += timeText(r.wall_ns).local;
-  out += "] \"";
-  appendNginxText(out, r.method);
-  out += ' ';
-  appendNginxText(out, r.target);
-  out += r.version >= 11 ? " HTTP/1.1\" " : " HTTP/1.0\" ";
-  appendUint(out, r.status);
-  out += ' ';
-  appendUint(out, r.body_bytes_out);
-  out += " \"";
-  appendDash(out, r.referer);
-  out += "\" \"";
-  appendDash(out, r.user_agent);
-  out += "\" ";
-  appendUint(out, r.bytes_in);
-  out += ' ';
-  appendSeconds(out, r.duration_ns);
-  out += " [";
-  appendNginxText(out, r.target_group);
-  out += "] [] ";
+  const TimeText& t = timeText(r.wall_ns);
+  Out out(line, bound(r));
+  out.nginxOrDash(r.client);
+  out.lit(" - - [");
+  out.lit({t.local, t.local_len});
+  out.lit("] \"");
+  out.nginx(r.method);
+  out.ch(' ');
+  out.nginx(r.target);
+  out.lit(r.version >= 11 ? " HTTP/1.1\" " : " HTTP/1.0\" ");
+  out.uint(r.status);
+  out.ch(' ');
+  out.uint(r.body_bytes_out);
+  out.lit(" \"");
+  out.nginxOrDash(r.referer);
+  out.lit("\" \"");
+  out.nginxOrDash(r.user_agent);
+  out.lit("\" ");
+  out.uint(r.bytes_in);
+  out.ch(' ');
+  out.seconds(r.duration_ns);
+  out.lit(" [");
+  out.nginx(r.target_group);
+  out.lit("] [] ");
   if (r.upstream.empty()) {
-    out += "- - - -";
+    out.lit("- - - -");
   } else {
-    appendNginxText(out, r.upstream);
-    out += ' ';
-    appendUint(out, r.upstream_bytes);
-    out += ' ';
-    appendSeconds(out, r.upstream_duration_ns);
-    out += ' ';
+    out.lit(r.upstream);
+    out.ch(':');
+    out.uint(r.upstream_port);
+    out.ch(' ');
+    out.uint(r.upstream_bytes);
+    out.ch(' ');
+    out.seconds(r.upstream_duration_ns);
+    out.ch(' ');
     if (r.upstream_status != 0) {
-      appendUint(out, r.upstream_status);
+      out.uint(r.upstream_status);
     } else {
-      out += '-';
+      out.ch('-');
     }
   }
-  out += ' ';
-  appendDash(out, r.request_id);
-  out += '\n';
+  out.ch(' ');
+  out.nginxOrDash(r.request_id);
+  out.ch('\n');
 }
 
 // ---- the ring -----------------------------------------------------------------------------
@@ -236,7 +274,7 @@ std::size_t AccessLogRing::drain(std::string& out) {
 
 namespace {
 // How long the writer sleeps when no worker pokes it: the most a line waits in a quiet moment.
-constexpr std::chrono::milliseconds kIdleWait{200};
+constexpr std::chrono::milliseconds kIdleWait{50};
 
 void writeAllTo(int fd, const std::string& buf) {
   std::size_t off = 0;

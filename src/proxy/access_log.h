@@ -37,7 +37,8 @@ struct AccessRecord {
   std::uint64_t bytes_out = 0;  // head and body
   std::uint64_t body_bytes_out = 0;
   std::uint64_t duration_ns = 0;
-  std::string_view upstream;  // "address:port", or empty
+  std::string_view upstream;  // the endpoint's address, or empty
+  std::uint16_t upstream_port = 0;
   unsigned upstream_status = 0;
   std::uint64_t upstream_duration_ns = 0;
   std::uint64_t upstream_bytes = 0;  // response body bytes read from the upstream
@@ -60,6 +61,11 @@ class AccessLogRing final {
   explicit AccessLogRing(std::size_t capacity);
   // Producer: the whole line, or nothing (false: no room).
   bool push(std::string_view line);
+  // Producer: more than half full (time to wake the writer rather than wait for its tick).
+  bool pastHalf() const {
+    return head_.load(std::memory_order_relaxed) - tail_.load(std::memory_order_relaxed) >
+           capacity_ / 2;
+  }
   // Consumer: appends what is buffered to `out`; returns the bytes taken.
   std::size_t drain(std::string& out);
   // Producer scratch space, so formatting a line allocates nothing once warm.
@@ -78,7 +84,8 @@ class AccessLogWriter final {
   AccessLogWriter(std::size_t workers, std::size_t ring_bytes, int fd);
   ~AccessLogWriter();  // writes what is buffered, then stops
   AccessLogRing& ring(std::size_t worker) { return *rings_[worker]; }
-  // Producer side, after a push: wakes the writer if it sleeps.
+  // Producer side: wakes the writer if it sleeps. The writer also wakes every 50 ms by itself,
+  // so a worker pokes only when its ring is past half full: no wake-up per line.
   void poke();
   // Writes everything pushed before this call, and returns once it is written.
   void flush();

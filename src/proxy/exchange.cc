@@ -682,10 +682,9 @@ void Exchange<Stream>::complete(unsigned status, std::size_t local_bytes, std::s
   rec.bytes_out = sample.response_bytes;
   rec.body_bytes_out = local ? local_body : body_out_;
   rec.duration_ns = sample.duration_ns;
-  std::string upstream;
   if (endpoint_ != nullptr && upstream_start_ns_ != 0) {
-    upstream = endpointName(endpoint_);
-    rec.upstream = upstream;
+    rec.upstream = endpoint_->endpoint.address;
+    rec.upstream_port = endpoint_->endpoint.port;
     rec.upstream_status = status_;
     rec.upstream_duration_ns = sample.upstream_response_ns;
     rec.upstream_bytes = body_out_;

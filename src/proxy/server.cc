@@ -164,9 +164,12 @@ void Worker::countRequest(metrics::RequestStats* route, const metrics::RequestSa
   }
   if (!ring.push(ring.scratch)) {
     stats.access_log_dropped.inc();
+    access_log->poke();
     return;
   }
-  access_log->poke();
+  if (ring.pastHalf()) {
+    access_log->poke();
+  }
 }
 
 namespace {

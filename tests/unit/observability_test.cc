@@ -119,7 +119,8 @@ proxy::AccessRecord record() {
   r.bytes_out = 600;
   r.body_bytes_out = 500;
   r.duration_ns = 4'200'000;
-  r.upstream = "10.0.0.1:8080";
+  r.upstream = "10.0.0.1";
+  r.upstream_port = 8080;
   r.upstream_status = 200;
   r.upstream_duration_ns = 3'000'000;
   r.upstream_bytes = 500;
