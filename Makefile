@@ -69,6 +69,10 @@ conformance: build
 	@scripts/install-deps.sh bench
 	tests/conformance/h1_conformance.py --portico portico=$(BUILD)/src/portico
 
+bench-overhead: build
+	@scripts/install-deps.sh bench
+	bench/overhead.sh $(BUILD)
+
 bench-profile: build
 	@scripts/install-deps.sh bench
 	bench/profile.sh $(BUILD)

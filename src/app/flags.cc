@@ -251,6 +251,17 @@ const std::vector<FlagSpec>& specs() {
          }
          return std::nullopt;
        }},
+      {"access-log-buffer", "SIZE", "256Ki",
+       "access log bytes buffered per worker; when the writer is behind by more, lines are "
+       "dropped (and counted), never waited for",
+       [](Flags& f, const std::string& v) -> std::optional<std::string> {
+         auto n = parseSize(v);
+         if (!n || *n < 4096 || *n > (1ULL << 30)) {
+           return "expected a size from 4Ki to 1Gi, such as 256Ki";
+         }
+         f.proxy.access_log_buffer = static_cast<std::size_t>(*n);
+         return std::nullopt;
+       }},
       {"enable-metrics", nullptr, "true",
        "per-route request series and histograms (portico_requests_total and the *_seconds and "
        "*_bytes histograms); false keeps the other metrics",

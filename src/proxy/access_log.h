@@ -66,7 +66,11 @@ class AccessLogRing final {
     return head_.load(std::memory_order_relaxed) - tail_.load(std::memory_order_relaxed) >
            capacity_ / 2;
   }
-  // Consumer: appends what is buffered to `out`; returns the bytes taken.
+  // Consumer: what is buffered, as up to two spans (the ring wraps), left in place until
+  // consume(); returns their total size.
+  std::size_t peek(std::string_view& first, std::string_view& second) const;
+  void consume(std::size_t n);
+  // Consumer: appends what is buffered to `out` and consumes it; returns the bytes taken.
   std::size_t drain(std::string& out);
   // Producer scratch space, so formatting a line allocates nothing once warm.
   std::string scratch;
@@ -80,7 +84,7 @@ class AccessLogRing final {
 
 class AccessLogWriter final {
  public:
-  // One ring of `ring_bytes` per worker; lines go to `fd` (stdout).
+  // One ring of `ring_bytes` per worker (--access-log-buffer); lines go to `fd` (stdout).
   AccessLogWriter(std::size_t workers, std::size_t ring_bytes, int fd);
   ~AccessLogWriter();  // writes what is buffered, then stops
   AccessLogRing& ring(std::size_t worker) { return *rings_[worker]; }
@@ -92,7 +96,7 @@ class AccessLogWriter final {
 
  private:
   void run();
-  std::size_t drainAll(std::string& buf);
+  std::size_t writeRings();
   std::vector<std::unique_ptr<AccessLogRing>> rings_;
   const int fd_;
   std::mutex mutex_;

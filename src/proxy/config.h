@@ -36,7 +36,7 @@ struct ProxyConfig {
   // with a ring of this many bytes per worker.
   bool request_metrics = true;
   AccessLogFormat access_log = AccessLogFormat::kOff;
-  std::size_t access_log_buffer = 1 << 20;
+  std::size_t access_log_buffer = 256 << 10;
   int access_log_fd = 1;
 };
 
