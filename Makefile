@@ -8,7 +8,7 @@ GENERATOR  := -G Ninja
 JOBS       ?= $(shell nproc)
 
 .PHONY: all deps build build-asan build-fuzz run test test-release test-e2e test-asan test-fuzz \
-	fuzz conformance bench bench-profile bench-k8s bench-scale bench-workers clean format
+	fuzz conformance bench bench-overhead bench-profile bench-k8s bench-scale bench-workers clean format
 
 all: build
 
