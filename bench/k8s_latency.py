@@ -56,7 +56,8 @@ try:
     http_port, admin_port = free_port(), free_port()
     start([os.path.join(build, "src/portico"), "--kubeconfig", kubeconfig, "--bind", "127.0.0.1",
            "--http-port", str(http_port), "--https-port", "0", "--admin-port", str(admin_port), "--workers", "1",
-           "--leader-elect=false", "--log-level", "warn"], stderr=open(os.path.join(work, "portico.log"), "w"))
+           "--leader-elect=false", "--log-level", "warn"], stderr=open(os.path.join(work, "portico.log"), "w"),
+          stdout=open(os.path.join(work, "access.log"), "w"))
 
     api("POST", "/api/v1/namespaces/default/services",
         {"metadata": {"name": "svc"}, "spec": {"ports": [{"name": "http", "port": 80}]}})

@@ -39,7 +39,8 @@ taskset -c 0 nginx -c "$work/upstream/nginx.conf" -p "$work/upstream" &
 pids+=($!)
 write_bench_manifest "$work/manifests/bench.yaml" "$upstream_port"
 taskset -c 1 "$portico_bin" --manifests "$work/manifests" --bind 127.0.0.1 --http-port "$port" \
-  --https-port 0 --admin-port "$admin" --workers 1 --log-level warn 2>"$work/portico.log" &
+  --https-port 0 --admin-port "$admin" --workers 1 --log-level warn --access-log-format=off \
+  2>"$work/portico.log" &
 portico_pid=$!
 pids+=($portico_pid)
 wait_http "$port"

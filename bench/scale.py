@@ -135,7 +135,8 @@ try:
     portico = start([*os.environ.get("SCALE_WRAP", "").split(), os.path.join(build, "src/portico"), "--kubeconfig", kubeconfig, "--bind", "127.0.0.1",
                      "--http-port", str(http_port), "--https-port", "0", "--admin-port", str(admin_port), "--workers", "1",
                      "--leader-elect=false", "--log-level", "warn"],
-                    stderr=open(os.path.join(work, "portico.log"), "w"))
+                    stderr=open(os.path.join(work, "portico.log"), "w"),
+                    stdout=open(os.path.join(work, "access.log"), "w"))
 
     conn = None
 

@@ -27,7 +27,8 @@ mkdir -p "$work/manifests"
 write_bench_manifest "$work/manifests/bench.yaml" "$upstream_port"
 port=$(free_port); admin=$(free_port)
 "$build/src/portico" --manifests "$work/manifests" --bind 127.0.0.1 --http-port "$port" \
-  --https-port 0 --admin-port "$admin" --workers "$workers" --log-level warn 2>"$work/portico.log" &
+  --https-port 0 --admin-port "$admin" --workers "$workers" --log-level warn --access-log-format=off \
+  2>"$work/portico.log" &
 portico=$!
 pids+=("$portico")
 wait_http "$port"

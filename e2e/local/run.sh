@@ -41,7 +41,7 @@ port_a=$(free_port); port_b=$(free_port)
 http=$(free_port); admin=$(free_port)
 "$build/src/portico" --kubeconfig "$KUBECONFIG" --bind 127.0.0.1 --http-port "$http" \
   --https-port 0 --admin-port "$admin" --workers 2 --publish-status-address 192.0.2.10 --log-format text \
-  2>"$work/portico.log" &
+  >"$work/access.log" 2>"$work/portico.log" &
 pids+=($!)
 
 # ---- checks -------------------------------------------------------------------------------
@@ -157,6 +157,17 @@ expect "Ingress that left our class stops routing" 404 web.test /
 expect_out "Ingress that left our class has its status cleared" "" status_ip web
 ingress web portico web.test / svc-a | apply
 expect "back in our class" a web.test /
+
+# Each request is one JSON line on portico's stdout, naming the Ingress and Service it took.
+logged_web() {
+  python3 - "$work/access.log" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print("yes" if any(l["host"] == "web.test" and l["ingress"] == "web" and l["service"] == "svc-a"
+                   and l["status"] == 200 and l["upstream_status"] == 200 for l in lines) else "no")
+PY
+}
+expect_out "requests are access log lines with their Ingress and Service" yes logged_web
 
 kubectl delete ingress web >>"$work/kubectl.log" 2>&1
 expect "deleted Ingress stops routing" 404 web.test /
