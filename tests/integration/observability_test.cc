@@ -214,7 +214,8 @@ TEST_F(ObservabilityTest, NginxAccessLogLines) {
   {
     ProxyFixture p(withLog(proxy::AccessLogFormat::kNginx, log.writer()));
     p.publish(config());
-    HttpRequest r{"GET", "/", "web.test", {{"User-Agent", "probe/1"}, {"Referer", "http://r/"}}};
+    // obs-text and a quote in a field value (both allowed by RFC 9110) are escaped as nginx does.
+    HttpRequest r{"GET", "/", "web.test", {{"User-Agent", "probe/1 \xff\""}, {"Referer", "http://r/"}}};
     EXPECT_EQ(request(p.port(), r).status, 200);
   }
   log.closeWriter();
@@ -222,7 +223,7 @@ TEST_F(ObservabilityTest, NginxAccessLogLines) {
   const std::string line = log.lines()[0];
   EXPECT_EQ(line.rfind("127.0.0.1 - - [", 0), 0u) << line;
   EXPECT_NE(line.find("] \"GET / HTTP/1.1\" 200 "), std::string::npos) << line;
-  EXPECT_NE(line.find(" \"http://r/\" \"probe/1\" "), std::string::npos) << line;
+  EXPECT_NE(line.find(" \"http://r/\" \"probe/1 \\xff\\x22\" "), std::string::npos) << line;
   EXPECT_NE(line.find(" [default/web:80] [] 127.0.0.1:" + std::to_string(web_.port()) + " "),
             std::string::npos)
       << line;
