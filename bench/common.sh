@@ -14,6 +14,29 @@ wait_http() {  # until something answers HTTP on 127.0.0.1:$1 (10 s at most)
   done
   echo "nothing answers on port $1" >&2; exit 1
 }
+# start_upstream PORT [CPU]: the upstream every benchmark proxies to, an nginx worker answering
+# a 24-byte body, in $work/upstream (pinned to CPU when given); waits until it answers.
+start_upstream() {
+  mkdir -p "$work/upstream"
+  cat > "$work/upstream/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/upstream/nginx.pid;
+error_log $work/upstream/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$1 reuseport backlog=4096;
+    location / { default_type text/plain; return 200 "hello from the upstream\n"; }
+  }
+}
+CONF
+  ${2:+taskset -c "$2"} nginx -c "$work/upstream/nginx.conf" -p "$work/upstream" &
+  pids+=($!)
+  wait_http "$1"
+}
 # write_bench_manifest FILE UPSTREAM_PORT: Service, EndpointSlice and Ingress routing
 # bench.local to the upstream. ROUTING=alb (environment) routes it the ALB way instead: a rule
 # with header and query conditions that every request fails, then a 70/30 forward to two

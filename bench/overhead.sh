@@ -25,24 +25,7 @@ cpu() { if [[ $pin == 1 ]]; then echo "taskset -c $1"; fi; }
 
 upstream_port=$(free_port)
 mkdir -p "$work/upstream" "$work/manifests"
-cat > "$work/upstream/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/upstream/nginx.pid;
-error_log $work/upstream/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$upstream_port reuseport backlog=4096;
-    location / { default_type text/plain; return 200 "hello from the upstream\n"; }
-  }
-}
-CONF
-$(cpu 0) nginx -c "$work/upstream/nginx.conf" -p "$work/upstream" &
-pids+=($!)
-wait_http "$upstream_port"
+start_upstream "$upstream_port" "$([[ $pin == 1 ]] && echo 0)"
 write_bench_manifest "$work/manifests/b.yaml" "$upstream_port"
 
 port=$(free_port)

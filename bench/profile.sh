@@ -20,23 +20,7 @@ trap cleanup EXIT INT TERM
 
 upstream_port=$(free_port); port=$(free_port); admin=$(free_port)
 mkdir -p "$work/upstream" "$work/manifests"
-cat > "$work/upstream/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/upstream/nginx.pid;
-error_log $work/upstream/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$upstream_port reuseport backlog=4096;
-    location / { default_type text/plain; return 200 "hello from the upstream\n"; }
-  }
-}
-CONF
-taskset -c 0 nginx -c "$work/upstream/nginx.conf" -p "$work/upstream" &
-pids+=($!)
+start_upstream "$upstream_port" 0
 write_bench_manifest "$work/manifests/bench.yaml" "$upstream_port"
 taskset -c 1 "$portico_bin" --manifests "$work/manifests" --bind 127.0.0.1 --http-port "$port" \
   --https-port 0 --admin-port "$admin" --workers 1 --log-level warn --access-log-format=off \

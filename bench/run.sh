@@ -57,24 +57,7 @@ rss_kib() {  # the sum over a process and its children (nginx master + worker)
 
 upstream_port=$(free_port)
 mkdir -p "$work/upstream" "$work/nginx" "$work/manifests"
-cat > "$work/upstream/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/upstream/nginx.pid;
-error_log $work/upstream/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$upstream_port reuseport backlog=4096;
-    location / { default_type text/plain; return 200 "hello from the upstream\n"; }
-  }
-}
-CONF
-$(cpu 0) nginx -c "$work/upstream/nginx.conf" -p "$work/upstream" &
-pids+=($!)
-wait_http "$upstream_port"
+start_upstream "$upstream_port" "$([[ $pin == 1 ]] && echo 0)"
 
 # --- the three proxies, each configured to the same job -------------------------------------
 portico_port=$(free_port); portico_admin=$(free_port); portico_tls_port=$(free_port)
