@@ -54,8 +54,8 @@ std::string diagnosticReason(const config::Diagnostic& d) {
   }
   static constexpr std::string_view kAnnotations = "metadata.annotations[\"";
   if (f.rfind(kAnnotations, 0) == 0) {
-    std::string name = f.substr(kAnnotations.size(), f.find('"', kAnnotations.size()) -
-                                                         kAnnotations.size());
+    std::string name =
+        f.substr(kAnnotations.size(), f.find('"', kAnnotations.size()) - kAnnotations.size());
     for (const char* family : {"conditions.", "actions."}) {
       const std::size_t at = name.find(family);
       if (at != std::string::npos) {

@@ -383,9 +383,9 @@ struct Checker::Impl {
         const std::string ns = id.substr(0, slash);
         const std::string service =
             slash == std::string::npos ? std::string() : id.substr(slash + 1, colon - slash - 1);
-        const std::string port =
-            colon == std::string::npos ? std::string()
-                                       : id.substr(colon + 1, id.find('/', colon) - colon - 1);
+        const std::string port = colon == std::string::npos
+                                     ? std::string()
+                                     : id.substr(colon + 1, id.find('/', colon) - colon - 1);
         const auto labels = [&](const char* state) {
           metrics::Labels l = {
               {"namespace", ns}, {"service", service}, {"port", port}, {"target_group", id}};

@@ -56,9 +56,9 @@ KubeSource::KubeSource(ApiConfig config, std::string watch_namespace, Publish pu
     c.errors = &registry.counter(
         "portico_api_errors_total",
         "Failed API calls, dropped watches and undecodable objects, by resource.", resource);
-    c.lists = &registry.counter("portico_watch_relists_total",
-                                "Full lists of a resource (the first, and after a 410 Gone).",
-                                resource);
+    c.lists =
+        &registry.counter("portico_watch_relists_total",
+                          "Full lists of a resource (the first, and after a 410 Gone).", resource);
     for (const char* type : {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"}) {
       c.events[type] = &registry.counter("portico_watch_events_total",
                                          "Watch events received, by resource and type.",

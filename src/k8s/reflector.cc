@@ -106,14 +106,15 @@ Reflector::ListResult Reflector::list(const std::string& from_rv) {
           });
       const json& items = body.at("items");
       if (!items.is_array()) {
-        handler_.problem(kind_, "list " + kind_.kind + ": unreadable answer: items is not an array");
+        handler_.problem(kind_,
+                         "list " + kind_.kind + ": unreadable answer: items is not an array");
         return ListResult::kFailed;
       }
       // Objects were taken out as they were parsed: what is left is not an object. Applying
       // the rest would delete the objects those items stood for, so the list is tried again.
       if (!items.empty()) {
         handler_.problem(kind_, "list " + kind_.kind + ": unreadable answer: " +
-                         std::to_string(items.size()) + " items are not objects");
+                                    std::to_string(items.size()) + " items are not objects");
         return ListResult::kFailed;
       }
       const json& meta = body.at("metadata");
@@ -150,7 +151,7 @@ void Reflector::handleLine(std::string_view line, bool* saw_event) {
   if (type == "ERROR") {
     const int code = object.value("code", 0);
     handler_.problem(kind_, "watch " + kind_.kind + ": " + std::to_string(code) + " " +
-                     object.value("reason", "") + ": " + object.value("message", ""));
+                                object.value("reason", "") + ": " + object.value("message", ""));
     relist_ = true;
     relist_from_ = code == 410 ? rv_ : "";
     return;

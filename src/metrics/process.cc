@@ -95,8 +95,9 @@ std::optional<ProcessSample> readProcess() {
 
 void registerProcessMetrics(Registry& registry, const std::string& version,
                             const std::string& revision) {
-  registry.gauge("portico_build_info", "portico's version and source revision; always 1.",
-                 {{"version", version}, {"revision", revision}})
+  registry
+      .gauge("portico_build_info", "portico's version and source revision; always 1.",
+             {{"version", version}, {"revision", revision}})
       .set(1);
   registry.addCollector([](Exposition& out) {
     const auto s = readProcess();

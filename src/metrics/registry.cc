@@ -6,7 +6,8 @@
 
 namespace portico::metrics {
 
-Buckets::Buckets(std::vector<double> bounds, double unit) : bounds_(std::move(bounds)), unit_(unit) {
+Buckets::Buckets(std::vector<double> bounds, double unit)
+    : bounds_(std::move(bounds)), unit_(unit) {
   if (bounds_.size() > kMax) {
     throw std::logic_error("a histogram has at most 15 buckets");
   }
@@ -207,8 +208,7 @@ std::string Exposition::finish() {
 
 // ---- Registry -----------------------------------------------------------------------------
 
-Registry::Family& Registry::familyFor(const std::string& name, const std::string& help,
-                                      Type type) {
+Registry::Family& Registry::familyFor(const std::string& name, const std::string& help, Type type) {
   if (replaced_.count(name) > 0) {
     throw std::logic_error("metric " + name + " registered as a replaced family too");
   }

@@ -137,8 +137,11 @@ namespace {
 std::string labelsOf(std::string_view ns, std::string_view ingress, std::string_view service,
                      std::string_view host, std::string_view path) {
   std::string out;
-  const std::pair<const char*, std::string_view> pairs[] = {
-      {"namespace", ns}, {"ingress", ingress}, {"service", service}, {"host", host}, {"path", path}};
+  const std::pair<const char*, std::string_view> pairs[] = {{"namespace", ns},
+                                                            {"ingress", ingress},
+                                                            {"service", service},
+                                                            {"host", host},
+                                                            {"path", path}};
   for (const auto& [name, value] : pairs) {
     if (!out.empty()) {
       out += ',';

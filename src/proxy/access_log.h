@@ -54,6 +54,10 @@ struct AccessRecord {
 // are escaped, so a line is always one valid JSON object, or one nginx line.
 void formatAccessJson(const AccessRecord& r, std::string& out);
 void formatAccessNginx(const AccessRecord& r, std::string& out);
+// The same into `scratch`, which only grows, for the hot path: returns the line (a view into
+// scratch). `format` is kJson or kNginx.
+std::string_view formatAccessLine(AccessLogFormat format, const AccessRecord& r,
+                                  std::string& scratch);
 
 // A byte ring with one producer (a worker) and one consumer (the writer).
 class AccessLogRing final {

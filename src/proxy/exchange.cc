@@ -547,7 +547,7 @@ void Exchange<Stream>::onReadResponseBody(error_code ec, std::uint32_t attempt) 
                                                {"endpoint", endpointName(endpoint_)},
                                                {"error", ec.message()}});
     worker_.stats.upstream_truncated.inc();
-    worker_.stats.upstream_errors[5].inc();  // truncated
+    worker_.stats.upstream_errors[WorkerStats::kTruncated].inc();
     complete(status_);
     dropUpstream();
     conn_.close();
@@ -622,18 +622,18 @@ void Exchange<Stream>::finish() {
 }
 
 namespace {
-// The index of a failure in WorkerStats::kUpstreamErrorReasons.
-std::size_t upstreamErrorReason(const ProxyError& e) {
+// The reason label of a request that failed because of its upstream.
+WorkerStats::UpstreamError upstreamErrorReason(const ProxyError& e) {
   if (e.cause == Cause::kNoEndpoint) {
-    return 6;
+    return WorkerStats::kNoEndpoint;
   }
   if (e.phase == Phase::kConnect) {
-    return e.cause == Cause::kTimeout ? 1 : 0;
+    return e.cause == Cause::kTimeout ? WorkerStats::kConnectTimeout : WorkerStats::kConnectRefused;
   }
   if (e.cause == Cause::kTimeout) {
-    return 2;
+    return WorkerStats::kResponseTimeout;
   }
-  return e.cause == Cause::kInvalidResponse ? 4 : 3;
+  return e.cause == Cause::kInvalidResponse ? WorkerStats::kInvalidResponse : WorkerStats::kReset;
 }
 }  // namespace
 
@@ -661,9 +661,7 @@ void Exchange<Stream>::complete(unsigned status, std::size_t local_bytes, std::s
     return;
   }
   AccessRecord rec;
-  rec.wall_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    worker_.clock.wallNow().time_since_epoch())
-                    .count();
+  rec.wall_ns = worker_.wallNs();
   std::string_view id = req.value(FieldId::kXRequestId);
   if (id.empty()) {
     if (!request_id_generated_) {

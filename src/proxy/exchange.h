@@ -121,8 +121,8 @@ class Exchange final : public EndpointHolder {
   std::uint64_t body_out_ = 0;
   metrics::RequestStats* stats_ = nullptr;
   bool request_id_generated_ = false;  // request_id_ holds this request's id
-  std::uint64_t ring_key_ = 0;  // ring_hash's key for this request
-  std::string sticky_cookie_;   // Set-Cookie of a sticky forward, or empty
+  std::uint64_t ring_key_ = 0;         // ring_hash's key for this request
+  std::string sticky_cookie_;          // Set-Cookie of a sticky forward, or empty
   UpstreamConnPtr upstream_;
   std::string request_head_;   // as sent upstream; kept for retries
   std::string response_head_;  // as sent to the client

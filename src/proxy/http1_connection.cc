@@ -264,9 +264,10 @@ void Http1Connection<Stream>::failHeader(Cause cause) {
     return;
   }
   AccessRecord rec;
-  rec.wall_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    worker_.clock.wallNow().time_since_epoch())
-                    .count();
+  rec.wall_ns = worker_.wallNs();
+  std::array<char, 32> id;
+  worker_.newRequestId(id.data());
+  rec.request_id = std::string_view(id.data(), id.size());
   rec.client = client_address_;
   rec.status = r.status;
   rec.bytes_in = sample.request_bytes;

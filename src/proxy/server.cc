@@ -39,12 +39,11 @@ constexpr WorkerCounterFamily kWorkerCounters[] = {
     {"portico_upstream_connection_reuses_total",
      "Requests sent on a pooled keep-alive upstream connection.", &WorkerStats::upstream_reuses},
     {"portico_upstream_truncated_responses_total",
-     "Responses cut short because the upstream failed mid-body.",
-     &WorkerStats::upstream_truncated},
+     "Responses cut short because the upstream failed mid-body.", &WorkerStats::upstream_truncated},
     {"portico_client_aborts_total", "Requests the client abandoned before their response ended.",
      &WorkerStats::client_aborts},
-    {"portico_rejected_requests_total",
-     "Requests refused as malformed, ambiguous or over a limit.", &WorkerStats::rejected_requests},
+    {"portico_rejected_requests_total", "Requests refused as malformed, ambiguous or over a limit.",
+     &WorkerStats::rejected_requests},
     {"portico_snapshot_swaps_total", "Snapshots installed, counted once per worker.",
      &WorkerStats::snapshot_swaps},
     {"portico_tls_handshakes_total", "TLS handshakes completed.", &WorkerStats::tls_handshakes},
@@ -156,13 +155,7 @@ void Worker::countRequest(metrics::RequestStats* route, const metrics::RequestSa
     return;
   }
   AccessLogRing& ring = access_log->ring(static_cast<std::size_t>(index));
-  ring.scratch.clear();
-  if (access_log_format == AccessLogFormat::kNginx) {
-    formatAccessNginx(*record, ring.scratch);
-  } else {
-    formatAccessJson(*record, ring.scratch);
-  }
-  if (!ring.push(ring.scratch)) {
+  if (!ring.push(formatAccessLine(access_log_format, *record, ring.scratch))) {
     stats.access_log_dropped.inc();
     access_log->poke();
     return;
@@ -297,7 +290,7 @@ struct Server::Impl {
   std::unique_ptr<metrics::RequestStatsTable> request_stats;
   std::unique_ptr<AccessLogWriter> access_log;
   std::shared_ptr<const metrics::RouteStatsIndex> route_stats;  // of the last publish
-  std::shared_ptr<const snapshot::Snapshot> route_stats_of;      // ... and its snapshot
+  std::shared_ptr<const snapshot::Snapshot> route_stats_of;     // ... and its snapshot
   std::vector<std::unique_ptr<Worker>> workers;  // after the contexts: destroyed first
   std::uint16_t port = 0;
   std::uint16_t https_port = 0;
@@ -365,8 +358,9 @@ std::shared_ptr<const metrics::RouteStatsIndex> indexRouteStats(metrics::Request
     for (const snapshot::Route& r : vh.routes) {
       const std::size_t slash = r.ingress.find('/');
       const std::string_view ns = std::string_view(r.ingress).substr(0, slash);
-      const std::string_view name =
-          slash == std::string::npos ? std::string_view() : std::string_view(r.ingress).substr(slash + 1);
+      const std::string_view name = slash == std::string::npos
+                                        ? std::string_view()
+                                        : std::string_view(r.ingress).substr(slash + 1);
       const std::string_view path = r.path.empty() ? std::string_view("/") : r.path;
       metrics::RouteStatsIndex::Slot slot;
       const auto* forward = std::get_if<snapshot::Forward>(&r.action);

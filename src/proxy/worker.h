@@ -56,10 +56,19 @@ struct WorkerStats {
   static constexpr std::array<const char*, 5> kTlsHandshakeErrorReasons = {
       "timeout", "not_tls", "protocol", "client_closed", "other"};
   std::array<metrics::LocalCounter, 5> tls_handshake_errors;
-  // Requests that failed because of their upstream, by reason (upstreamErrorReason).
+  // Requests that failed because of their upstream, by reason: the label of each index.
+  enum UpstreamError : std::size_t {
+    kConnectRefused,
+    kConnectTimeout,
+    kResponseTimeout,
+    kReset,
+    kInvalidResponse,
+    kTruncated,
+    kNoEndpoint,
+  };
   static constexpr std::array<const char*, 7> kUpstreamErrorReasons = {
-      "connect_refused", "connect_timeout", "response_timeout", "reset", "invalid_response",
-      "truncated",       "no_endpoint"};
+      "connect_refused",  "connect_timeout", "response_timeout", "reset",
+      "invalid_response", "truncated",       "no_endpoint"};
   std::array<metrics::LocalCounter, 7> upstream_errors;
   // Client connections by state: reading a request head (or the TLS handshake), writing (a
   // request is being answered), idle (keep-alive, between requests).
@@ -129,6 +138,11 @@ struct Worker {
   // on) and in this worker's total; and logs it.
   void countRequest(metrics::RequestStats* route, const metrics::RequestSample& sample,
                     const AccessRecord* record);
+  // Unix time in nanoseconds, for the access log.
+  std::int64_t wallNs() const {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(clock.wallNow().time_since_epoch())
+        .count();
+  }
   // 32 lower-case hex digits into `out`.
   void newRequestId(char* out);
 

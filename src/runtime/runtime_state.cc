@@ -149,8 +149,8 @@ std::uint64_t hashKey(std::string_view key) { return mix(fnv1a64(key)); }
 
 std::shared_ptr<const PublishedConfig> RuntimeState::bind(
     std::shared_ptr<const snapshot::Snapshot> snapshot, std::shared_ptr<const tls::SniTable> sni,
-    std::shared_ptr<const metrics::RouteStatsIndex> request_stats,
-    const UpstreamContexts& upstream, std::int64_t now_ns) {
+    std::shared_ptr<const metrics::RouteStatsIndex> request_stats, const UpstreamContexts& upstream,
+    std::int64_t now_ns) {
   auto config = std::make_shared<PublishedConfig>();
   config->sni = std::move(sni);
   config->request_stats = std::move(request_stats);

@@ -32,12 +32,11 @@ class RuntimeState final {
   // group gets its client context from `upstream` (by its CA Secret, or the unverified one).
   // `now_ns` (steady clock) starts the slow-start window of endpoints that join a group that
   // already had some.
-  std::shared_ptr<const PublishedConfig> bind(std::shared_ptr<const snapshot::Snapshot> snapshot,
-                                              std::shared_ptr<const tls::SniTable> sni = nullptr,
-                                              std::shared_ptr<const metrics::RouteStatsIndex>
-                                                  request_stats = nullptr,
-                                              const UpstreamContexts& upstream = {},
-                                              std::int64_t now_ns = 0);
+  std::shared_ptr<const PublishedConfig> bind(
+      std::shared_ptr<const snapshot::Snapshot> snapshot,
+      std::shared_ptr<const tls::SniTable> sni = nullptr,
+      std::shared_ptr<const metrics::RouteStatsIndex> request_stats = nullptr,
+      const UpstreamContexts& upstream = {}, std::int64_t now_ns = 0);
 
   // Endpoint states held for the last bound snapshot (one per endpoint per target group).
   std::size_t endpointCount() const;

@@ -299,8 +299,9 @@ TEST_F(AlbTest, WhenEveryEndpointIsUnhealthyTrafficFailsOpenAndAMetricSaysSo) {
   const auto seen = spread(proxy_.port(), req(), 10);
   EXPECT_EQ(seen.size(), 2u);
   EXPECT_TRUE(eventually([&] {
-    return metric("portico_target_group_fail_open{namespace=\"default\",service=\"svc\",port=\"80\","
-                  "target_group=\"default/svc:80\"}") == 1;
+    return metric(
+               "portico_target_group_fail_open{namespace=\"default\",service=\"svc\",port=\"80\","
+               "target_group=\"default/svc:80\"}") == 1;
   }));
 }
 

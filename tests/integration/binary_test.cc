@@ -135,8 +135,10 @@ TEST_F(BinaryTest, FollowsTheManifestDirectory) {
   const auto metrics = get(p.admin, "x", "/metrics");
   EXPECT_EQ(metrics.status, 200);
   for (const char* series :
-       {"portico_requests_total{namespace=\"\",ingress=\"\",service=\"\",host=\"_\",path=\"\",method=\"GET\",status=\"404\"}", "portico_config_generation",
-        "portico_config_compile_duration_seconds_bucket", "portico_connections{state=\"active\"}",
+       {"portico_requests_total{namespace=\"\",ingress=\"\",service=\"\",host=\"_\",path=\"\","
+        "method=\"GET\",status=\"404\"}",
+        "portico_config_generation", "portico_config_compile_duration_seconds_bucket",
+        "portico_connections{state=\"active\"}",
         "portico_build_info{version=", "process_resident_memory_bytes"}) {
     EXPECT_NE(metrics.body.find(series), std::string::npos) << series;
   }

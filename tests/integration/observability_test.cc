@@ -5,8 +5,8 @@
 
 #include "proxy_fixture.h"
 
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <fcntl.h>
 
@@ -125,8 +125,9 @@ TEST_F(ObservabilityTest, HostileHostsAndPathsShareOneSeries) {
   p.publish(config());
   // A scanner's random hosts and paths, and malformed requests: none gets a series of its own.
   for (int i = 0; i < 50; ++i) {
-    EXPECT_EQ(get(p.port(), "h" + std::to_string(i) + ".evil.test", "/p" + std::to_string(i)).status,
-              404);
+    EXPECT_EQ(
+        get(p.port(), "h" + std::to_string(i) + ".evil.test", "/p" + std::to_string(i)).status,
+        404);
   }
   Connection bad(p.port());
   ASSERT_TRUE(bad.writeRaw("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"));
@@ -184,8 +185,7 @@ TEST_F(ObservabilityTest, JsonAccessLogLines) {
   for (const auto& l : lines) {
     j.push_back(nlohmann::json::parse(l));
   }
-  std::sort(j.begin(), j.end(),
-            [](const auto& a, const auto& b) { return a["time"] < b["time"]; });
+  std::sort(j.begin(), j.end(), [](const auto& a, const auto& b) { return a["time"] < b["time"]; });
   const auto* fwd = &j[0];
   for (const auto& e : j) {
     if (e["path"] == "/api/x?q=\"1\"") {
@@ -226,7 +226,8 @@ TEST_F(ObservabilityTest, NginxAccessLogLines) {
     ProxyFixture p(withLog(proxy::AccessLogFormat::kNginx, log.writer()));
     p.publish(config());
     // obs-text and a quote in a field value (both allowed by RFC 9110) are escaped as nginx does.
-    HttpRequest r{"GET", "/", "web.test", {{"User-Agent", "probe/1 \xff\""}, {"Referer", "http://r/"}}};
+    HttpRequest r{
+        "GET", "/", "web.test", {{"User-Agent", "probe/1 \xff\""}, {"Referer", "http://r/"}}};
     EXPECT_EQ(request(p.port(), r).status, 200);
   }
   log.closeWriter();
@@ -253,8 +254,8 @@ TEST_F(ObservabilityTest, ASlowLogReaderCostsLinesNotRequests) {
     for (int i = 0; i < 400; ++i) {
       ASSERT_EQ(c.send({"GET", "/", "web.test"}).status, 200);
     }
-    EXPECT_TRUE(eventually(
-        [&] { return sum(p, "portico_access_log_dropped_lines_total", {}) > 0; }));
+    EXPECT_TRUE(
+        eventually([&] { return sum(p, "portico_access_log_dropped_lines_total", {}) > 0; }));
     has(p, "portico_requests_total", {"ingress=\"site\""}, 400);
     // Reading the pipe lets the writer finish (its last write on stop blocks until read).
     std::thread drain([&] {

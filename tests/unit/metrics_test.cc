@@ -65,9 +65,9 @@ namespace {
 TEST(Registry, HistogramsAreCumulativeWithSumAndCount) {
   Registry r;
   Histogram& h = r.histogram("portico_t_seconds", "T.", timeBuckets(), {{"a", "x"}});
-  h.observe(1'000'000);        // 1 ms: the .005 bucket
-  h.observe(30'000'000);       // 30 ms: .05
-  h.observe(20'000'000'000);   // 20 s: +Inf
+  h.observe(1'000'000);       // 1 ms: the .005 bucket
+  h.observe(30'000'000);      // 30 ms: .05
+  h.observe(20'000'000'000);  // 20 s: +Inf
   const std::string text = r.expose();
   EXPECT_NE(text.find("# TYPE portico_t_seconds histogram\n"), std::string::npos);
   EXPECT_NE(text.find("portico_t_seconds_bucket{a=\"x\",le=\"0.005\"} 1\n"), std::string::npos);

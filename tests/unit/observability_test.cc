@@ -5,8 +5,8 @@
 #include "proxy/access_log.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <sstream>
@@ -52,9 +52,9 @@ TEST(RequestStats, WorkersCountApartAndAScrapeSumsThem) {
                       "path=\"\",method=\"other\",status=\"404\"} 1\n"),
             std::string::npos);
   EXPECT_EQ(metricSum(text, "portico_request_duration_seconds_count", {"ingress=\"web\""}), 3);
-  EXPECT_EQ(metricSum(text, "portico_request_duration_seconds_bucket",
-                      {"ingress=\"web\"", "le=\"10\""}),
-            2);  // the 20 s one is over every bound
+  EXPECT_EQ(
+      metricSum(text, "portico_request_duration_seconds_bucket", {"ingress=\"web\"", "le=\"10\""}),
+      2);  // the 20 s one is over every bound
   EXPECT_EQ(metricSum(text, "portico_response_size_bytes_sum", {"ingress=\"web\""}), 1500);
   EXPECT_EQ(metricSum(text, "portico_upstream_connect_duration_seconds_count", {"web"}), 3);
 }
@@ -170,6 +170,43 @@ TEST(AccessLog, HostileBytesStayInsideTheirJsonString) {
   EXPECT_EQ(j["host"].get<std::string>().substr(0, 7), "evil\"},");
   EXPECT_TRUE(j["upstream_status"].is_null());
   EXPECT_TRUE(j["upstream_duration"].is_null());
+}
+
+// The reference: each byte on its own, as the formatter's slow path does.
+std::string escapedJson(const std::string& s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u == '"' || u == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u >= 0x7f) {
+      out += "\\u00";
+      out += hex[u >> 4];
+      out += hex[u & 0xF];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+TEST(AccessLog, EveryByteAtEveryPlaceOfAWordIsEscapedAsAlone) {
+  // The fast path tests eight bytes at once: every byte value, at each offset of a word and
+  // beside plain ones, must come out as the byte-by-byte reference says.
+  for (int b = 0; b < 256; ++b) {
+    for (std::size_t at = 0; at < 17; ++at) {
+      std::string host(17, 'a');
+      host[at] = static_cast<char>(b);
+      proxy::AccessRecord r = record();
+      r.host = host;
+      std::string line;
+      proxy::formatAccessJson(r, line);
+      ASSERT_NE(line.find(",\"host\":" + escapedJson(host) + ","), std::string::npos)
+          << "byte " << b << " at " << at << ": " << line;
+    }
+  }
 }
 
 TEST(AccessLog, NginxLinesFollowIngressNginxsDefaultFormat) {
