@@ -65,50 +65,58 @@ class Out {
     ch('.');
     digits3(static_cast<unsigned>(ms % 1000));
   }
-  // Eight plain bytes are copied at once; a word with a byte to escape goes byte by byte.
+  // Eight plain bytes are copied at once; a word with a byte to escape goes byte by byte. The
+  // loops write through a local pointer: p_ is a member, which stores through a char* may
+  // alias, so the compiler would reload and store it at every byte.
   void json(std::string_view v) {
-    ch('"');
+    char* p = p_;
+    *p++ = '"';
     std::size_t i = 0;
     for (; i + 8 <= v.size(); i += 8) {
       std::uint64_t w;
       std::memcpy(&w, v.data() + i, 8);
       if (plain8(w)) {
-        std::memcpy(p_, &w, 8);
-        p_ += 8;
+        std::memcpy(p, &w, 8);
+        p += 8;
       } else {
-        jsonBytes(v.substr(i, 8));
+        p = jsonBytes(p, v.data() + i, 8);
       }
     }
-    jsonBytes(v.substr(i));
-    ch('"');
+    p = jsonBytes(p, v.data() + i, v.size() - i);
+    *p++ = '"';
+    p_ = p;
   }
-  void jsonBytes(std::string_view v) {
-    for (const char c : v) {
+  static char* jsonBytes(char* p, const char* s, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const char c = s[i];
       const auto u = static_cast<unsigned char>(c);
       if (!kEscape[u]) {
-        *p_++ = c;
+        *p++ = c;
       } else if (u == '"' || u == '\\') {
-        p_[0] = '\\';
-        p_[1] = c;
-        p_ += 2;
+        p[0] = '\\';
+        p[1] = c;
+        p += 2;
       } else {
         const char esc[6] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xF]};
-        std::memcpy(p_, esc, 6);
-        p_ += 6;
+        std::memcpy(p, esc, 6);
+        p += 6;
       }
     }
+    return p;
   }
   void nginx(std::string_view v) {
+    char* p = p_;
     for (const char c : v) {
       const auto u = static_cast<unsigned char>(c);
       if (!kEscape[u]) {
-        *p_++ = c;
+        *p++ = c;
       } else {
         const char esc[4] = {'\\', 'x', kHex[u >> 4], kHex[u & 0xF]};
-        std::memcpy(p_, esc, 4);
-        p_ += 4;
+        std::memcpy(p, esc, 4);
+        p += 4;
       }
     }
+    p_ = p;
   }
   void nginxOrDash(std::string_view v) {
     if (v.empty()) {
