@@ -82,9 +82,37 @@ TEST_F(ControllerTest, DiagnosticsAreKeptAndCounted) {
   ASSERT_EQ(diags.size(), 1u);
   EXPECT_EQ(diags[0].message, "Service default/web not found");
   const std::string text = registry_.expose();
-  EXPECT_NE(text.find("portico_config_diagnostics{reason="), std::string::npos) << text;
+  // By reason: the kind and field, indexes dropped, so that the series stay bounded.
+  EXPECT_NE(text.find("portico_config_diagnostics{reason=\"ingress:spec.rules.http.paths.backend."
+                      "service.name\"} 1\n"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("portico_source_errors 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("portico_config_generation 1\n"), std::string::npos) << text;
+}
+
+TEST_F(ControllerTest, DiagnosticReasonsFoldTheNamesObjectsChoose) {
+  // Two bad conditions and an unknown portico.dev annotation: the NAME of conditions.NAME is
+  // the object's choice, so it is folded; the series count per reason and go when fixed.
+  controller_.markSynced();
+  const std::string bad = testing::IngressYaml("alb")
+                              .annotation("portico.dev/conditions.one", "not json")
+                              .annotation("portico.dev/conditions.two", "[]x")
+                              .rule("alb.test")
+                              .prefix("/", "web")
+                              .str();
+  controller_.setState(stateFromYaml(serviceYaml("web", {"10.0.0.1"}) + bad), {});
+  ASSERT_TRUE(eventually([&] { return published_.count() == 1; }));
+  std::string text = registry_.expose();
+  EXPECT_NE(
+      text.find("portico_config_diagnostics{reason=\"ingress:portico.dev/conditions.*\"} 2\n"),
+      std::string::npos)
+      << text;
+  controller_.setState(stateFromYaml(serviceYaml("web", {"10.0.0.1"}) + kIngress), {});
+  ASSERT_TRUE(eventually([&] { return published_.count() == 2; }));
+  text = registry_.expose();
+  EXPECT_EQ(text.find("portico_config_diagnostics{"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE portico_config_diagnostics gauge\n"), std::string::npos);
 }
 
 TEST_F(ControllerTest, BurstsAreCoalesced) {
