@@ -22,6 +22,10 @@ would measure test-apiserver, not portico).
 
     bench/scale.py [BUILD_DIR] [--ingresses N] [--changes K]       (make bench-scale)
 
+SCALE_FLAGS adds flags to portico's command line (SCALE_FLAGS=--enable-metrics=false measures
+without the per-route series), SCALE_WRAP runs it under a wrapper (valgrind, perf), and KEEP=1
+keeps the work directory (portico.log, access.log) for reading afterwards.
+
 Targets (DESIGN.md, issue 7): RSS < 150 MiB, compile < 200 ms, change -> traffic < 100 ms.
 """
 import argparse, http.client, json, os, socket, ssl, statistics, subprocess, sys, tempfile, time, urllib.request
@@ -134,7 +138,7 @@ try:
     t_start = time.perf_counter()
     portico = start([*os.environ.get("SCALE_WRAP", "").split(), os.path.join(build, "src/portico"), "--kubeconfig", kubeconfig, "--bind", "127.0.0.1",
                      "--http-port", str(http_port), "--https-port", "0", "--admin-port", str(admin_port), "--workers", "1",
-                     "--leader-elect=false", "--log-level", "warn"],
+                     "--leader-elect=false", "--log-level", "warn", *os.environ.get("SCALE_FLAGS", "").split()],
                     stderr=open(os.path.join(work, "portico.log"), "w"),
                     stdout=open(os.path.join(work, "access.log"), "w"))
 
@@ -270,4 +274,5 @@ finally:
         p.terminate()
     for p in procs:
         p.wait()
-    subprocess.call(["rm", "-rf", work])
+    if not os.environ.get("KEEP"):
+        subprocess.call(["rm", "-rf", work])

@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -75,7 +76,6 @@ struct Checker::Impl {
   Impl(metrics::Registry& r, std::uint64_t seed)
       : registry(r),
         rng(seed),
-        report_timer(ioc),
         successes(r.counter("portico_health_checks_total", "Active health check probes, by result.",
                             {{"result", "success"}})),
         failures(r.counter("portico_health_checks_total", "Active health check probes, by result.",
@@ -89,7 +89,6 @@ struct Checker::Impl {
   std::unordered_map<const EndpointState*, Target> targets;
   std::shared_ptr<const runtime::PublishedConfig> config;  // the last update's
   std::uint64_t generation = 0;
-  net::steady_timer report_timer;
   std::shared_ptr<net::ssl::context> verify_none;  // HTTPS checks of plain-HTTP groups
   metrics::Counter& successes;
   metrics::Counter& failures;
@@ -330,104 +329,121 @@ struct Checker::Impl {
     schedule(t, jittered(t.check.interval_seconds));
   }
 
-  // Endpoint counts by state and fail-open flags, once a second.
-  // Endpoint counts by state and fail-open flags, once a second. The series (a label set and a
-  // string each) are rebuilt only when a count changed or a new config came: at 10,000 target
-  // groups most seconds change nothing.
-  void report() {
-    std::vector<std::int64_t> counts;  // healthy, unhealthy, draining, fail open: per group
-    if (config != nullptr) {
-      counts.reserve(config->target_groups.size() * 4);
-      for (const auto& group : config->target_groups) {
-        std::int64_t healthy = 0;
-        std::int64_t unhealthy = 0;
-        std::int64_t draining = 0;
+  // portico_target_group_endpoints{namespace,service,port,target_group,state} and
+  // portico_target_group_fail_open, counted at each scrape (the scraping thread) from the
+  // config last given to update(): the states are atomics in the EndpointStates, and nothing
+  // is kept between scrapes (at 10,000 target groups, 40,000 series held as strings cost
+  // megabytes and a rebuild on every change).
+  std::mutex shown_mutex;
+  std::shared_ptr<const runtime::PublishedConfig> shown;
+  std::uint64_t collector = 0;
+
+  void collect(metrics::Exposition& out) {
+    std::shared_ptr<const runtime::PublishedConfig> c;
+    {
+      const std::lock_guard<std::mutex> lock(shown_mutex);
+      c = shown;
+    }
+    struct Row {
+      std::size_t group;
+      std::int64_t healthy = 0, unhealthy = 0, draining = 0;
+      bool open = false;
+    };
+    std::vector<Row> rows;
+    if (c != nullptr) {
+      const auto& tgs = c->snapshot->targetGroups();
+      rows.reserve(c->target_groups.size());
+      for (std::size_t i = 0; i < c->target_groups.size() && i < tgs.size(); ++i) {
+        const runtime::TargetGroupState& group = c->target_groups[i];
+        Row r{i};
         for (const auto& e : group.endpoints) {
           if (e->draining.load()) {
-            ++draining;
+            ++r.draining;
           } else if (e->healthy()) {
-            ++healthy;
+            ++r.healthy;
           } else {
-            ++unhealthy;
+            ++r.unhealthy;
           }
         }
-        const bool open =
-            group.runtime != nullptr && group.runtime->fail_open.load() && healthy == 0;
-        counts.insert(counts.end(), {healthy, unhealthy, draining, open ? 1 : 0});
+        r.open = group.runtime != nullptr && group.runtime->fail_open.load() && r.healthy == 0;
+        rows.push_back(r);
       }
     }
-    if (config != reported_config || counts != reported_counts) {
-      publish(counts);
-      reported_config = config;
-      reported_counts = std::move(counts);
-    }
-    report_timer.expires_after(std::chrono::seconds(1));
-    report_timer.async_wait([self = this](error_code ec) {
-      if (!ec) {
-        self->report();
+    // "namespace/service:port[/https...]": the Service port, and the whole id (the same port
+    // spoken to over TLS is a target group of its own).
+    std::string labels;
+    const auto render = [&](std::size_t group) {
+      const std::string_view id = c->snapshot->targetGroups()[group].id;
+      const std::size_t slash = id.find('/');
+      const std::size_t colon = id.find(':', slash == std::string_view::npos ? 0 : slash);
+      const std::string_view ns = id.substr(0, slash);
+      const std::string_view service = slash == std::string_view::npos
+                                           ? std::string_view()
+                                           : id.substr(slash + 1, colon - slash - 1);
+      const std::string_view port = colon == std::string_view::npos
+                                        ? std::string_view()
+                                        : id.substr(colon + 1, id.find('/', colon) - colon - 1);
+      labels.clear();
+      const std::pair<const char*, std::string_view> pairs[] = {
+          {"namespace", ns}, {"service", service}, {"port", port}, {"target_group", id}};
+      for (const auto& [name, value] : pairs) {
+        labels += labels.empty() ? "" : ",";
+        labels += name;
+        labels += "=\"";
+        metrics::appendEscaped(labels, value);
+        labels += '"';
       }
-    });
+    };
+    out.family("portico_target_group_endpoints", "Endpoints of each target group, by state.",
+               metrics::Type::kGauge);
+    for (const Row& r : rows) {
+      render(r.group);
+      const std::size_t base = labels.size();
+      const std::pair<const char*, std::int64_t> states[] = {
+          {"healthy", r.healthy}, {"unhealthy", r.unhealthy}, {"draining", r.draining}};
+      for (const auto& [state, n] : states) {
+        labels.resize(base);
+        labels += ",state=\"";
+        labels += state;
+        labels += '"';
+        out.sample(labels, n);
+      }
+    }
+    out.family("portico_target_group_fail_open",
+               "1 while every endpoint of the target group is unhealthy and traffic spreads over "
+               "all of them (fail open).",
+               metrics::Type::kGauge);
+    for (const Row& r : rows) {
+      render(r.group);
+      out.sample(labels, static_cast<std::int64_t>(r.open ? 1 : 0));
+    }
   }
-
-  void publish(const std::vector<std::int64_t>& counts) {
-    std::vector<std::pair<metrics::Labels, std::int64_t>> rows;
-    std::vector<std::pair<metrics::Labels, std::int64_t>> open;
-    if (config != nullptr) {
-      const auto& tgs = config->snapshot->targetGroups();
-      for (std::size_t i = 0; i < tgs.size() && 4 * i + 3 < counts.size(); ++i) {
-        // "namespace/service:port[/https...]": the Service port, and the whole id (the same
-        // port spoken to over TLS is a target group of its own).
-        const std::string& id = tgs[i].id;
-        const std::size_t slash = id.find('/');
-        const std::size_t colon = id.find(':', slash == std::string::npos ? 0 : slash);
-        const std::string ns = id.substr(0, slash);
-        const std::string service =
-            slash == std::string::npos ? std::string() : id.substr(slash + 1, colon - slash - 1);
-        const std::string port = colon == std::string::npos
-                                     ? std::string()
-                                     : id.substr(colon + 1, id.find('/', colon) - colon - 1);
-        const auto labels = [&](const char* state) {
-          metrics::Labels l = {
-              {"namespace", ns}, {"service", service}, {"port", port}, {"target_group", id}};
-          if (state != nullptr) {
-            l.emplace_back("state", state);
-          }
-          return l;
-        };
-        rows.push_back({labels("healthy"), counts[4 * i]});
-        rows.push_back({labels("unhealthy"), counts[4 * i + 1]});
-        rows.push_back({labels("draining"), counts[4 * i + 2]});
-        open.push_back({labels(nullptr), counts[4 * i + 3]});
-      }
-    }
-    registry.replaceGauges("portico_target_group_endpoints",
-                           "Endpoints of each target group, by state.", rows);
-    registry.replaceGauges(
-        "portico_target_group_fail_open",
-        "1 while every endpoint of the target group is unhealthy and traffic spreads over all "
-        "of them (fail open).",
-        open);
-  }
-
-  std::shared_ptr<const runtime::PublishedConfig> reported_config;  // what the series show
-  std::vector<std::int64_t> reported_counts;
 };
 
 Checker::Checker(metrics::Registry& registry, std::uint64_t seed)
-    : impl_(std::make_shared<Impl>(registry, seed)) {}
+    : impl_(std::make_shared<Impl>(registry, seed)) {
+  impl_->collector =
+      registry.addCollector([impl = impl_.get()](metrics::Exposition& out) { impl->collect(out); });
+}
 
-Checker::~Checker() { stop(); }
+Checker::~Checker() {
+  stop();
+  impl_->registry.removeCollector(impl_->collector);
+}
 
 void Checker::start() {
   if (impl_->thread.joinable()) {
     return;
   }
   impl_->work.emplace(impl_->ioc.get_executor());
-  net::post(impl_->ioc, [impl = impl_.get()] { impl->report(); });
   impl_->thread = std::thread([impl = impl_.get()] { impl->ioc.run(); });
 }
 
 void Checker::update(std::shared_ptr<const runtime::PublishedConfig> config) {
+  {
+    const std::lock_guard<std::mutex> lock(impl_->shown_mutex);
+    impl_->shown = config;
+  }
   net::post(impl_->ioc, [impl = impl_.get(), config = std::move(config)]() mutable {
     impl->apply(std::move(config));
   });
@@ -442,7 +458,8 @@ void Checker::stop() {
   impl_->thread.join();
   impl_->targets.clear();
   impl_->config.reset();
-  impl_->reported_config.reset();
+  const std::lock_guard<std::mutex> lock(impl_->shown_mutex);
+  impl_->shown.reset();
 }
 
 std::uint64_t Checker::probes() const { return impl_->probes.load(); }

@@ -7,11 +7,12 @@
 // long as the endpoint stays in its target group; an endpoint that joins starts healthy (it is
 // ready by Kubernetes), as the ALB starts a target in "initial" and sends it traffic.
 //
-// Publishes portico_target_group_endpoints{target_group,state} and
-// portico_target_group_fail_open{target_group} once a second (issue 10 gives them their final
-// labels), and counts portico_health_checks_total{result}.
+// Exposes portico_target_group_endpoints{namespace,service,port,target_group,state} and
+// portico_target_group_fail_open{namespace,service,port,target_group}, counted at each scrape
+// from the config last given to update(), and counts portico_health_checks_total{result}.
 //
-// Thread: update() and stop() from the control thread; everything else on the checker's own.
+// Thread: update() and stop() from the control thread; the metrics from the scraping thread;
+// everything else on the checker's own.
 
 #include "common/clock.h"
 #include "metrics/registry.h"

@@ -1,5 +1,6 @@
 #include "metrics/request_stats.h"
 
+#include <algorithm>
 #include <array>
 
 namespace portico::metrics {
@@ -134,9 +135,8 @@ RequestStats::Totals RequestStats::totals() const {
 // ---- the table ----------------------------------------------------------------------------
 
 namespace {
-std::string labelsOf(std::string_view ns, std::string_view ingress, std::string_view service,
-                     std::string_view host, std::string_view path) {
-  std::string out;
+void appendLabels(std::string& out, std::string_view ns, std::string_view ingress,
+                  std::string_view service, std::string_view host, std::string_view path) {
   const std::pair<const char*, std::string_view> pairs[] = {{"namespace", ns},
                                                             {"ingress", ingress},
                                                             {"service", service},
@@ -151,6 +151,12 @@ std::string labelsOf(std::string_view ns, std::string_view ingress, std::string_
     appendEscaped(out, value);
     out += '"';
   }
+}
+
+std::string labelsOf(std::string_view ns, std::string_view ingress, std::string_view service,
+                     std::string_view host, std::string_view path) {
+  std::string out;
+  appendLabels(out, ns, ingress, service, host, path);
   return out;
 }
 }  // namespace
@@ -167,23 +173,49 @@ RequestStatsTable::~RequestStatsTable() { registry_.removeCollector(collector_);
 std::shared_ptr<RequestStats> RequestStatsTable::get(std::string_view ns, std::string_view ingress,
                                                      std::string_view service,
                                                      std::string_view host, std::string_view path) {
-  std::string labels = labelsOf(ns, ingress, service, host, path);
   const std::lock_guard<std::mutex> lock(mutex_);
-  auto it = by_labels_.find(labels);
+  key_.clear();
+  appendLabels(key_, ns, ingress, service, host, path);
+  auto it = by_labels_.find(key_);
   if (it == by_labels_.end()) {
-    auto stats = std::make_shared<RequestStats>(labels, workers_);
-    it = by_labels_.emplace(std::move(labels), std::move(stats)).first;
+    auto stats = std::make_shared<RequestStats>(key_, workers_);
+    const std::string_view key = stats->labels();
+    it = by_labels_.emplace(key, std::move(stats)).first;
   }
   return it->second;
 }
 
 void RequestStatsTable::retain(const std::vector<std::shared_ptr<RequestStats>>& in_use) {
-  std::map<std::string, std::shared_ptr<RequestStats>> kept;
-  for (const auto& s : in_use) {
-    kept.emplace(s->labels(), s);
-  }
   const std::lock_guard<std::mutex> lock(mutex_);
-  by_labels_ = std::move(kept);
+  const std::uint64_t mark = ++mark_;
+  for (const auto& s : in_use) {
+    s->mark = mark;
+  }
+  sweep(mark);
+}
+
+void RequestStatsTable::retain(const RouteStatsIndex& index) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const std::uint64_t mark = ++mark_;
+  for (const RouteStatsIndex::Slot& slot : index.slots) {
+    if (slot.only != nullptr) {
+      slot.only->mark = mark;
+    }
+    for (const auto& [group, s] : slot.by_group) {
+      s->mark = mark;
+    }
+  }
+  sweep(mark);
+}
+
+void RequestStatsTable::sweep(std::uint64_t mark) {
+  for (auto it = by_labels_.begin(); it != by_labels_.end();) {
+    if (it->second->mark != mark) {
+      it = by_labels_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 std::size_t RequestStatsTable::size() const {
@@ -203,10 +235,14 @@ void RequestStatsTable::collect(Exposition& out) const {
         rows.emplace_back(s.labels(), std::move(t));
       }
     };
-    add(*unmatched_);
     for (const auto& [labels, stats] : by_labels_) {
       add(*stats);
     }
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (RequestStats::Totals t = unmatched_->totals(); t.any) {
+    rows.emplace(rows.begin(), unmatched_->labels(), std::move(t));
   }
   out.family("portico_requests_total",
              "Requests answered, by route (the Ingress rule's host and path), method and status.",

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace portico::metrics {
@@ -63,6 +64,8 @@ class RequestStats final {
 
   void record(std::size_t worker, const RequestSample& sample);
   const std::string& labels() const { return labels_; }
+  // RequestStatsTable's mark of the last retain() that kept it (the control thread only).
+  std::uint64_t mark = 0;
 
   // Scrape: counts by (method, status) summed over the workers, and the summed histograms.
   struct Totals {
@@ -82,6 +85,8 @@ class RequestStats final {
   std::unique_ptr<std::atomic<Cells*>[]> cells_;  // [worker], made by that worker
 };
 
+struct RouteStatsIndex;
+
 class RequestStatsTable final {
  public:
   RequestStatsTable(Registry& registry, std::size_t workers);
@@ -96,16 +101,23 @@ class RequestStatsTable final {
   // Requests no rule took (unknown hosts, malformed requests): host "_", the rest empty.
   RequestStats& unmatched() { return *unmatched_; }
   // Drops the series whose stats are not in `in_use` (a route that went away): its series leave
-  // the exposition. Requests still running on an old config keep their stats alive.
+  // the exposition. Requests still running on an old config keep their stats alive. Allocates
+  // nothing: the stats in use are marked, the others erased.
   void retain(const std::vector<std::shared_ptr<RequestStats>>& in_use);
+  // The same, for the stats `index` records into.
+  void retain(const RouteStatsIndex& index);
   std::size_t size() const;
 
  private:
   void collect(Exposition& out) const;
+  void sweep(std::uint64_t mark);  // under mutex_
   Registry& registry_;
   const std::size_t workers_;
   mutable std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<RequestStats>> by_labels_;
+  // Keyed by each stats' own labels() (no second copy of 40,000 label strings).
+  std::unordered_map<std::string_view, std::shared_ptr<RequestStats>> by_labels_;
+  std::string key_;  // get()'s scratch
+  std::uint64_t mark_ = 0;
   std::shared_ptr<RequestStats> unmatched_;
   std::uint64_t collector_ = 0;
 };
@@ -113,25 +125,24 @@ class RequestStatsTable final {
 // Which RequestStats a matched request records into: one slot per route of each virtual host,
 // and one for the host's default backend. A forward to several target groups has one stats per
 // group (the service label); the other actions have one. Built on the control thread at publish,
-// immutable after.
+// immutable after; its slots keep their stats alive while requests of its config run.
 struct RouteStatsIndex {
   struct Slot {
-    RequestStats* only = nullptr;  // one target group, or none (redirect, fixed response)
-    std::vector<std::pair<std::uint32_t, RequestStats*>> by_group;  // several target groups
+    std::shared_ptr<RequestStats> only;  // one target group, or none (redirect, fixed response)
+    std::vector<std::pair<std::uint32_t, std::shared_ptr<RequestStats>>> by_group;  // several
     RequestStats* find(std::uint32_t target_group) const {
       for (const auto& [g, s] : by_group) {
         if (g == target_group) {
-          return s;
+          return s.get();
         }
       }
-      return only;
+      return only.get();
     }
   };
   // slots[host_offsets[h] + r] for route r of host h (the catch-all host last); the host's
   // default backend at host_offsets[h] + its route count.
   std::vector<std::uint32_t> host_offsets;
   std::vector<Slot> slots;
-  std::vector<std::shared_ptr<RequestStats>> held;
 };
 
 }  // namespace portico::metrics

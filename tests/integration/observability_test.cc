@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -166,6 +167,66 @@ TEST_F(ObservabilityTest, RouteSeriesGoAwayWithTheirRule) {
   p.publish(loopbackService("web", {web_.port()}) +
             IngressYaml("site").rule("web.test").prefix("/", "web").str());
   EXPECT_EQ(p.registry().expose().find("ingress=\"gone\""), std::string::npos);
+}
+
+// Series are found again by their labels at each publish: a rule whose labels stay keeps
+// counting through changes of other Ingresses (target group indexes shifting under a weighted
+// forward included), and a rule whose service changed counts under its new service.
+TEST_F(ObservabilityTest, SeriesKeepCountingThroughOtherChanges) {
+  EchoBackend other("other");
+  ASSERT_NE(other.start(), 0);
+  const std::string split = IngressYaml("split")
+                                .meta(R"(  annotations:
+    portico.dev/actions.both: >-
+      {"type": "forward", "forwardConfig": {"targetGroups": [
+        {"serviceName": "sa", "servicePort": 80, "weight": 50},
+        {"serviceName": "sb", "servicePort": 80, "weight": 50}]}}
+)")
+                                .spec(R"(  rules:
+  - host: split.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: both, port: {name: use-annotation}}}}
+)")
+                                .str();
+  const std::string base = loopbackService("sa", {web_.port()}) +
+                           loopbackService("sb", {other.port()}) + split +
+                           IngressYaml("site").rule("web.test").prefix("/", "sa").str();
+  ProxyFixture p;
+  p.publish(base);
+  const std::string both =
+      "namespace=\"default\",ingress=\"split\",service=\"sb\",host=\"split.test\"";
+  // Each response names its backend: web_ is service sa, other is service sb.
+  std::map<std::string, double> served;
+  const auto hit = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      const HttpResponse r = get(p.port(), "split.test", "/");
+      ASSERT_EQ(r.status, 200);
+      ++served[r.header("x-backend-name") == "other" ? "sb" : "sa"];
+    }
+  };
+  hit(20);
+  EXPECT_EQ(get(p.port(), "web.test", "/").status, 200);
+  ASSERT_TRUE(
+      has(p, "portico_requests_total", {"service=\"sb\"", "host=\"split.test\""}, served["sb"]));
+  ASSERT_GT(served["sa"], 0);
+  ASSERT_GT(served["sb"], 0);
+  // An Ingress whose service sorts first: every target group index moves up by one.
+  p.publish(loopbackService("a0", {web_.port()}) + base +
+            IngressYaml("first").rule("a.test").prefix("/", "a0").str());
+  hit(20);
+  EXPECT_EQ(get(p.port(), "web.test", "/").status, 200);
+  has(p, "portico_requests_total", {"ingress=\"split\"", "service=\"sa\""}, served["sa"]);
+  has(p, "portico_requests_total", {"ingress=\"split\"", "service=\"sb\""}, served["sb"]);
+  has(p, "portico_requests_total", {"ingress=\"site\"", "service=\"sa\""}, 2);
+  EXPECT_EQ(sum(p, "portico_requests_total", {both}), served["sb"]);
+  // The site's rule now sends to sb: its series are sb's, and the sa one is gone.
+  p.publish(loopbackService("sa", {web_.port()}) + loopbackService("sb", {other.port()}) + split +
+            IngressYaml("site").rule("web.test").prefix("/", "sb").str());
+  EXPECT_EQ(get(p.port(), "web.test", "/").status, 200);
+  has(p, "portico_requests_total", {"ingress=\"site\"", "service=\"sb\""}, 1);
+  EXPECT_EQ(p.registry().expose().find("ingress=\"site\",service=\"sa\""), std::string::npos);
+  has(p, "portico_requests_total", {"ingress=\"split\""}, 40);
 }
 
 TEST_F(ObservabilityTest, JsonAccessLogLines) {
