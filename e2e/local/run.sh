@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # End-to-end on this machine: test-apiserver + the real kubectl + portico + echo backends.
 # kubectl applies and deletes objects; curl checks that traffic follows every change, and that
-# a restarted API server or a forced relist loses nothing. Prints "N passed, N failed".
-#   e2e/local/run.sh [BUILD_DIR]
+# a stopped API server or a forced relist (test-apiserver's fault hooks) loses nothing. The
+# scenarios are e2e/scenarios.sh, shared with e2e/real. Prints "N passed, N failed".
+#   e2e/local/run.sh [BUILD_DIR]        (API_DOWN_SECONDS, KEEP=1: see e2e/scenarios.sh)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build="$root/${1:-build}"
 bin=$("$root/scripts/install-tools.sh")
 work=$(mktemp -d /tmp/portico-e2e.XXXXXX)
 export KUBECONFIG="$work/kubeconfig" KUBECACHEDIR="$work/kubecache"
-kubectl() { "$bin/kubectl" "$@"; }
+# shellcheck source=../scenarios.sh
+source "$root/e2e/scenarios.sh"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
@@ -17,251 +19,33 @@ cleanup() {
   [[ ${KEEP:-0} == 1 ]] || rm -rf "$work"
 }
 trap cleanup EXIT
-passed=0
-failed=0
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# ---- processes ----------------------------------------------------------------------------
 api_port=$(free_port)
-start_api() {
+api_start() {
   "$build/tests/test-apiserver" --port "$api_port" --kubeconfig-out "$KUBECONFIG" \
     --data-dir "$work/api" --bookmark-interval-ms 1000 >"$work/api.out" 2>>"$work/api.log" &
   api_pid=$!
-  pids+=($api_pid)
+  pids+=("$api_pid")
   for _ in $(seq 1 100); do grep -q listening "$work/api.out" 2>/dev/null && return 0; sleep 0.1; done
   echo "test-apiserver did not start" >&2; exit 1
 }
-start_api
+api_stop() { kill "$api_pid"; wait "$api_pid" 2>/dev/null; }
+api_start
+api_faults=1
 token=$(cat "$work/api/token")
 api_test() { curl -s -k -X POST -H "Authorization: Bearer $token" "https://127.0.0.1:$api_port/_test/$1" >/dev/null; }
 
+backend_ip=127.0.0.1
 port_a=$(free_port); port_b=$(free_port)
 "$build/tests/echo-backend" --port "$port_a" --name a >/dev/null & pids+=($!)
 "$build/tests/echo-backend" --port "$port_b" --name b >/dev/null & pids+=($!)
 http=$(free_port); admin=$(free_port)
+status_ip_want=192.0.2.10
 "$build/src/portico" --kubeconfig "$KUBECONFIG" --bind 127.0.0.1 --http-port "$http" \
-  --https-port 0 --admin-port "$admin" --workers 2 --publish-status-address 192.0.2.10 --log-format text \
-  >"$work/access.log" 2>"$work/portico.log" &
+  --https-port 0 --admin-port "$admin" --workers 2 --publish-status-address "$status_ip_want" \
+  --log-format text >"$work/access.log" 2>"$work/portico.log" &
 pids+=($!)
 
-# ---- checks -------------------------------------------------------------------------------
-# expect NAME WANT HOST PATH: waits up to 10 s for the backend name (or status code) WANT.
-got() {
-  local body code
-  body=$(curl -s -m 2 -w '\n%{http_code}' -H "Host: $1" "http://127.0.0.1:$http$2")
-  code=${body##*$'\n'}
-  if [[ $code == 200 ]]; then
-    python3 -c 'import json,sys; print(json.loads(sys.argv[1])["name"])' "${body%$'\n'*}" 2>/dev/null
-  else
-    echo "$code"
-  fi
-}
-expect() {
-  local name=$1 want=$2 host=$3 path=$4 last=""
-  for _ in $(seq 1 100); do
-    last=$(got "$host" "$path")
-    if [[ $last == "$want" ]]; then
-      passed=$((passed + 1)); echo "ok   $name"; return 0
-    fi
-    sleep 0.1
-  done
-  failed=$((failed + 1)); echo "FAIL $name: wanted $want, got $last"
-}
-# expect_out NAME WANT COMMAND...: waits up to 10 s for the command to print WANT.
-expect_out() {
-  local name=$1 want=$2 last=""; shift 2
-  for _ in $(seq 1 100); do
-    last=$("$@" 2>/dev/null)
-    if [[ $last == "$want" ]]; then
-      passed=$((passed + 1)); echo "ok   $name"; return 0
-    fi
-    sleep 0.1
-  done
-  failed=$((failed + 1)); echo "FAIL $name: wanted '$want', got '$last'"
-}
-status_ip() { kubectl get ingress "$1" -o jsonpath='{.status.loadBalancer.ingress[*].ip}'; }
-apply() { kubectl apply -f - >>"$work/kubectl.log" 2>&1 || echo "kubectl apply failed (see $work/kubectl.log)"; }
-
-service() {  # NAME PORT...: a Service and one EndpointSlice with 127.0.0.1 at each port
-  local name=$1; shift
-  cat <<YAML
-apiVersion: v1
-kind: Service
-metadata: {name: $name, namespace: default}
-spec: {ports: [{name: http, port: 80, targetPort: http}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: $name-1, namespace: default, labels: {kubernetes.io/service-name: $name}}
-addressType: IPv4
-ports: [{name: http, port: $1}]
-endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
----
-YAML
-}
-ingress() {  # NAME CLASS HOST PATH SERVICE
-  cat <<YAML
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: $1, namespace: default}
-spec:
-  ingressClassName: $2
-  rules:
-  - host: $3
-    http: {paths: [{path: "$4", pathType: Prefix, backend: {service: {name: $5, port: {number: 80}}}}]}
-YAML
-}
-
-cat <<YAML | apply
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: portico}
-spec: {controller: portico.dev/ingress-controller}
-YAML
-{ service svc-a "$port_a"; service svc-b "$port_b"; ingress web portico web.test / svc-a; } | apply
-expect "new Ingress routes" a web.test /
-expect_out "our Ingress gets the status address" 192.0.2.10 status_ip web
-expect_out "the leader holds the lease" 1 \
-  bash -c "'$bin/kubectl' get lease portico-leader -o jsonpath='{.spec.holderIdentity}' | grep -c ."
-
-ingress web portico web.test /v2 svc-b | apply
-expect "changed path routes to the new backend" b web.test /v2/x
-expect "the old path is gone" 404 web.test /
-
-ingress web portico web.test / svc-a | apply
-service svc-a "$port_b" | apply
-expect "endpoint change reaches traffic" b web.test /
-service svc-a "$port_a" | apply
-expect "endpoint change back" a web.test /
-
-# An endpoint added (a second slice for svc-a, at backend b): both answer, in turn.
-cat <<YAML | apply
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: svc-a-2, namespace: default, labels: {kubernetes.io/service-name: svc-a}}
-addressType: IPv4
-ports: [{name: http, port: $port_b}]
-endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]
-YAML
-both() { local seen=""; for _ in 1 2 3 4; do seen+=$(got web.test /); done; [[ $seen == *a* && $seen == *b* ]] && echo both; }
-expect_out "an added endpoint takes traffic" both both
-kubectl delete endpointslice svc-a-2 >>"$work/kubectl.log" 2>&1
-only_a() { local seen=""; for _ in 1 2 3 4; do seen+=$(got web.test /); done; [[ $seen == aaaa ]] && echo only-a; }
-expect_out "a removed endpoint takes no more traffic" only-a only_a
-
-ingress foreign other-class foreign.test / svc-a | apply
-expect "Ingress of another class is ignored" 404 foreign.test /
-expect_out "Ingress of another class gets no status" "" status_ip foreign
-ingress web other-class web.test / svc-a | apply
-expect "Ingress that left our class stops routing" 404 web.test /
-expect_out "Ingress that left our class has its status cleared" "" status_ip web
-ingress web portico web.test / svc-a | apply
-expect "back in our class" a web.test /
-
-# Each request is one JSON line on portico's stdout, naming the Ingress and Service it took.
-logged_web() {
-  python3 - "$work/access.log" <<'PY'
-import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print("yes" if any(l["host"] == "web.test" and l["ingress"] == "web" and l["service"] == "svc-a"
-                   and l["status"] == 200 and l["upstream_status"] == 200 for l in lines) else "no")
-PY
-}
-expect_out "requests are access log lines with their Ingress and Service" yes logged_web
-
-kubectl delete ingress web >>"$work/kubectl.log" 2>&1
-expect "deleted Ingress stops routing" 404 web.test /
-
-ingress broken portico broken.test / no-such-service | apply
-expect_out "a bad Ingress gets a Warning Event" InvalidConfiguration \
-  kubectl get events --field-selector metadata.namespace=default \
-    -o jsonpath='{.items[?(@.involvedObject.name=="broken")].reason}'
-
-# TLS and backend problems are Events too, on the object to fix: an Ingress whose Secret's key
-# does not match its certificate, and a Service asking for a backend protocol portico does not
-# speak. (kubectl create secret tls refuses a mismatched pair: the Secret is written as YAML.)
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=tls.test \
-  -addext subjectAltName=DNS:tls.test -keyout "$work/k1.pem" -out "$work/c1.pem" 2>/dev/null
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/k2.pem" 2>/dev/null
-{
-  printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: mismatched, namespace: default}\n'
-  printf 'type: kubernetes.io/tls\nstringData:\n  tls.crt: |\n'
-  sed 's/^/    /' "$work/c1.pem"
-  printf '  tls.key: |\n'
-  sed 's/^/    /' "$work/k2.pem"
-  printf -- '---\napiVersion: v1\nkind: Service\nmetadata:\n  name: grpc-svc\n  namespace: default\n'
-  printf '  annotations: {portico.dev/backend-protocol: GRPC}\nspec: {ports: [{name: http, port: 80}]}\n'
-  printf -- '---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: tls-bad, namespace: default}\n'
-  printf 'spec:\n  ingressClassName: portico\n  tls: [{hosts: [tls.test], secretName: mismatched}]\n'
-  printf '  rules:\n  - host: tls.test\n    http:\n      paths:\n'
-  printf '      - {path: /, pathType: Prefix, backend: {service: {name: svc-a, port: {number: 80}}}}\n'
-  printf '      - {path: /grpc, pathType: Prefix, backend: {service: {name: grpc-svc, port: {number: 80}}}}\n'
-} | apply
-expect_out "a Secret that cannot serve gets a Warning Event on its Ingress" 1 \
-  bash -c "'$bin/kubectl' get events --field-selector metadata.namespace=default \
-    -o jsonpath='{.items[?(@.involvedObject.name==\"tls-bad\")].message}' \
-    | grep -c 'Secret default/mismatched: tls.key does not match'"
-expect_out "a bad backend protocol gets a Warning Event on its Service" Service \
-  kubectl get events --field-selector metadata.namespace=default \
-    -o jsonpath='{.items[?(@.involvedObject.name=="grpc-svc")].involvedObject.kind}'
-expect "its host still redirects plain HTTP to HTTPS (served on the default certificate)" 308 tls.test /
-
-# ALB routing through kubectl: a query condition sends to b before the plain rule, a fixed
-# response answers /down, a weighted forward with weight 0 on b sends all of /split to a, and a
-# condition that does not parse is a Warning Event naming the annotation (its rule left out,
-# the others routing).
-cat <<'YAML' | apply
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: alb
-  namespace: default
-  annotations:
-    portico.dev/conditions.svc-b: '[{"field": "query-string", "queryStringConfig": {"values": [{"key": "canary", "value": "1"}]}}]'
-    portico.dev/conditions.svc-c: '[{"field": "cookie"}]'
-    portico.dev/actions.down: '{"type": "fixed-response", "fixedResponseConfig": {"statusCode": "503", "messageBody": "down"}}'
-    portico.dev/actions.split: '{"type": "forward", "forwardConfig": {"targetGroups": [{"serviceName": "svc-a", "servicePort": 80, "weight": 1}, {"serviceName": "svc-b", "servicePort": 80, "weight": 0}]}}'
-spec:
-  ingressClassName: portico
-  rules:
-  - host: alb.test
-    http:
-      paths:
-      - {path: /, pathType: Prefix, backend: {service: {name: svc-a, port: {number: 80}}}}
-      - {path: /, pathType: Prefix, backend: {service: {name: svc-b, port: {number: 80}}}}
-      - {path: /c, pathType: Prefix, backend: {service: {name: svc-c, port: {number: 80}}}}
-      - {path: /down, pathType: Exact, backend: {service: {name: down, port: {name: use-annotation}}}}
-      - {path: /split, pathType: Prefix, backend: {service: {name: split, port: {name: use-annotation}}}}
-YAML
-expect "a query condition routes before the plain rule" b alb.test "/?canary=1"
-expect "without it, the plain rule" a alb.test "/?canary=2"
-expect "a fixed-response action answers itself" 503 alb.test /down
-split_seen() { local seen=""; for _ in 1 2 3 4 5 6; do seen+=$(got alb.test /split); done; echo "$seen"; }
-expect_out "a weight of 0 gets nothing" aaaaaa split_seen
-expect_out "a condition that does not parse is a Warning Event naming its annotation" 1 \
-  bash -c "'$bin/kubectl' get events --field-selector metadata.namespace=default \
-    -o jsonpath='{.items[?(@.involvedObject.name==\"alb\")].message}' \
-    | grep -c 'portico.dev/conditions.svc-c'"
-expect "the rule with the bad condition is left out, the others route" a alb.test /c
-
-
-# A restarted API server (same port, same data): portico re-watches and misses nothing, and
-# routes on its last snapshot while the server is away.
-ingress before portico web3-before.test / svc-a | apply
-expect "routes before the API server goes away" a web3-before.test /
-kill "$api_pid"; wait "$api_pid" 2>/dev/null
-expect "traffic flows while the API server is down" a web3-before.test /
-start_api
-ingress web2 portico web2.test / svc-b | apply
-expect "change after an API server restart" b web2.test /
-
-# A forced relist: a change no watch reports, then every watch answered with 410 Expired.
-api_test drop-next-event
-ingress web3 portico web3.test / svc-a | apply
-api_test "expire-watches?count=10"
-api_test close-watches
-expect "a forced relist loses nothing" a web3.test /
-
-echo
-echo "e2e/local: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+run_scenarios
+summary e2e/local
