@@ -7,8 +7,8 @@ FUZZ_TIME  ?= 60
 GENERATOR  := -G Ninja
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan build-fuzz run test test-release test-e2e test-asan test-fuzz \
-	fuzz conformance bench bench-overhead bench-profile bench-k8s bench-scale bench-workers clean format
+.PHONY: all deps build build-asan build-fuzz run test test-release test-e2e test-e2e-real test-asan \
+	test-fuzz fuzz conformance bench bench-overhead bench-profile bench-k8s bench-scale bench-workers clean format
 
 all: build
 
@@ -53,13 +53,17 @@ test-asan: build-asan
 test-e2e: build
 	e2e/local/run.sh $(BUILD)
 
+# A real etcd and kube-apiserver, built once per version from the Go module proxy.
+test-e2e-real: build
+	e2e/real/run.sh $(BUILD)
+
 test-fuzz: build-fuzz
 	scripts/run-fuzz.sh $(FUZZ_BUILD) 30
 
 fuzz: build-fuzz
 	scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_TIME)
 
-test: test-release test-e2e test-asan test-fuzz
+test: test-release test-e2e test-e2e-real test-asan test-fuzz
 
 bench: build
 	@scripts/install-deps.sh bench

@@ -68,7 +68,7 @@ std::optional<model::Object> Reflector::decode(json object) {
   return **decoded;
 }
 
-Reflector::ListResult Reflector::list(const std::string& from_rv) {
+Reflector::ListResult Reflector::list() {
   std::vector<model::Object> objects;
   std::string cont;
   std::string list_rv;
@@ -76,8 +76,6 @@ Reflector::ListResult Reflector::list(const std::string& from_rv) {
     std::string path = kind_.collectionPath(ns_) + "?limit=" + std::to_string(kPageSize);
     if (!cont.empty()) {
       path += "&continue=" + urlEncode(cont);
-    } else if (!from_rv.empty()) {
-      path += "&resourceVersion=" + urlEncode(from_rv);
     }
     auto r = client_.request("GET", path);
     if (auto* failure = std::get_if<ApiFailure>(&r)) {
@@ -153,7 +151,6 @@ void Reflector::handleLine(std::string_view line, bool* saw_event) {
     handler_.problem(kind_, "watch " + kind_.kind + ": " + std::to_string(code) + " " +
                                 object.value("reason", "") + ": " + object.value("message", ""));
     relist_ = true;
-    relist_from_ = code == 410 ? rv_ : "";
     return;
   }
   *saw_event = true;
@@ -200,7 +197,6 @@ bool Reflector::watch() {
   if (auto* failure = std::get_if<ApiFailure>(&r)) {
     if (failure->status == 410) {
       relist_ = true;
-      relist_from_ = rv_;
       return true;
     }
     handler_.problem(kind_, "watch " + kind_.kind + ": " + failure->toString());
@@ -223,15 +219,11 @@ bool Reflector::watch() {
 void Reflector::run() {
   while (!stop_) {
     if (relist_) {
-      switch (list(relist_from_)) {
+      switch (list()) {
         case ListResult::kOk:
           relist_ = false;
           break;
         case ListResult::kExpired:
-          if (!relist_from_.empty()) {
-            relist_from_.clear();  // that version is gone too: a consistent read from scratch
-            continue;
-          }
           handler_.problem(kind_, "list " + kind_.kind + ": 410 Expired without a resourceVersion");
           waitBackoff();
           continue;

@@ -74,7 +74,11 @@ class Reflector final {
 
  private:
   enum class ListResult { kOk, kExpired, kFailed };
-  ListResult list(const std::string& from_rv);
+  // A consistent read (no resourceVersion), as client-go relists after a 410: a list at the
+  // version the watch lost would be served exactly from etcd, at that old version, and the
+  // watch that follows would get 410 again from a watch cache that has moved on (a restarted
+  // kube-apiserver's does), for ever.
+  ListResult list();
   // Returns false when the watch failed (backoff); sets relist_ on 410.
   bool watch();
   void handleLine(std::string_view line, bool* saw_event);
@@ -88,7 +92,6 @@ class Reflector final {
   std::mt19937_64 rng_;
   std::string rv_;
   bool relist_ = true;
-  std::string relist_from_;  // "" or the last resourceVersion seen
   std::chrono::milliseconds backoff_ = kInitialBackoff;
   std::atomic<bool> synced_{false};
   std::atomic<std::uint64_t> lists_{0};

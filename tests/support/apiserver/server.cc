@@ -21,6 +21,8 @@
 // Fault injection, for tests (POST, with the token):
 //   /_test/close-watches     end every open watch stream (clients re-watch)
 //   /_test/compact           forget the event history: watches from older versions get 410
+//   /_test/restart-watch-cache  as a restarted kube-apiserver: watches from older versions get
+//                            410, lists at an exact older version are still served (etcd)
 //   /_test/expire-watches?count=N  the next N watch requests get 410 Expired at once
 //   /_test/fail?count=N      answer the next N requests with 500
 //   /_test/delay?ms=N        delay every answer by N ms (0 turns it off)
@@ -433,6 +435,8 @@ class Session final : public std::enable_shared_from_this<Session> {
       server_.closeWatches();
     } else if (what == "compact") {
       server_.store.compact();
+    } else if (what == "restart-watch-cache") {
+      server_.store.restartWatchCache();
     } else if (what == "expire-watches") {
       server_.expire_watches = std::stoi(t.query.count("count") ? t.query.at("count") : "1");
     } else if (what == "fail") {
@@ -503,7 +507,23 @@ class Session final : public std::enable_shared_from_this<Session> {
         respond(410, statusError(410, "Expired", "the provided continue parameter is too old"));
         return;
       }
-      out = server_.store.list(rt, ns, *labels, *fields);
+      // A resourceVersion with resourceVersionMatch=Exact, or with a limit and no match (the
+      // older rule), asks for the list at that version; otherwise the list is current.
+      const auto param = [&t](const char* name) {
+        return t.query.count(name) ? t.query.at(name) : std::string();
+      };
+      const std::string rv = param("resourceVersion");
+      const std::string match = param("resourceVersionMatch");
+      if (!rv.empty() && rv != "0" &&
+          (match == "Exact" || (match.empty() && !param("limit").empty()))) {
+        if (rv.find_first_not_of("0123456789") != std::string::npos || rv.size() > 18) {
+          respond(400, statusError(400, "BadRequest", "invalid resourceVersion \"" + rv + "\""));
+          return;
+        }
+        out = server_.store.listAt(rt, ns, *labels, *fields, std::stoull(rv));
+      } else {
+        out = server_.store.list(rt, ns, *labels, *fields);
+      }
     } else if (method == http::verb::get) {
       out = server_.store.get(rt, ns, name);
     } else if (method == http::verb::post && name.empty()) {

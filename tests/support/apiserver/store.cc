@@ -444,10 +444,11 @@ std::vector<json> Store::objects(const ResourceType& rt, const std::string& ns) 
   return out;
 }
 
-Outcome Store::list(const ResourceType& rt, const std::string& ns, const Selector& labels,
-                    const Selector& fields) const {
+namespace {
+Outcome listOf(const ResourceType& rt, const std::vector<json>& objects, const Selector& labels,
+               const Selector& fields, std::uint64_t rv) {
   json items = json::array();
-  for (json obj : objects(rt, ns)) {
+  for (json obj : objects) {
     if (labels.matches(obj) && fields.matches(obj)) {
       obj.erase("kind");  // as a real server does for the items of a typed list
       obj.erase("apiVersion");
@@ -457,8 +458,52 @@ Outcome Store::list(const ResourceType& rt, const std::string& ns, const Selecto
   return {200,
           {{"kind", rt.kind + "List"},
            {"apiVersion", rt.apiVersion()},
-           {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
+           {"metadata", {{"resourceVersion", std::to_string(rv)}}},
            {"items", items}}};
+}
+
+std::string nameOf(const json& object) {
+  const json& meta = object.value("metadata", json::object());
+  return meta.value("namespace", "") + "/" + meta.value("name", "");
+}
+}  // namespace
+
+Outcome Store::list(const ResourceType& rt, const std::string& ns, const Selector& labels,
+                    const Selector& fields) const {
+  return listOf(rt, objects(rt, ns), labels, fields, rv_);
+}
+
+Outcome Store::listAt(const ResourceType& rt, const std::string& ns, const Selector& labels,
+                      const Selector& fields, std::uint64_t rv) const {
+  if (rv >= rv_) {
+    return list(rt, ns, labels, fields);
+  }
+  if (rv < compacted_rv_) {
+    return {410,
+            statusError(410, "Expired", "The resourceVersion for the provided list is too old.")};
+  }
+  // Today's objects, with every change after `rv` undone, newest first.
+  std::map<std::string, json> at;
+  for (json& obj : objects(rt, ns)) {
+    std::string name = nameOf(obj);  // before the move: the right side of = is evaluated first
+    at[std::move(name)] = std::move(obj);
+  }
+  for (auto it = history_.rbegin(); it != history_.rend() && it->rv > rv; ++it) {
+    if (it->rt != &rt || (!ns.empty() && it->object["metadata"].value("namespace", "") != ns)) {
+      continue;
+    }
+    if (it->type == "ADDED") {
+      at.erase(nameOf(it->object));
+    } else {
+      at[nameOf(it->object)] = it->old_object.is_null() ? it->object : it->old_object;
+    }
+  }
+  std::vector<json> objects;
+  objects.reserve(at.size());
+  for (auto& [name, obj] : at) {
+    objects.push_back(std::move(obj));
+  }
+  return listOf(rt, objects, labels, fields, rv);
 }
 
 Outcome Store::write(const ResourceType& rt, const std::string& ns, const std::string& name,
@@ -590,7 +635,7 @@ Outcome Store::remove(const ResourceType& rt, const std::string& ns, const std::
        {"details", {{"name", name}, {"group", rt.group}, {"kind", rt.resource}, {"uid", uid}}}}};
 }
 
-std::uint64_t Store::oldestWatchable() const { return compacted_rv_; }
+std::uint64_t Store::oldestWatchable() const { return std::max(compacted_rv_, watch_floor_); }
 
 void Store::compact() {
   history_.clear();

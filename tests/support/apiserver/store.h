@@ -82,6 +82,11 @@ class Store final {
   // ns empty: every namespace.
   Outcome list(const ResourceType& rt, const std::string& ns, const Selector& labels,
                const Selector& fields) const;
+  // The list as it was at `rv` (a list with resourceVersionMatch=Exact, or a resourceVersion and
+  // a limit), rebuilt from the history as etcd serves it from its revisions; 410 Expired when
+  // the history no longer reaches back to `rv`.
+  Outcome listAt(const ResourceType& rt, const std::string& ns, const Selector& labels,
+                 const Selector& fields, std::uint64_t rv) const;
   Outcome update(const ResourceType& rt, const std::string& ns, const std::string& name,
                  json object, bool status);
   // content_type: merge-patch, strategic-merge-patch or json-patch.
@@ -94,6 +99,9 @@ class Store final {
   std::uint64_t oldestWatchable() const;
   // Forgets the history (a compaction): every watch from an older resourceVersion gets 410.
   void compact();
+  // What a restarted kube-apiserver does: its watch cache starts at the current version, so
+  // watches from older versions get 410, while etcd keeps its history for exact lists.
+  void restartWatchCache() { watch_floor_ = rv_; }
   // Events after `rv` for `rt` (and namespace, if not empty).
   std::vector<const WatchEvent*> eventsSince(std::uint64_t rv, const ResourceType& rt,
                                              const std::string& ns) const;
@@ -121,6 +129,7 @@ class Store final {
   std::deque<WatchEvent> history_;
   std::size_t history_limit_;
   std::uint64_t compacted_rv_ = 0;
+  std::uint64_t watch_floor_ = 0;
   std::function<void(const WatchEvent&)> listener_;
 };
 
