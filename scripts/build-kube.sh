@@ -20,7 +20,9 @@ if [[ -x $out/kube-apiserver && -x $out/etcd ]]; then
   echo "$out"
   exit 0
 fi
-command -v go >/dev/null || { echo "build-kube: go is not installed" >&2; exit 1; }
+# Go's own installer puts it in /usr/local/go, which a non-login shell's PATH may lack.
+command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
+command -v go >/dev/null || { echo "build-kube: Go (1.24 or newer) is not installed" >&2; exit 1; }
 kubectl_minor=$("$root/.tools/bin/kubectl" version --client -o json |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["minor"].rstrip("+"))')
 minor=$(cut -d. -f2 <<<"$version")
