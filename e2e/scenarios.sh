@@ -31,10 +31,11 @@ got() {
 }
 pass() { passed=$((passed + 1)); echo "ok   $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-# expect NAME WANT HOST PATH: waits up to 10 s for the backend name (or status code) WANT.
+# expect NAME WANT HOST PATH: waits up to 10 s (wait_seconds) for the backend name (or status
+# code) WANT.
 expect() {
   local name=$1 want=$2 host=$3 path=$4 last=""
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 $((${wait_seconds:-10} * 10))); do
     last=$(got "$host" "$path")
     [[ $last == "$want" ]] && { pass "$name"; return 0; }
     sleep 0.1
@@ -244,10 +245,12 @@ YAML
     fail "traffic while the API server was down: $bad of $n requests failed"
   fi
   api_start
+  # After a long outage each reflector's retry waits up to 30 s, jittered up to twice that (as
+  # client-go's), so the first change may take a minute to arrive.
   ingress web2 portico web2.test / svc-b | apply
-  expect "change after the API server came back" b web2.test /
+  wait_seconds=90 expect "change after the API server came back" b web2.test /
   service svc-b "$port_a" | apply
-  expect "an endpoint change after the API server came back" a web2.test /
+  wait_seconds=90 expect "an endpoint change after the API server came back" a web2.test /
   # Each kind relists at most once or twice after a restart (a real one's watch cache starts
   # anew: 410 for older versions); a relist that brought back the lost version would loop.
   local relisted=$(($(relists) - relists_before))
