@@ -9,7 +9,7 @@ build_pkgs=(
   g++ cmake ninja-build ccache pkg-config make git
   libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcpprest-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl procps python3 prometheus
+  curl procps python3 python3-yaml prometheus
 )
 bench_pkgs=(nginx-light haproxy wrk bc valgrind linux-perf openssl)
 fuzz_pkgs=(clang libclang-rt-14-dev clang-format clang-tidy)

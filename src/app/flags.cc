@@ -2,8 +2,12 @@
 
 #include "common/strings.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 #include <thread>
 
 namespace portico::app {
@@ -262,6 +266,10 @@ const std::vector<FlagSpec>& specs() {
          f.proxy.access_log_buffer = static_cast<std::size_t>(*n);
          return std::nullopt;
        }},
+      {"config-dir", "DIR", "none",
+       "a directory of flag values, one file per flag named as the flag (a mounted ConfigMap); "
+       "flags on the command line win",
+       [](Flags&, const std::string&) -> std::optional<std::string> { return std::nullopt; }},
       {"enable-metrics", nullptr, "true",
        "per-route request series and histograms (portico_requests_total and the *_seconds and "
        "*_bytes histograms); false keeps the other metrics",
@@ -272,7 +280,73 @@ const std::vector<FlagSpec>& specs() {
 
 }  // namespace
 
-Result<Flags> parseFlags(const std::vector<std::string>& args) {
+namespace {
+// The flags of --config-dir DIR as "--NAME=VALUE", in name order: each regular file whose name
+// does not start with '.' (a ConfigMap volume's ..data links) is one flag, its content the
+// value without the trailing newline.
+Result<std::vector<std::string>> configDirFlags(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return Error{"--config-dir=" + dir + ": not a directory"};
+  }
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.empty() && name[0] != '.' && entry.is_regular_file(ec)) {
+      names.push_back(name);
+    }
+  }
+  if (ec) {
+    return Error{"--config-dir=" + dir + ": " + ec.message()};
+  }
+  std::sort(names.begin(), names.end());
+  std::vector<std::string> out;
+  for (const std::string& name : names) {
+    if (name == "config-dir" || name == "help") {
+      return Error{"--config-dir=" + dir + ": file " + name + ": not a flag a file can set"};
+    }
+    std::ifstream in(fs::path(dir) / name, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::string value = text.str();
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) {
+      value.pop_back();
+    }
+    if (!in || value.find('\n') != std::string::npos) {
+      return Error{"--config-dir=" + dir + ": file " + name +
+                   (in ? ": a value is one line" : ": cannot be read")};
+    }
+    out.push_back("--" + name + "=" + value);
+  }
+  return out;
+}
+}  // namespace
+
+Result<Flags> parseFlags(const std::vector<std::string>& given) {
+  // --config-dir's flags come first, so that the command line's win.
+  std::vector<std::string> args;
+  std::vector<std::string> origin;  // for the flags of files: "--config-dir=DIR: file NAME: "
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    std::string dir;
+    if (startsWith(given[i], "--config-dir=")) {
+      dir = given[i].substr(13);
+    } else if (given[i] == "--config-dir" && i + 1 < given.size()) {
+      dir = given[i + 1];
+    } else {
+      continue;
+    }
+    auto from_dir = configDirFlags(dir);
+    if (!from_dir.ok()) {
+      return Error{from_dir.error()};
+    }
+    for (const std::string& a : *from_dir) {
+      args.push_back(a);
+      origin.push_back("--config-dir=" + dir + ": file " + a.substr(2, a.find('=') - 2) + ": ");
+    }
+  }
+  args.insert(args.end(), given.begin(), given.end());
+  const auto from = [&origin](std::size_t i) { return i < origin.size() ? origin[i] : ""; };
   Flags flags;
   flags.proxy.access_log = proxy::AccessLogFormat::kJson;  // the flag's default
   flags.proxy.workers = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
@@ -295,7 +369,7 @@ Result<Flags> parseFlags(const std::vector<std::string>& args) {
       }
     }
     if (spec == nullptr) {
-      return Error{"unknown flag --" + name + " (see --help)"};
+      return Error{from(i) + "unknown flag --" + name + " (see --help)"};
     }
     if (!value) {
       if (spec->value_name == nullptr) {
@@ -307,7 +381,7 @@ Result<Flags> parseFlags(const std::vector<std::string>& args) {
       }
     }
     if (auto err = spec->set(flags, *value)) {
-      return Error{"--" + name + "=" + *value + ": " + *err};
+      return Error{from(i) + "--" + name + "=" + *value + ": " + *err};
     }
   }
   return flags;

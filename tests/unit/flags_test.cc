@@ -1,6 +1,10 @@
 #include "app/flags.h"
+#include "temp_dir.h"
 
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
 
 namespace portico::app {
 namespace {
@@ -129,6 +133,50 @@ TEST(Flags, UsageListsEveryDesignFlag) {
                            "--log-format"}) {
     EXPECT_NE(u.find(flag), std::string::npos) << flag;
   }
+}
+
+}  // namespace
+}  // namespace portico::app
+
+namespace portico::app {
+namespace {
+
+// --config-dir: a mounted ConfigMap, one file per flag; the command line wins; a file that is
+// not a flag, or a bad value, is named.
+TEST(Flags, ConfigDirFilesAreFlagsAndTheCommandLineWins) {
+  portico::testing::TempDir dir;
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir.path() + "/" + name) << text;
+  };
+  write("max-body-size", "10Mi\n");
+  write("hsts", "false");
+  write("log-level", "debug\n");
+  std::filesystem::create_directory(dir.path() + "/..data");  // a ConfigMap volume's own entries
+  write(".hidden", "anything");
+  auto f = parseFlags({"--config-dir", dir.path(), "--log-level=warn"});
+  ASSERT_TRUE(f.ok()) << f.error();
+  EXPECT_EQ(f->proxy.max_body_size, 10u << 20);
+  EXPECT_FALSE(f->compiler.tls.hsts);
+  EXPECT_EQ(f->log_level, log::Level::kWarn);
+
+  write("max-body-size", "ten\n");
+  f = parseFlags({"--config-dir=" + dir.path()});
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().find("--config-dir=" + dir.path() + ": file max-body-size: --max-body-size=ten"),
+            0u)
+      << f.error();
+  write("max-body-size", "1Mi");
+  write("no-such-flag", "1");
+  f = parseFlags({"--config-dir=" + dir.path()});
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.error().find("file no-such-flag: unknown flag --no-such-flag"), std::string::npos)
+      << f.error();
+  std::filesystem::remove(dir.path() + "/no-such-flag");
+  write("hsts", "true\nfalse\n");
+  f = parseFlags({"--config-dir=" + dir.path()});
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.error().find("file hsts: a value is one line"), std::string::npos) << f.error();
+  EXPECT_FALSE(parseFlags({"--config-dir=" + dir.path() + "/missing"}).ok());
 }
 
 }  // namespace
