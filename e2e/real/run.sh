@@ -2,13 +2,16 @@
 # End-to-end against a real control plane, as controller-runtime's envtest runs one: etcd and
 # kube-apiserver built from the Go module proxy (scripts/build-kube.sh), on loopback, with their
 # own CA and serving certificate, RBAC, service-account signing keys and an admin identity.
-# portico runs under a ServiceAccount token bound only by e2e/real/rbac.yaml, never as admin.
+# portico runs under a token of the ServiceAccount the Helm chart makes, bound only by the RBAC
+# the chart renders (helm install of charts/portico), never as admin; then the chart is
+# installed, upgraded and uninstalled with other values, so that every object it renders
+# passes the real server's validation (prometheus-operator's CRDs applied first).
 # The real server refuses loopback addresses in EndpointSlices, so the echo backends run in a
 # network namespace this script creates (a veth pair, addresses from 198.18.0.0/15) and removes.
 # The scenarios are e2e/scenarios.sh, shared with e2e/local. Prints "N passed, N failed".
-#   e2e/real/run.sh [BUILD_DIR]        (API_DOWN_SECONDS, KEEP=1: see e2e/scenarios.sh;
-#                                      PORTICO_RBAC=FILE: other RBAC than e2e/real/rbac.yaml)
+#   e2e/real/run.sh [BUILD_DIR]        (API_DOWN_SECONDS, KEEP=1: see e2e/scenarios.sh)
 set -uo pipefail
+command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build="$root/${1:-build}"
 bin=$("$root/scripts/install-tools.sh") || exit 1
@@ -99,9 +102,12 @@ current-context: e2e
 YAML
 wait_for "the default namespace" kubectl get namespace default
 
-# ---- portico's identity: a ServiceAccount token bound by rbac.yaml ---------------------------
-kubectl apply -f "${PORTICO_RBAC:-$root/e2e/real/rbac.yaml}" >>"$work/kubectl.log" 2>&1 ||
-  { echo "e2e/real: rbac.yaml was refused (see $work/kubectl.log)" >&2; exit 1; }
+# ---- portico's identity: the chart's ServiceAccount and RBAC --------------------------------
+# The release "portico" in portico-system, as an operator installs it; its Deployment never gets
+# pods (there is no kubelet), and portico runs here, under the token of its ServiceAccount.
+helm() { "$bin/helm" --kubeconfig "$KUBECONFIG" "$@"; }
+helm install portico "$root/charts/portico" --namespace portico-system --create-namespace \
+  >>"$work/helm.log" 2>&1 || { echo "e2e/real: helm install was refused (see $work/helm.log)" >&2; exit 1; }
 token=$(kubectl -n portico-system create token portico --duration 2h) ||
   { echo "e2e/real: no token for the portico ServiceAccount" >&2; exit 1; }
 cat >"$work/portico.kubeconfig" <<YAML
@@ -141,10 +147,50 @@ status_ip_want=192.0.2.10 lease_ns=portico-system
 pids+=($!)
 
 run_scenarios
+
+# ---- the chart's lifecycle on the real server ----------------------------------------------
+# prometheus-operator's CRDs, from its Go module at a pinned version, so that the ServiceMonitor
+# and the PrometheusRule are validated against their schemas.
+prometheus_operator=v0.85.0
+crds=$(GOFLAGS=-mod=mod go mod download -json "github.com/prometheus-operator/prometheus-operator@$prometheus_operator" 2>>"$work/helm.log" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')/example/prometheus-operator-crd
+for crd in servicemonitors prometheusrules; do
+  kubectl create -f "$crds/monitoring.coreos.com_$crd.yaml" >>"$work/kubectl.log" 2>&1
+  kubectl wait --for condition=established "crd/$crd.monitoring.coreos.com" --timeout 60s >>"$work/kubectl.log" 2>&1
+done
+objects() {  # the release's objects of the given kinds in namespace chart-test, as KIND/NAME
+  kubectl -n chart-test get "$1" -l app.kubernetes.io/instance=chart-test -o name 2>/dev/null | LC_ALL=C sort | tr '\n' ' '
+}
+chart_values=(--set controller.ingressClassResource.name=portico-chart-test
+  --set controller.metrics.enabled=true --set controller.metrics.serviceMonitor.enabled=true
+  --set controller.metrics.prometheusRule.enabled=true --set controller.dashboards.enabled=true
+  --set controller.config.hsts=false --set controller.autoscaling.enabled=true
+  --set controller.autoscaling.minReplicas=2 --set controller.containerPort.http=80)
+if helm install chart-test "$root/charts/portico" -n chart-test --create-namespace "${chart_values[@]}" >>"$work/helm.log" 2>&1; then
+  pass "helm install with metrics, ServiceMonitor, PrometheusRule, dashboard, config, HPA"
+else
+  fail "helm install was refused: $(tail -3 "$work/helm.log")"
+fi
+expect_out "its objects are on the server" \
+  "configmap/chart-test-portico configmap/chart-test-portico-dashboard deployment.apps/chart-test-portico horizontalpodautoscaler.autoscaling/chart-test-portico poddisruptionbudget.policy/chart-test-portico prometheusrule.monitoring.coreos.com/chart-test-portico service/chart-test-portico service/chart-test-portico-metrics servicemonitor.monitoring.coreos.com/chart-test-portico " \
+  objects configmap,deployment,daemonset,hpa,pdb,prometheusrule,service,servicemonitor
+if helm upgrade chart-test "$root/charts/portico" -n chart-test "${chart_values[@]}" --set controller.kind=DaemonSet \
+  --set controller.scope.enabled=true --set controller.service.type=NodePort >>"$work/helm.log" 2>&1; then
+  pass "helm upgrade to a DaemonSet watching one namespace, behind a NodePort"
+else
+  fail "helm upgrade was refused: $(tail -3 "$work/helm.log")"
+fi
+expect_out "the upgrade replaced the Deployment and dropped the HPA and PDB" \
+  "daemonset.apps/chart-test-portico role.rbac.authorization.k8s.io/chart-test-portico role.rbac.authorization.k8s.io/chart-test-portico-leader-election " \
+  objects deployment,daemonset,hpa,pdb,role
+helm uninstall chart-test -n chart-test >>"$work/helm.log" 2>&1 || fail "helm uninstall failed"
+leftover() { kubectl get clusterrole,clusterrolebinding,ingressclass -l app.kubernetes.io/instance=chart-test -o name; objects all,configmap,role,rolebinding,serviceaccount,servicemonitor,prometheusrule; }
+expect_out "helm uninstall leaves nothing behind" "" leftover
+
 # RBAC as it will run: every request portico made was allowed.
 forbidden=$(grep -ciE 'forbidden|\b403\b' "$work/portico.log")
 if [[ $forbidden == 0 ]]; then
-  pass "no request of portico was forbidden by its RBAC"
+  pass "no request of portico was forbidden by the chart's RBAC"
 else
   fail "portico was refused $forbidden times:"
   grep -iE 'forbidden|\b403\b' "$work/portico.log" | head -5
