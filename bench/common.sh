@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # work is set by the script that sources this
 # Shared by the benchmark scripts (sourced): ports, waiting for a listener, the bench Ingress,
 # and the cleanup they trap on exit (it stops what they put in pids and removes $work).
 pids=()

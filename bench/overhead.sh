@@ -33,7 +33,7 @@ admin=$(free_port)
 # measure NAME BINARY FLAGS...: one portico run per scenario; appends "name scenario rps cpu_us".
 measure() {
   local name=$1 bin=$2; shift 2
-  local s c extra
+  local s extra
   for s in keepalive-64 new-connection-64; do
     extra=()
     [[ $s == new-connection-* ]] && extra=(-H "Connection: close")
@@ -41,7 +41,7 @@ measure() {
       --https-port 0 --admin-port "$admin" --workers 1 --log-level warn "$@" \
       >>"$work/access-$name.log" 2>>"$work/portico.log" &
     local pid=$!
-    pids+=($pid)
+    pids+=("$pid")
     wait_http "$port"
     $(cpu 0) wrk -t1 -c16 -d1s -H 'Host: bench.local' "${extra[@]}" "http://127.0.0.1:$port/" >/dev/null
     local t0 t1 out

@@ -26,7 +26,7 @@ taskset -c 1 "$portico_bin" --manifests "$work/manifests" --bind 127.0.0.1 --htt
   --https-port 0 --admin-port "$admin" --workers 1 --log-level warn --access-log-format=off \
   2>"$work/portico.log" &
 portico_pid=$!
-pids+=($portico_pid)
+pids+=("$portico_pid")
 wait_http "$port"
 taskset -c 0 wrk -t1 -c16 -d2s -H 'Host: bench.local' "http://127.0.0.1:$port/" >/dev/null
 taskset -c 0 wrk -t1 -c"$conns" -d"$duration" -H 'Host: bench.local' \

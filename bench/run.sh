@@ -168,7 +168,7 @@ start_proxy() {
     haproxy) $(cpu 1) haproxy -f "$work/haproxy${variant:+-full}.cfg" -db & ;;
   esac
   proxy_pid=$!
-  pids+=($proxy_pid)
+  pids+=("$proxy_pid")
 }
 port_of() { case $1 in portico) echo "$portico_port";; nginx) echo "$nginx_port";; haproxy) echo "$haproxy_port";; esac; }
 tls_port_of() { case $1 in portico) echo "$portico_tls_port";; nginx) echo "$nginx_tls_port";; haproxy) echo "$haproxy_tls_port";; esac; }
@@ -229,12 +229,12 @@ for proxy in portico nginx haproxy; do
   result[$proxy,idle_rss]=$(rss_kib "$proxy_pid")
   for s in "${scenarios[@]}"; do
     c=${s##*-}
-    extra=keep
-    [[ $s == *new-connection-* ]] && extra=close
+    conn=keep
+    [[ $s == *new-connection-* ]] && conn=close
     p=$port scheme=http
     [[ $s == https-* ]] && p=$(tls_port_of $proxy) scheme=https
-    run_wrk "$p" 16 "$extra" "$scheme" >/dev/null  # warm-up: pools, caches
-    result[$proxy,$s]=$(run_wrk "$p" "$c" "$extra" "$scheme")
+    run_wrk "$p" 16 "$conn" "$scheme" >/dev/null  # warm-up: pools, caches
+    result[$proxy,$s]=$(run_wrk "$p" "$c" "$conn" "$scheme")
     result[$proxy,$s,rss]=$(rss_kib "$proxy_pid")
   done
   if [[ $proxy == portico && $tls == 1 ]]; then

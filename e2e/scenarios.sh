@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # the harness sets the variables listed below
 # The end-to-end scenarios, defined once: e2e/local/run.sh runs them against test-apiserver and
 # e2e/real/run.sh against a real kube-apiserver. Sourced by a harness that has started the API
 # server and portico, and set:

@@ -3,18 +3,22 @@
 #   scripts/install-deps.sh          build and test dependencies
 #   scripts/install-deps.sh bench    also nginx, HAProxy, wrk, valgrind and perf for bench/
 #   scripts/install-deps.sh fuzz     also clang with libFuzzer, clang-format and clang-tidy
+#   scripts/install-deps.sh image    only what building the binary needs (the Dockerfile)
 set -euo pipefail
 
-build_pkgs=(
-  g++ cmake ninja-build ccache pkg-config make git
+image_pkgs=(
+  g++ cmake ninja-build pkg-config make ca-certificates
   libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcpprest-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
-  curl procps python3 python3-yaml prometheus
+)
+build_pkgs=(
+  "${image_pkgs[@]}" ccache git libgtest-dev libgmock-dev libbenchmark-dev
+  curl procps python3 python3-yaml prometheus shellcheck
 )
 bench_pkgs=(nginx-light haproxy wrk bc valgrind linux-perf openssl)
 fuzz_pkgs=(clang libclang-rt-14-dev clang-format clang-tidy)
 
 want=("${build_pkgs[@]}")
+[[ ${1:-} == image ]] && want=("${image_pkgs[@]}")
 for extra in "$@"; do
   case "$extra" in
     bench) want+=("${bench_pkgs[@]}") ;;

@@ -122,14 +122,16 @@ YAML
 # ---- echo backends in a network namespace ---------------------------------------------------
 net=$(($$ % 250))
 host_ip="198.18.$net.1" backend_ip="198.18.$net.2"
-ip netns add "$netns" &&
+if ! { ip netns add "$netns" &&
   ip link add "$veth" type veth peer name "${veth}n" &&
   ip link set "${veth}n" netns "$netns" &&
   ip addr add "$host_ip/30" dev "$veth" && ip link set "$veth" up &&
   ip netns exec "$netns" ip addr add "$backend_ip/30" dev "${veth}n" &&
   ip netns exec "$netns" ip link set "${veth}n" up &&
-  ip netns exec "$netns" ip link set lo up ||
-  { echo "e2e/real: the network namespace could not be made (needs root)" >&2; exit 1; }
+  ip netns exec "$netns" ip link set lo up; }; then
+  echo "e2e/real: the network namespace could not be made (needs root)" >&2
+  exit 1
+fi
 port_a=8081 port_b=8082
 ip netns exec "$netns" "$build/tests/echo-backend" --bind "$backend_ip" --port "$port_a" --name a >/dev/null &
 pids+=($!)
