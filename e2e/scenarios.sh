@@ -115,6 +115,10 @@ YAML
   expect_out "the leader holds the lease" 1 \
     bash -c "'$bin/kubectl' -n ${lease_ns:-default} get lease portico-leader -o jsonpath='{.spec.holderIdentity}' | grep -c ."
 
+  # The first Ingress of the chart's NOTES.txt and of docs/install.md, as a user types it.
+  kubectl create ingress first --class=portico --rule="first.test/*=svc-b:80" >>"$work/kubectl.log" 2>&1
+  expect "kubectl create ingress routes" b first.test /anything
+
   ingress web portico web.test /v2 svc-b | apply
   expect "changed path routes to the new backend" b web.test /v2/x
   expect "the old path is gone" 404 web.test /
