@@ -176,7 +176,7 @@ fi
 expect_out "its objects are on the server" \
   "configmap/chart-test-portico configmap/chart-test-portico-dashboard deployment.apps/chart-test-portico horizontalpodautoscaler.autoscaling/chart-test-portico poddisruptionbudget.policy/chart-test-portico prometheusrule.monitoring.coreos.com/chart-test-portico service/chart-test-portico service/chart-test-portico-metrics servicemonitor.monitoring.coreos.com/chart-test-portico " \
   objects configmap,deployment,daemonset,hpa,pdb,prometheusrule,service,servicemonitor
-if helm upgrade chart-test "$root/charts/portico" -n chart-test "${chart_values[@]}" --set controller.kind=DaemonSet \
+if helm upgrade chart-test "$root/charts/portico" -n chart-test --reuse-values --set controller.kind=DaemonSet \
   --set controller.scope.enabled=true --set controller.service.type=NodePort >>"$work/helm.log" 2>&1; then
   pass "helm upgrade to a DaemonSet watching one namespace, behind a NodePort"
 else

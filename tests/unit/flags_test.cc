@@ -162,8 +162,9 @@ TEST(Flags, ConfigDirFilesAreFlagsAndTheCommandLineWins) {
   write("max-body-size", "ten\n");
   f = parseFlags({"--config-dir=" + dir.path()});
   ASSERT_FALSE(f.ok());
-  EXPECT_EQ(f.error().find("--config-dir=" + dir.path() + ": file max-body-size: --max-body-size=ten"),
-            0u)
+  EXPECT_EQ(
+      f.error().find("--config-dir=" + dir.path() + ": file max-body-size: --max-body-size=ten"),
+      0u)
       << f.error();
   write("max-body-size", "1Mi");
   write("no-such-flag", "1");
