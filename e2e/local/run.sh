@@ -32,7 +32,7 @@ api_start() {
 }
 api_stop() { kill "$api_pid"; wait "$api_pid" 2>/dev/null; }
 api_start
-api_faults=1
+api_faults=1 api_protobuf=0
 token=$(cat "$work/api/token")
 api_test() { curl -s -k -X POST -H "Authorization: Bearer $token" "https://127.0.0.1:$api_port/_test/$1" >/dev/null; }
 
