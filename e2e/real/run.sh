@@ -189,6 +189,13 @@ helm uninstall chart-test -n chart-test >>"$work/helm.log" 2>&1 || fail "helm un
 leftover() { kubectl get clusterrole,clusterrolebinding,ingressclass -l app.kubernetes.io/instance=chart-test -o name; objects all,configmap,role,rolebinding,serviceaccount,servicemonitor,prometheusrule; }
 expect_out "helm uninstall leaves nothing behind" "" leftover
 
+# e2e/kind cannot run here; its backends pod and ConfigMap pass this server's validation.
+if kubectl apply --dry-run=server -f "$root/e2e/kind/backends.yaml" >>"$work/kubectl.log" 2>&1; then
+  pass "e2e/kind's backends pass the server's validation"
+else
+  fail "e2e/kind/backends.yaml was refused (see $work/kubectl.log)"
+fi
+
 # RBAC as it will run: every request portico made was allowed.
 forbidden=$(grep -ciE 'forbidden|\b403\b' "$work/portico.log")
 if [[ $forbidden == 0 ]]; then
