@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The container image's runtime stage, checked without a Docker engine: scripts/image-rootfs.sh
 # (the step the Dockerfile runs) builds the filesystem from this build's binary, and portico
-# must start from it alone, as the image's user: chroot into it, serve the quick-start example,
-# and answer /healthz. A shared library ldd missed, or one the rootfs lacks, fails here.
+# must start from it alone, as the image's user, read-only: chroot into it, serve the quick-start
+# example, and answer /healthz. A shared library ldd missed, or one the rootfs lacks, fails here.
 #   tests/image/image_test.sh BUILD_DIR       prints "N passed, N failed"
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,11 +29,17 @@ mkdir -p "$rootfs/examples"
 cp "$root"/examples/quickstart/*.yaml "$rootfs/examples/"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 http=$(port) https=$(port) admin=$(port)
-chroot --userspec=65532:65532 "$rootfs" /portico --manifests /examples --bind 127.0.0.1 \
-  --http-port "$http" --https-port "$https" --admin-port "$admin" --workers 1 >"$work/out.log" 2>&1 &
+# As the chart runs it: a read-only root filesystem (a read-only bind mount of the directory, in
+# a mount namespace of its own that goes away with the process).
+# shellcheck disable=SC2016  # $1 and $@ are the inner shell's
+unshare -m --propagation private sh -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift &&
+  exec chroot --userspec=65532:65532 "$@"' sh "$rootfs" "$rootfs" /portico --manifests /examples \
+  --bind 127.0.0.1 --http-port "$http" --https-port "$https" --admin-port "$admin" --workers 1 \
+  >"$work/out.log" 2>&1 &
 pid=$!
 healthy() { for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$admin/healthz" >/dev/null && return 0; sleep 0.1; done; return 1; }
-check "from it, portico serves the quick start (TLS listener and its self-signed certificate included)" healthy
+check "from it, read-only, portico serves the quick start (its TLS listener and self-signed certificate included)" healthy
+check "its root filesystem is read-only" "awk '\$5 == \"/\" {print \$6}' /proc/$pid/mountinfo | grep -q '^ro'"
 check "and its HTTPS listener completes a handshake" \
   "curl -sk -o /dev/null 'https://127.0.0.1:$https/' --resolve x:$https:127.0.0.1"
 [[ $failed -eq 0 ]] || tail -20 "$work/out.log"
