@@ -185,15 +185,6 @@ std::shared_ptr<RequestStats> RequestStatsTable::get(std::string_view ns, std::s
   return it->second;
 }
 
-void RequestStatsTable::retain(const std::vector<std::shared_ptr<RequestStats>>& in_use) {
-  const std::lock_guard<std::mutex> lock(mutex_);
-  const std::uint64_t mark = ++mark_;
-  for (const auto& s : in_use) {
-    s->mark = mark;
-  }
-  sweep(mark);
-}
-
 void RequestStatsTable::retain(const RouteStatsIndex& index) {
   const std::lock_guard<std::mutex> lock(mutex_);
   const std::uint64_t mark = ++mark_;
@@ -205,10 +196,6 @@ void RequestStatsTable::retain(const RouteStatsIndex& index) {
       s->mark = mark;
     }
   }
-  sweep(mark);
-}
-
-void RequestStatsTable::sweep(std::uint64_t mark) {
   for (auto it = by_labels_.begin(); it != by_labels_.end();) {
     if (it->second->mark != mark) {
       it = by_labels_.erase(it);

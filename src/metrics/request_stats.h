@@ -100,17 +100,14 @@ class RequestStatsTable final {
                                     std::string_view path);
   // Requests no rule took (unknown hosts, malformed requests): host "_", the rest empty.
   RequestStats& unmatched() { return *unmatched_; }
-  // Drops the series whose stats are not in `in_use` (a route that went away): its series leave
-  // the exposition. Requests still running on an old config keep their stats alive. Allocates
-  // nothing: the stats in use are marked, the others erased.
-  void retain(const std::vector<std::shared_ptr<RequestStats>>& in_use);
-  // The same, for the stats `index` records into.
+  // Drops the series whose stats `index` does not record into (a route that went away): its
+  // series leave the exposition. Requests still running on an old config keep their stats
+  // alive. Allocates nothing: the stats in use are marked, the others erased.
   void retain(const RouteStatsIndex& index);
   std::size_t size() const;
 
  private:
   void collect(Exposition& out) const;
-  void sweep(std::uint64_t mark);  // under mutex_
   Registry& registry_;
   const std::size_t workers_;
   mutable std::mutex mutex_;

@@ -11,22 +11,13 @@ portico under its rendered RBAC.)
 import json, os, subprocess, sys
 import yaml
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
+from checks import check, tally  # noqa: E402
+
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 chart = os.path.join(root, "charts", "portico")
 helm = os.path.join(subprocess.check_output([os.path.join(root, "scripts", "install-tools.sh")],
                                             text=True).strip(), "helm")
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}{': ' + detail if detail else ''}")
-
 
 def render(*sets, release="portico", namespace="ingress-portico"):
     argv = [helm, "template", release, chart, "-n", namespace]
@@ -205,5 +196,6 @@ check("values.schema.json is what scripts/chart-schema.py writes", r.returncode 
 r = subprocess.run([os.path.join(root, "scripts", "render-manifests.sh"), "--check"], capture_output=True, text=True)
 check("manifests/deploy.yaml is the chart's defaults, rendered", r.returncode == 0, r.stderr + r.stdout)
 
+passed, failed = tally()
 print(f"\nchart: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -40,18 +40,8 @@ BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT,
 DASHBOARD = os.path.join(ROOT, "charts/portico/dashboards/portico.json")
 RULES = os.path.join(ROOT, "charts/portico/rules/portico.rules.yaml")
 
-passed = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
+from checks import check, fail, tally  # noqa: E402
 
 
 def free_port():
@@ -401,7 +391,7 @@ if __name__ == "__main__":
     except Exception as e:  # noqa: BLE001
         import traceback
         traceback.print_exc()
-        failed += 1
-        print(f"FAIL {e}")
+        fail(str(e))
+    passed, failed = tally()
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed or rc else 0)

@@ -83,7 +83,9 @@ TEST(RequestStats, RetainDropsTheSeriesOfRoutesThatWentAway) {
   EXPECT_EQ(table.get("ns", "a", "svc", "h", "/a"), a);  // one per label set
   a->record(0, sample(Method::kGet, 200));
   b->record(0, sample(Method::kGet, 200));
-  table.retain({a});
+  metrics::RouteStatsIndex index;  // the routes of the next config: only a's
+  index.slots.push_back({a, {}});
+  table.retain(index);
   b->record(0, sample(Method::kGet, 200));  // a request still on the old config: harmless
   const std::string text = r.expose();
   EXPECT_NE(text.find("ingress=\"a\""), std::string::npos);
